@@ -1,0 +1,50 @@
+# Prévisecours — one vocabulary of commands. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV_BOOT := .uv
+UV := $(UV_BOOT)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+SYNCED := $(VENV)/.synced-$(UV_VERSION)
+# Tools read these; nothing is read from the environment at import time.
+export UV_PYTHON_DOWNLOADS := never
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DVC_NO_ANALYTICS := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help setup lint typecheck test demo bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(UV_BOOT)
+	$(UV_BOOT)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(SYNCED) ## Create .venv from the lock file (uv.lock)
+
+lint: setup ## ruff (lint + format check)
+	$(BIN)/ruff check src tests flows bench scripts
+	$(BIN)/ruff format --check src tests flows bench scripts
+
+typecheck: setup ## mypy (strict on the core)
+	$(BIN)/mypy
+
+test: lint typecheck ## Set up, lint, type-check and run the test suite
+	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+demo: setup ## Run the whole job end to end on the embedded default (Essonne)
+	$(BIN)/python -m previsecours.demo
+
+bench: setup ## Benchmarks (speed, memory, accuracy): print tables
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove run state (data/, mlruns/, .prefect/, forecasts/) — not the environment
+	rm -rf data/raw data/inbox data/quarantine mlruns/* .prefect forecasts

@@ -1,0 +1,1 @@
+"""Thin adapters: the only modules that touch files, MLflow, Great Expectations, DVC or servers."""

@@ -1,0 +1,76 @@
+"""The `previsecours` command: the pipeline steps for people and for `dvc.yaml` stages.
+
+Commands import their pipeline lazily, so `previsecours --help` stays fast and a command that
+does not validate never pays for Great Expectations' import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from previsecours.settings import HOME_ENV, Settings, load_settings
+
+app = typer.Typer(
+    help="Prévisecours: forecast fire-and-rescue interventions by hour, area and category.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+TerritoryOption = Annotated[
+    str,
+    typer.Option(
+        "--territory",
+        "-t",
+        help="Territory name (territories/NAME.yaml) or path to a territory YAML file.",
+    ),
+]
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            envvar=HOME_ENV,
+            help="Working root holding data/, mlruns/, .prefect/ and forecasts/ "
+            "(default: the repository root).",
+        ),
+    ] = None,
+) -> None:
+    ctx.obj = home
+
+
+def settings_from(ctx: typer.Context, territory: str) -> Settings:
+    """Settings for a command; a bad territory file is a clear one-line error, not a traceback."""
+    from previsecours.core.territory import TerritoryError
+
+    try:
+        return load_settings(territory, ctx.obj)
+    except TerritoryError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--territory") from exc
+
+
+@app.command()
+def territory(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+    """Check a territory file and summarise it."""
+    t = settings_from(ctx, territory).territory
+    typer.echo(
+        f"{t.label} ({t.name}): time zone {t.timezone}, holidays {t.holidays_country}"
+        f"{'-' + t.holidays_subdivision if t.holidays_subdivision else ''}, "
+        f"school zone {t.school_zone or '-'}"
+    )
+    typer.echo(
+        f"  {len(t.communes)} communes, {len(t.stations)} stations, "
+        f"{len(t.coverage_zones)} coverage zones, categories {', '.join(t.categories)}, "
+        f"frequency {t.frequency}"
+    )
+
+
+def main() -> None:
+    app()

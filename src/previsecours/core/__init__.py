@@ -1,0 +1,1 @@
+"""Pure domain code: no Prefect, MLflow, GX or DVC import, no file or clock access."""

@@ -1,0 +1,246 @@
+"""The territory a fire and rescue service covers: its areas, calendars and export mapping.
+
+A `Territory` is immutable and checked once, when built: codes are unique, coverage shares of
+each commune sum to 100 ± 0.5, every position lies inside the bounding box, the time zone and
+the holiday calendar exist. Errors name the offending entry; the loader adds the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SHARE_TOLERANCE_PCT = 0.5
+STATION_TYPES = frozenset({"CSP", "CS", "CPI", "STATION"})
+
+
+class TerritoryError(ValueError):
+    """A territory definition that cannot be used, with the entry at fault."""
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+
+    def contains(self, lat: float, lon: float) -> bool:
+        return self.lat_min <= lat <= self.lat_max and self.lon_min <= lon <= self.lon_max
+
+
+@dataclass(frozen=True)
+class Commune:
+    """An area of the territory (a commune in France, a township elsewhere)."""
+
+    code: str
+    name: str
+    population: int
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass(frozen=True)
+class Station:
+    """A fire station (CIS). `coverage_zone` is the first-call zone it owns, if any."""
+
+    code: str
+    name: str
+    type: str
+    groupement: str
+    latitude: float
+    longitude: float
+    coverage_zone: str | None = None
+    within_zone: str | None = None
+
+
+@dataclass(frozen=True)
+class CoverageShare:
+    """Percentage of a commune's interventions first handled by a coverage zone's station."""
+
+    commune_code: str
+    coverage_zone: str
+    share_pct: float
+
+
+@dataclass(frozen=True)
+class ExtractMapping:
+    """How a service's export turns into the canonical extract.
+
+    `columns` maps canonical names to the export's names. `category_pattern`, when given, is a
+    regex whose first group extracts the category code from the category column (e.g.
+    ``^(\\w+):`` on "EMS: BACK PAINS"); `station_pattern` does the same for the station column.
+    `categories` maps export codes to canonical categories.
+    """
+
+    columns: Mapping[str, str]
+    categories: Mapping[str, str]
+    time_format: str | None = None
+    category_pattern: str | None = None
+    station_pattern: str | None = None
+    counts_preset: str | None = None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Optional GeoJSON files (never committed) and the property naming each feature's code."""
+
+    communes: str | None = None
+    coverage_zones: str | None = None
+    commune_property: str = "code"
+    coverage_zone_property: str = "code"
+
+
+@dataclass(frozen=True)
+class Territory:
+    name: str
+    label: str
+    timezone: str
+    holidays_country: str
+    holidays_subdivision: str | None
+    school_zone: str | None
+    bounding_box: BoundingBox
+    categories: tuple[str, ...]
+    frequency: str
+    mapping: ExtractMapping
+    communes: tuple[Commune, ...] = ()
+    stations: tuple[Station, ...] = ()
+    coverage_shares: tuple[CoverageShare, ...] = ()
+    geometry: Geometry = field(default_factory=Geometry)
+
+    def __post_init__(self) -> None:
+        check_territory(self)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def lists_areas(self) -> bool:
+        """False when areas are to be inferred from the data (the service named none)."""
+        return bool(self.communes)
+
+    @property
+    def commune_codes(self) -> frozenset[str]:
+        return frozenset(c.code for c in self.communes)
+
+    @property
+    def coverage_zones(self) -> tuple[str, ...]:
+        """Coverage-zone codes in first-seen order of the share table."""
+        return tuple(dict.fromkeys(s.coverage_zone for s in self.coverage_shares))
+
+    def zone_station(self, zone: str) -> Station | None:
+        """The station that owns a coverage zone."""
+        return next((s for s in self.stations if s.coverage_zone == zone), None)
+
+    def shares_by_commune(self) -> dict[str, dict[str, float]]:
+        """commune → {zone: fraction in [0, 1]}, each commune's fractions summing to 1."""
+        out: dict[str, dict[str, float]] = defaultdict(dict)
+        for s in self.coverage_shares:
+            out[s.commune_code][s.coverage_zone] = s.share_pct
+        return {c: {z: p / sum(zs.values()) for z, p in zs.items()} for c, zs in out.items()}
+
+
+def check_territory(t: Territory) -> None:
+    """Raise `TerritoryError` naming the first entry that makes `t` unusable."""
+    _check_timezone(t.timezone)
+    _check_holidays(t.holidays_country, t.holidays_subdivision)
+    if t.frequency not in ("hour", "day", "week"):
+        raise TerritoryError(f"frequency: {t.frequency!r} is not one of hour, day, week")
+    if not t.categories:
+        raise TerritoryError("categories: at least one category is needed")
+    _check_unique("communes", (c.code for c in t.communes))
+    _check_unique("stations", (s.code for s in t.stations))
+    _check_unique("categories", t.categories)
+    _check_mapping(t.mapping, t.categories)
+    for c in t.communes:
+        if c.population < 0:
+            raise TerritoryError(f"communes: {c.code} has a negative population")
+        if c.latitude is not None and c.longitude is not None:
+            _check_inside(t.bounding_box, f"communes: {c.code} ({c.name})", c.latitude, c.longitude)
+    for s in t.stations:
+        if s.type not in STATION_TYPES:
+            raise TerritoryError(
+                f"stations: {s.code} has type {s.type!r}, not one of {sorted(STATION_TYPES)}"
+            )
+        _check_inside(t.bounding_box, f"stations: {s.code} ({s.name})", s.latitude, s.longitude)
+    _check_shares(t)
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise TerritoryError(f"timezone: unknown time zone {name!r}") from exc
+
+
+def _check_holidays(country: str, subdivision: str | None) -> None:
+    import holidays
+
+    try:
+        holidays.country_holidays(country, subdiv=subdivision, years=2020)
+    except NotImplementedError as exc:
+        raise TerritoryError(f"holidays: unknown holiday country {country!r}") from exc
+    except ValueError as exc:
+        raise TerritoryError(f"holidays: {exc}") from exc
+
+
+def _check_unique(section: str, codes: Iterable[str]) -> None:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen:
+            raise TerritoryError(f"{section}: duplicate code {code!r}")
+        seen.add(code)
+
+
+def _check_inside(box: BoundingBox, what: str, lat: float, lon: float) -> None:
+    if not box.contains(lat, lon):
+        raise TerritoryError(
+            f"{what}: position ({lat}, {lon}) is outside the bounding box "
+            f"lat {box.lat_min}..{box.lat_max}, lon {box.lon_min}..{box.lon_max}"
+        )
+
+
+def _check_mapping(m: ExtractMapping, categories: tuple[str, ...]) -> None:
+    from previsecours.core.schema import REQUIRED_COLUMNS
+
+    missing = [c for c in REQUIRED_COLUMNS if c not in m.columns]
+    if missing:
+        raise TerritoryError(f"extract.columns: required canonical columns not mapped: {missing}")
+    unknown = sorted({v for v in m.categories.values() if v not in categories})
+    if unknown:
+        raise TerritoryError(f"extract.categories: maps to undeclared categories {unknown}")
+    for key, pattern in (
+        ("category_pattern", m.category_pattern),
+        ("station_pattern", m.station_pattern),
+    ):
+        if pattern is not None:
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise TerritoryError(f"extract.{key}: invalid regex {pattern!r}: {exc}") from exc
+            if compiled.groups < 1:
+                raise TerritoryError(f"extract.{key}: {pattern!r} needs one capturing group")
+
+
+def _check_shares(t: Territory) -> None:
+    codes = t.commune_codes
+    totals: dict[str, float] = defaultdict(float)
+    for s in t.coverage_shares:
+        if codes and s.commune_code not in codes:
+            raise TerritoryError(f"coverage_shares: unknown commune {s.commune_code!r}")
+        if s.share_pct < 0:
+            raise TerritoryError(
+                f"coverage_shares: negative share for commune {s.commune_code}"
+                f" and zone {s.coverage_zone}"
+            )
+        totals[s.commune_code] += s.share_pct
+    for commune, total in totals.items():
+        if abs(total - 100.0) > SHARE_TOLERANCE_PCT:
+            raise TerritoryError(
+                f"coverage_shares: shares of commune {commune} sum to "
+                f"{total:.2f}, not 100 ± {SHARE_TOLERANCE_PCT}"
+            )

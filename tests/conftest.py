@@ -1,0 +1,29 @@
+"""Shared fixtures. Real reference data is read from ../shared/data, never copied here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"reference data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def essonne():  # type: ignore[no-untyped-def]
+    from previsecours.adapters.territory_files import load_territory
+
+    return load_territory(REPO / "territories" / "essonne.yaml")
