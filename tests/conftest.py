@@ -27,3 +27,16 @@ def essonne():  # type: ignore[no-untyped-def]
     from previsecours.adapters.territory_files import load_territory
 
     return load_territory(REPO / "territories" / "essonne.yaml")
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real (temporary) Prefect API for the whole session, with its own PREFECT_HOME."""
+    import os
+
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

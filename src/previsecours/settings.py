@@ -48,6 +48,19 @@ class Paths:
         return self.home / "mlruns"
 
     @property
+    def quarantine(self) -> Path:
+        return self.data / "quarantine"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """Always explicit: MLflow's default (sqlite in the cwd) is a trap."""
+        return f"sqlite:///{self.mlruns / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts(self) -> Path:
+        return self.mlruns / "artifacts"
+
+    @property
     def prefect_home(self) -> Path:
         return self.home / ".prefect"
 

@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 CORE = Path(__file__).resolve().parents[2] / "src" / "previsecours" / "core"
-FORBIDDEN = ("prefect", "mlflow", "great_expectations", "dvc", "previsecours.adapters",
-             "previsecours.pipelines", "previsecours.cli", "previsecours.settings")
+FORBIDDEN = (
+    "prefect",
+    "mlflow",
+    "great_expectations",
+    "dvc",
+    "previsecours.adapters",
+    "previsecours.pipelines",
+    "previsecours.cli",
+    "previsecours.settings",
+)
 
 
 def _imports(path: Path) -> set[str]:
