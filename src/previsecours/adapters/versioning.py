@@ -1,0 +1,89 @@
+"""Data versions with DVC: the top-level `data.dvc` tracks the curated store (`data/raw`).
+
+Guarantees:
+- `data_version(paths)` is the DVC hash recorded in `<home>/data.dvc` (what training records),
+  or `UNVERSIONED` when the store was never committed. It reads one small YAML file: no DVC.
+- `commit_data_version(paths, remote)` records the store's current content in `data.dvc`,
+  caches it and pushes it to a local directory remote (created on first use). In a home that is
+  not a DVC repository yet (tests use temporary homes) it runs `dvc init --no-scm` there first.
+- DVC holds a repository lock: callers never run two of these at once on one home (the ingest
+  pipeline serialises itself with its own lock).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from previsecours.settings import Paths
+
+UNVERSIONED = "unversioned"
+TRACKED = "data/raw"
+DVC_FILE = "data.dvc"
+REMOTE_NAME = "local"
+
+
+def data_version(paths: Paths) -> str:
+    """The DVC hash of the tracked store, from data.dvc (`UNVERSIONED` if never committed)."""
+    dvc_file = paths.home / DVC_FILE
+    if not dvc_file.is_file():
+        return UNVERSIONED
+    doc = yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}
+    outs: list[dict[str, Any]] = doc.get("outs") or []
+    md5 = outs[0].get("md5") if outs else None
+    return str(md5) if md5 else UNVERSIONED
+
+
+def remote_path(paths: Paths, configured: str | None) -> Path:
+    """The DVC remote directory: params `ingest.dvc_remote`, relative to the home."""
+    path = Path(configured or ".dvc-remote")
+    return path if path.is_absolute() else paths.home / path
+
+
+def commit_data_version(paths: Paths, remote: Path) -> str:
+    """Commit the store's content to DVC, push it to `remote`, return the new data version."""
+    from dvc.repo import Repo
+
+    paths.curated.mkdir(parents=True, exist_ok=True)
+    repo = _open_or_init(paths.home)
+    try:
+        _ensure_remote(repo, remote)
+        if (paths.home / DVC_FILE).is_file():
+            repo.commit(str(paths.home / DVC_FILE), force=True)
+        else:
+            _track_store(repo, paths.home)
+        repo.push(targets=[str(paths.home / DVC_FILE)], remote=REMOTE_NAME)
+    finally:
+        repo.close()
+    return data_version(paths)
+
+
+def _open_or_init(home: Path) -> Any:
+    from dvc.repo import Repo
+
+    if (home / ".dvc").is_dir():
+        return Repo(str(home))
+    # A home that is a git checkout gets a git-aware DVC; any other directory a standalone one.
+    return Repo.init(str(home), no_scm=not (home / ".git").exists())
+
+
+def _ensure_remote(repo: Any, remote: Path) -> None:
+    """A local directory remote named `local`, default, in the git-ignored local config."""
+    remote.mkdir(parents=True, exist_ok=True)
+    url = str(remote.resolve())
+    current = repo.config.get("remote", {}).get(REMOTE_NAME, {}).get("url")
+    if current == url and repo.config.get("core", {}).get("remote") == REMOTE_NAME:
+        return
+    with repo.config.edit("local") as conf:
+        conf["remote"][REMOTE_NAME] = {"url": url}
+        conf["core"]["remote"] = REMOTE_NAME
+        conf["core"]["analytics"] = False
+
+
+def _track_store(repo: Any, home: Path) -> None:
+    """STACK_NOTES' top-level recipe without `dvc add` (its data/raw.dvc would be git-ignored):
+    write a `data.dvc` whose only output is `data/raw`, then let `dvc commit` hash it."""
+    (home / DVC_FILE).write_text(f"outs:\n- path: {TRACKED}\n", encoding="utf-8")
+    repo.commit(str(home / DVC_FILE), force=True)
