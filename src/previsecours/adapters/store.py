@@ -113,9 +113,7 @@ def write_events(paths: Paths, territory: Territory, events: pd.DataFrame) -> No
     _replace_subtree(paths, territory, Path(EVENTS), _partitions(events, local_years))
 
 
-def write_counts(
-    paths: Paths, territory: Territory, frequency: str, counts: pd.DataFrame
-) -> None:
+def write_counts(paths: Paths, territory: Territory, frequency: str, counts: pd.DataFrame) -> None:
     """Make `counts` (complete, one row per period × area × category) the stored counts."""
     years = counts["period_start"].dt.tz_convert(territory.timezone).dt.year
     _replace_subtree(paths, territory, Path(COUNTS) / frequency, _partitions(counts, years))
@@ -155,7 +153,7 @@ def _replace_subtree(
     if live.is_dir():
         exchange(staged, live)
     else:
-        os.rename(staged, live)
+        staged.rename(live)
     _fsync_dir(live.parent)
     checkpoint("swapped")
     shutil.rmtree(staging, ignore_errors=True)
@@ -177,9 +175,7 @@ def _link_tree(source: Path, target: Path, skip: Path) -> None:
 def exchange(a: Path, b: Path) -> None:
     """Atomically swap two directories of one file system (Linux renameat2 RENAME_EXCHANGE)."""
     libc = ctypes.CDLL(None, use_errno=True)
-    rc = libc.renameat2(
-        _AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE
-    )
+    rc = libc.renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
     if rc != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"cannot swap {a} and {b} atomically: {os.strerror(err)}")

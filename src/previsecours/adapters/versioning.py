@@ -44,7 +44,6 @@ def remote_path(paths: Paths, configured: str | None) -> Path:
 
 def commit_data_version(paths: Paths, remote: Path) -> str:
     """Commit the store's content to DVC, push it to `remote`, return the new data version."""
-    from dvc.repo import Repo
 
     paths.curated.mkdir(parents=True, exist_ok=True)
     repo = _open_or_init(paths.home)
