@@ -120,9 +120,10 @@ def write_counts(paths: Paths, territory: Territory, frequency: str, counts: pd.
 
 
 def _partitions(frame: pd.DataFrame, years: pd.Series) -> dict[str, pd.DataFrame]:
+    values = years.to_numpy()
     return {
-        f"year={int(year)}": part.reset_index(drop=True)
-        for year, part in frame.groupby(years.to_numpy(), sort=True)
+        f"year={year}": frame[values == year].reset_index(drop=True)
+        for year in sorted({int(y) for y in values})
     }
 
 
