@@ -1,0 +1,258 @@
+"""Should the challenger replace the champion? A pure decision on metrics of the same window.
+
+Inputs are metric tables (one row per level such as `station×hour`, one column per metric) that
+the caller computed for both models on the SAME backtest window(s) of the SAME data — the only
+comparison that means anything. The decision:
+- the challenger's predictions must be usable: no NaN, negative or infinite value;
+- its interval coverage must sit inside a band at the levels that are checked;
+- no level may be worse than the reference's by more than a margin (on the primary metric);
+- and the primary metric at the primary level must improve on the reference by at least the
+  tolerance (relative). The reference is the champion, or seasonal naive for a first version.
+
+Guarantees: the decision is a function of its inputs only; every refusal names its reason; the
+table holds both models' metrics per level so the decision can be audited later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    primary_metric: str = "rmsse"
+    primary_level: str = "station×hour"
+    lower_is_better: bool = True
+    min_improvement: float = 0.002  # relative gain required on the primary metric
+    level_margin: float = 0.02  # relative loss tolerated at any other level
+    coverage_metric: str = "coverage_80"
+    coverage_band: tuple[float, float] = (0.70, 0.95)
+    coverage_levels: tuple[str, ...] = ("station×day", "departement×day")
+
+    @classmethod
+    def from_params(cls, section: Mapping[str, Any]) -> PromotionPolicy:
+        """Build from the `promote:` section of params.yaml (missing keys keep defaults)."""
+        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
+        for key in ("coverage_band", "coverage_levels"):
+            if key in known:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class PredictionStats:
+    """Counts of unusable values among a model's predictions on the scoring window."""
+
+    n: int
+    n_nan: int = 0
+    n_negative: int = 0
+    n_infinite: int = 0
+
+    @classmethod
+    def of(cls, values: npt.ArrayLike) -> PredictionStats:
+        v = np.asarray(values, dtype=np.float64).ravel()
+        return cls(
+            n=int(v.size),
+            n_nan=int(np.isnan(v).sum()),
+            n_negative=int((v < 0).sum()),
+            n_infinite=int(np.isinf(v).sum()),
+        )
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """One model's metrics per level (index = level, columns = metrics) on the window."""
+
+    label: str  # "version 3", "seasonal naive"
+    metrics: pd.DataFrame
+    predictions: PredictionStats | None = None
+
+
+@dataclass(frozen=True)
+class Guard:
+    name: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class PromotionDecision:
+    promoted: bool
+    reason: str
+    challenger: str
+    reference: str
+    guards: tuple[Guard, ...]
+    table: pd.DataFrame = field(repr=False)  # level, metric, challenger, reference, change_pct
+
+    @property
+    def outcome(self) -> str:
+        return "promoted" if self.promoted else "rejected"
+
+    def markdown(self) -> str:
+        """The decision, its guards and its table, for a Prefect artifact or a README."""
+        lines = [
+            f"## Promotion: {self.challenger} — **{self.outcome}**",
+            "",
+            f"Compared with **{self.reference}** on the same window. {self.reason}",
+            "",
+            "| guard | result | detail |",
+            "|---|---|---|",
+            *(f"| {g.name} | {'ok' if g.passed else 'FAILED'} | {g.detail} |" for g in self.guards),
+            "",
+            markdown_table(self.table),
+        ]
+        return "\n".join(lines)
+
+    def summary(self, metric: str) -> str:
+        """One line per level for a registry tag: `level: challenger vs reference`."""
+        rows = self.table[self.table["metric"] == metric]
+        return "; ".join(
+            f"{r.level}: {r.challenger:.4g} vs {r.reference:.4g}" for r in rows.itertuples()
+        )
+
+
+def decide(
+    challenger: ModelScore, reference: ModelScore, policy: PromotionPolicy
+) -> PromotionDecision:
+    """Promote `challenger` over `reference` (the champion, or seasonal naive at first)?"""
+    table = comparison_table(challenger.metrics, reference.metrics)
+    guards = (
+        _predictions_guard(challenger.predictions),
+        _coverage_guard(challenger.metrics, policy),
+        _levels_guard(challenger.metrics, reference.metrics, policy),
+    )
+    gain = _primary_gain(challenger.metrics, reference.metrics, policy)
+    failed = [g for g in guards if not g.passed]
+    if failed:
+        reason = "Refused: " + "; ".join(f"{g.name}: {g.detail}" for g in failed) + "."
+        promoted = False
+    elif gain is None:
+        reason = (
+            f"Refused: {policy.primary_metric} at {policy.primary_level} is missing or not "
+            "finite for one of the models."
+        )
+        promoted = False
+    elif gain < policy.min_improvement:
+        reason = (
+            f"Refused: {policy.primary_metric} at {policy.primary_level} improves by "
+            f"{gain:+.2%}, less than the {policy.min_improvement:.2%} required."
+        )
+        promoted = False
+    else:
+        reason = (
+            f"Promoted: {policy.primary_metric} at {policy.primary_level} improves by "
+            f"{gain:+.2%} (≥ {policy.min_improvement:.2%}) and every guard passes."
+        )
+        promoted = True
+    return PromotionDecision(promoted, reason, challenger.label, reference.label, guards, table)
+
+
+def comparison_table(challenger: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Long table: level, metric, challenger, reference, change_pct (relative change)."""
+    levels = [lvl for lvl in challenger.index if lvl in reference.index]
+    metrics = [m for m in challenger.columns if m in reference.columns]
+    rows = []
+    for level in levels:
+        for metric in metrics:
+            a = _value(challenger, level, metric)
+            b = _value(reference, level, metric)
+            change = (a - b) / abs(b) * 100 if b and math.isfinite(b) else math.nan
+            rows.append(
+                {
+                    "level": level,
+                    "metric": metric,
+                    "challenger": a,
+                    "reference": b,
+                    "change_pct": change,
+                }
+            )
+    return pd.DataFrame(rows, columns=["level", "metric", "challenger", "reference", "change_pct"])
+
+
+def _relative_gain(new: float, old: float, lower_is_better: bool) -> float | None:
+    if not (math.isfinite(new) and math.isfinite(old)) or old == 0:
+        return None
+    gain = (old - new) / abs(old)
+    return gain if lower_is_better else -gain
+
+
+def _value(metrics: pd.DataFrame, level: str, metric: str) -> float:
+    if level in metrics.index and metric in metrics.columns:
+        return float(metrics.loc[[level], metric].to_numpy(dtype=np.float64)[0])
+    return math.nan
+
+
+def _primary_gain(
+    challenger: pd.DataFrame, reference: pd.DataFrame, policy: PromotionPolicy
+) -> float | None:
+    return _relative_gain(
+        _value(challenger, policy.primary_level, policy.primary_metric),
+        _value(reference, policy.primary_level, policy.primary_metric),
+        policy.lower_is_better,
+    )
+
+
+def _predictions_guard(stats: PredictionStats | None) -> Guard:
+    name = "usable predictions"
+    if stats is None:
+        return Guard(name, False, "the challenger's predictions were not checked")
+    bad = {"NaN": stats.n_nan, "negative": stats.n_negative, "infinite": stats.n_infinite}
+    found = ", ".join(f"{n} {what}" for what, n in bad.items() if n)
+    if found or stats.n == 0:
+        return Guard(name, False, found or "no prediction at all")
+    return Guard(name, True, f"{stats.n:,} predictions, all finite and ≥ 0")
+
+
+def _coverage_guard(metrics: pd.DataFrame, policy: PromotionPolicy) -> Guard:
+    low, high = policy.coverage_band
+    name = f"{policy.coverage_metric} in [{low:.0%}, {high:.0%}]"
+    details, passed = [], True
+    for level in policy.coverage_levels:
+        value = _value(metrics, level, policy.coverage_metric)
+        if not math.isfinite(value):
+            passed = False
+            details.append(f"{level}: not measured")
+        else:
+            inside = low <= value <= high
+            passed &= inside
+            details.append(f"{level}: {value:.1%}{'' if inside else ' (outside)'}")
+    return Guard(name, passed, ", ".join(details) or "no level checked")
+
+
+def _levels_guard(
+    challenger: pd.DataFrame, reference: pd.DataFrame, policy: PromotionPolicy
+) -> Guard:
+    name = f"no level worse by > {policy.level_margin:.0%}"
+    worse = []
+    for level in challenger.index:
+        gain = _relative_gain(
+            _value(challenger, level, policy.primary_metric),
+            _value(reference, level, policy.primary_metric),
+            policy.lower_is_better,
+        )
+        if gain is not None and gain < -policy.level_margin:
+            worse.append(f"{level} {-gain:+.1%}")
+    if worse:
+        return Guard(name, False, f"{policy.primary_metric} worse at " + ", ".join(worse))
+    return Guard(name, True, f"{policy.primary_metric} checked at {len(challenger.index)} levels")
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:
+    """A GitHub-style markdown table (numbers to `digits` significant digits)."""
+
+    def cell(value: object) -> str:
+        if isinstance(value, float | np.floating):
+            return "—" if not math.isfinite(float(value)) else f"{float(value):.{digits}g}"
+        return str(value)
+
+    header: Sequence[str] = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
