@@ -76,6 +76,7 @@ def _build(doc: dict[str, Any], base: Path) -> Territory:
             category_pattern=extract.get("category_pattern"),
             station_pattern=extract.get("station_pattern"),
             counts_preset=extract.get("counts_preset"),
+            id_from=tuple(str(c) for c in extract.get("id_from") or ()),
         ),
         communes=_table(base, areas.get("communes"), _commune),
         stations=_table(base, areas.get("stations"), _station),

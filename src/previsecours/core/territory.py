@@ -73,7 +73,9 @@ class ExtractMapping:
     `columns` maps canonical names to the export's names. `category_pattern`, when given, is a
     regex whose first group extracts the category code from the category column (e.g.
     ``^(\\w+):`` on "EMS: BACK PAINS"); `station_pattern` does the same for the station column.
-    `categories` maps export codes to canonical categories.
+    `categories` maps export codes to canonical categories. `id_from`, for an export without
+    an intervention id, names the export columns whose values together identify a row: the id
+    is then derived from them (a stable hash), so re-ingesting the same rows never duplicates.
     """
 
     columns: Mapping[str, str]
@@ -82,6 +84,7 @@ class ExtractMapping:
     category_pattern: str | None = None
     station_pattern: str | None = None
     counts_preset: str | None = None
+    id_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,8 @@ def _check_inside(box: BoundingBox, what: str, lat: float, lon: float) -> None:
 def _check_mapping(m: ExtractMapping, categories: tuple[str, ...]) -> None:
     from previsecours.core.schema import REQUIRED_COLUMNS
 
-    missing = [c for c in REQUIRED_COLUMNS if c not in m.columns]
+    derived = {"intervention_id"} if m.id_from else set()
+    missing = [c for c in REQUIRED_COLUMNS if c not in m.columns and c not in derived]
     if missing:
         raise TerritoryError(f"extract.columns: required canonical columns not mapped: {missing}")
     unknown = sorted({v for v in m.categories.values() if v not in categories})
