@@ -1,0 +1,109 @@
+"""Draw a canonical extract of synthetic interventions for a territory and a period.
+
+Guarantees of `generate_events(territory, start, end, seed)`:
+- the canonical columns (`previsecours.core.schema.CANONICAL_COLUMNS`) with their dtypes;
+  `alert_time` tz-aware in the territory's time zone, inside [start 00:00, end + 1 day 00:00);
+- rows sorted by alert time; `intervention_id` unique, "<year><6-digit rank in the year>";
+- a pure function of its arguments: the same seed gives the same frame, bit for bit.
+
+The process: expected counts per hour and category (`rates`), a gamma multiplier per day and
+category (negative-binomial over-dispersion fitted on the real weekly totals), Poisson counts,
+a uniform second inside each hour, then commune, first station, position and duration.
+Each stage draws from its own stream of the seed, so changing one stage leaves the others.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from previsecours.core.generator import calendar, figures, places, profiles, rates
+from previsecours.core.generator.episodes import draw_episodes
+from previsecours.core.schema import conform_extract
+from previsecours.core.territory import Territory
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+SECONDS_PER_HOUR: Final = 3600
+_STAGES: Final = ("episodes", "counts", "times", "communes", "stations", "positions", "durations")
+
+
+def generate_events(territory: Territory, start: date, end: date, seed: int) -> pd.DataFrame:
+    """Synthetic interventions of `territory` from `start` to `end` (both days included)."""
+    streams = dict(zip(_STAGES, np.random.SeedSequence(seed).spawn(len(_STAGES)), strict=True))
+
+    def rng(stage: str) -> np.random.Generator:
+        return np.random.default_rng(streams[stage])
+
+    _check_categories(territory)
+    grid = calendar.hourly_grid(start, end, territory.timezone)
+    days = calendar.day_calendar(start, end, territory)
+    expected = rates.expected_counts(grid, days, draw_episodes(days, rng("episodes")))
+    counts = draw_counts(expected, grid.day, len(days.dates), rng("counts"))
+    cell = np.repeat(np.arange(counts.size), counts.ravel())
+    hour, category = np.divmod(cell, counts.shape[1])
+    seconds = grid.utc_seconds[hour] + rng("times").integers(0, SECONDS_PER_HOUR, cell.size)
+    order = np.argsort(seconds, kind="stable")
+    seconds, category = seconds[order], category[order]
+
+    where = places.territory_places(territory)
+    commune = places.draw_communes(where, category, rng("communes"))
+    station = places.draw_stations(where, commune, rng("stations"))
+    latitude, longitude = places.draw_positions(where, commune, territory, rng("positions"))
+    alert_time = pd.to_datetime(seconds, unit="s", utc=True).tz_convert(territory.timezone)
+    frame = pd.DataFrame(
+        {
+            "intervention_id": _intervention_ids(alert_time),
+            "alert_time": alert_time,
+            "commune_code": np.asarray(where.commune_codes, dtype=object)[commune],
+            "category": np.asarray(profiles.CATEGORIES, dtype=object)[category],
+            "station_code": np.asarray(where.station_codes, dtype=object)[station],
+            "latitude": latitude.round(6),
+            "longitude": longitude.round(6),
+            "duration_min": draw_durations(category, rng("durations")),
+        }
+    )
+    return conform_extract(frame, territory.timezone)
+
+
+def draw_counts(
+    expected: FloatArray, hour_day: IntArray, n_days: int, rng: np.random.Generator
+) -> IntArray:
+    """Poisson counts around `expected` [hour, category] times a gamma multiplier per day.
+
+    Summed over a day this is a negative binomial of mean `expected` and shape `DISPERSION`.
+    """
+    shape = np.array([figures.DISPERSION[c] for c in profiles.CATEGORIES])
+    multiplier = rng.gamma(shape, 1.0 / shape, size=(n_days, shape.size))
+    return rng.poisson(expected * multiplier[hour_day]).astype(np.int64)
+
+
+def draw_durations(category: IntArray, rng: np.random.Generator) -> FloatArray:
+    """Engagement minutes: lognormal per category (median and spread), whole minutes."""
+    median = np.array([profiles.DURATION_LOGNORMAL[c][0] for c in profiles.CATEGORIES])
+    sigma = np.array([profiles.DURATION_LOGNORMAL[c][1] for c in profiles.CATEGORIES])
+    minutes = median[category] * np.exp(sigma[category] * rng.standard_normal(category.size))
+    return np.maximum(np.round(minutes), profiles.DURATION_MIN_FLOOR)
+
+
+def _intervention_ids(alert_time: pd.DatetimeIndex) -> npt.NDArray[np.object_]:
+    """ "<year><rank in the year, 6 digits>", like a dispatch system's yearly counter."""
+    year = np.asarray(alert_time.year, dtype=np.int64)
+    first_of_year = np.searchsorted(year, year, side="left")  # rows are sorted by time
+    rank = np.arange(year.size) - first_of_year + 1
+    return (pd.Series(year).astype(str) + pd.Series(rank).astype(str).str.zfill(6)).to_numpy(
+        dtype=object
+    )
+
+
+def _check_categories(territory: Territory) -> None:
+    missing = [c for c in profiles.CATEGORIES if c not in territory.categories]
+    if missing:
+        raise ValueError(
+            f"territory {territory.name}: the generator draws {list(profiles.CATEGORIES)}, "
+            f"categories {missing} are not declared"
+        )
