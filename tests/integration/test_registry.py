@@ -1,0 +1,130 @@
+"""The registry adapter against a real MLflow sqlite registry in a temporary home.
+
+Small real models (scikit-learn linear regressions) stand in for the trained ones here: what is
+tested is the alias, tag and rollback mechanics, and that a fresh process serves the champion.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from previsecours.adapters import registry
+from previsecours.settings import Paths
+
+TERRITORY = "testland"
+NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def register_linear(paths: Paths, slope: float, spec_version: int = 1) -> int:
+    """Log y = slope·x as a new version of the territory's model; return its number."""
+    import mlflow
+    import mlflow.sklearn
+    from sklearn.linear_model import LinearRegression
+
+    registry.use_registry(paths)
+    experiment = f"previsecours-{TERRITORY}"
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=str(paths.mlflow_artifacts))
+    mlflow.set_experiment(experiment)
+    x = np.arange(10, dtype=np.float64).reshape(-1, 1)
+    model = LinearRegression().fit(x, slope * x.ravel())
+    with mlflow.start_run():
+        mlflow.set_tag(registry.SPEC_VERSION_KEY, str(spec_version))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            registered_model_name=registry.model_name(TERRITORY),
+            pip_requirements=["scikit-learn"],
+        )
+    return int(info.registered_model_version)
+
+
+@pytest.fixture
+def paths(tmp_path: Path) -> Paths:
+    return Paths(tmp_path)
+
+
+def _aliases(paths: Paths) -> dict[str, int | None]:
+    return {
+        alias: (v.version if (v := registry.alias_version(paths, TERRITORY, alias)) else None)
+        for alias in (registry.CHAMPION, registry.PREVIOUS_CHAMPION)
+    }
+
+
+def test_champion_chain_and_rollbacks(paths: Paths) -> None:
+    with pytest.raises(registry.NoChampionError, match="no model registered"):
+        registry.load_champion(paths, TERRITORY, {1})
+    versions = [register_linear(paths, slope) for slope in (1.0, 2.0, 3.0)]
+    assert versions == [1, 2, 3]
+    assert registry.newest_version(paths, TERRITORY).version == 3  # type: ignore[union-attr]
+    with pytest.raises(registry.NoChampionError, match="none promoted"):
+        registry.load_champion(paths, TERRITORY, {1})
+
+    assert registry.set_champion(paths, TERRITORY, 1) is None
+    assert registry.set_champion(paths, TERRITORY, 2) == 1
+    assert registry.set_champion(paths, TERRITORY, 3) == 2
+    assert _aliases(paths) == {"champion": 3, "previous-champion": 2}
+
+    first = registry.rollback(paths, TERRITORY, NOW)
+    assert (first.demoted, first.restored, first.previous_champion) == (3, 2, 1)
+    assert _aliases(paths) == {"champion": 2, "previous-champion": 1}
+    assert registry.get_version(paths, TERRITORY, 3).tags["decision"] == "rolled-back"
+    restored = registry.get_version(paths, TERRITORY, 2).tags
+    assert restored["decision"] == "restored"
+    assert restored["decision_at"] == "2026-01-05T08:00:00+00:00"
+
+    registry.rollback(paths, TERRITORY, NOW)
+    assert _aliases(paths) == {"champion": 1, "previous-champion": None}
+    with pytest.raises(registry.RegistryError, match="nothing to roll back to"):
+        registry.rollback(paths, TERRITORY, NOW)
+
+    served = registry.load_champion(paths, TERRITORY, {1})
+    assert served.version.version == 1
+    assert served.model.predict(np.array([[4.0]]))[0] == pytest.approx(4.0)
+
+
+def test_decision_tags_and_incompatible_feature_spec(paths: Paths) -> None:
+    version = register_linear(paths, 1.0, spec_version=99)
+    registry.record_decision(
+        paths, TERRITORY, version, {"decision": "promoted", "metrics_summary": "x" * 9000}, NOW
+    )
+    tags = registry.get_version(paths, TERRITORY, version).tags
+    assert tags["decision"] == "promoted"
+    assert len(tags["metrics_summary"]) == registry.TAG_LIMIT
+    registry.set_champion(paths, TERRITORY, version)
+    with pytest.raises(registry.IncompatibleModelError, match="needs feature spec version 99"):
+        registry.load_champion(paths, TERRITORY, {1})
+
+
+SERVE = """
+import json, sys
+from pathlib import Path
+import numpy as np
+from previsecours.adapters import registry
+from previsecours.settings import Paths
+served = registry.load_champion(Paths(Path(sys.argv[1])), sys.argv[2], {1})
+print(json.dumps({"version": served.version.version,
+                  "y": float(served.model.predict(np.array([[5.0]]))[0])}))
+"""
+
+
+def test_a_fresh_process_serves_the_champion_registered_earlier(paths: Paths) -> None:
+    register_linear(paths, 1.5)
+    registry.set_champion(paths, TERRITORY, register_linear(paths, 2.5))
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE, str(paths.home), TERRITORY],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    assert served == {"version": 2, "y": pytest.approx(12.5)}
