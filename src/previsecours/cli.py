@@ -72,5 +72,26 @@ def territory(ctx: typer.Context, territory: TerritoryOption = "essonne") -> Non
     )
 
 
+@app.command()
+def dashboard(
+    ctx: typer.Context,
+    territory: TerritoryOption = "essonne",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
+    host: Annotated[str, typer.Option(help="Address to bind (keep 127.0.0.1).")] = "127.0.0.1",
+) -> None:
+    """Serve the planners' dashboard (web page in French) for the latest forecast."""
+    from previsecours.dashboard.app import no_forecast_message, serve
+    from previsecours.dashboard.forecast_reader import latest_issue
+
+    settings = settings_from(ctx, territory)
+    latest = latest_issue(settings.paths.forecasts, settings.territory.name)
+    if latest is None:
+        typer.echo(no_forecast_message(settings.paths, settings.territory), err=True)
+    else:
+        typer.echo(f"Prévision servie : {latest}")
+    typer.echo(f"Tableau de bord : http://{host}:{port}/  (Ctrl+C pour arrêter)")
+    serve(settings.paths, settings.territory, host=host, port=port)
+
+
 def main() -> None:
     app()

@@ -1,0 +1,552 @@
+"""What each part of the page shows, as small JSON-ready payloads and exportable tables.
+
+`Dashboard` indexes one forecast issue once (per level × frequency × category, periods sorted)
+so that each request reads a slice of a few hundred rows: the page fetches one period of one
+layer at a time, never the whole forecast. Colour classes are fixed per layer, frequency and
+category over the whole horizon (quintiles of all its values), so moving the time slider moves
+the colours with the forecast rather than re-ranking every period. Texts are French (the users'
+language); names in the code are English.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from previsecours.core.forecast_schema import ALL_CATEGORIES
+from previsecours.core.territory import Territory
+from previsecours.dashboard.forecast_reader import ForecastSet
+from previsecours.dashboard.history import History
+
+CLASS_LABELS = ("très faible", "faible", "moyenne", "forte", "très forte")
+FREQUENCY_LABELS = {"hour": "heure", "day": "jour", "week": "semaine"}
+LEVEL_LABELS = {"commune": "commune", "station": "zone de couverture", "departement": "département"}
+CATEGORY_LABELS = {
+    ALL_CATEGORIES: "Toutes catégories",
+    "SUAP": "SUAP — secours à personne",
+    "ACCI": "ACCI — accidents de la route",
+    "INCU": "INCU — feux urbains",
+    "INCN": "INCN — feux d'espaces naturels",
+    "AUTR": "AUTR — opérations diverses",
+}
+WEEKDAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
+# A peak is "beyond the usual" when it exceeds the horizon's median for the same hour of day
+# (or the median day) by this ratio and by a count worth a crew's attention.
+ALERT_RATIO = 1.3
+ALERT_MIN_EXCESS = {"hour": 0.5, "day": 5.0}
+STALE_INPUT = pd.Timedelta(hours=48)
+PEAKS_SHOWN = 5
+EXPORT_COLUMNS = (
+    "level",
+    "area_code",
+    "area_name",
+    "category",
+    "frequency",
+    "period_start",
+    "period_end",
+    "mean",
+    "p10",
+    "p90",
+    "ref_3y_mean",
+)
+
+
+class UnknownSelectionError(LookupError):
+    """A layer, category, period or area the forecast does not hold."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    level: str
+    category: str
+    frequency: str
+    period: int
+
+
+class Dashboard:
+    """One forecast issue of one territory, indexed for the page's requests."""
+
+    def __init__(
+        self,
+        territory: Territory,
+        forecasts: ForecastSet,
+        history: History | None,
+        history_note: str = "",
+    ) -> None:
+        self.territory = territory
+        self.forecasts = forecasts
+        self.history = history
+        self.history_note = history_note
+        frame = forecasts.forecast.sort_values(["period_start", "area_code"], kind="stable")
+        self._slices: dict[tuple[str, str, str], pd.DataFrame] = {
+            cast(tuple[str, str, str], key): group.reset_index(drop=True)
+            for key, group in frame.groupby(["level", "frequency", "category"], sort=False)
+        }
+        self.periods = {
+            f: pd.DatetimeIndex(frame.loc[frame["frequency"] == f, "period_start"].unique())
+            for f in FREQUENCY_LABELS
+            if (frame["frequency"] == f).any()
+        }
+        self._period_ends = {
+            f: frame[frame["frequency"] == f].groupby("period_start")["period_end"].first()
+            for f in self.periods
+        }
+        self._breaks: dict[tuple[str, str, str], np.ndarray] = {}
+        self._drivers: dict[tuple[str, str, str], pd.DataFrame] = {
+            cast(tuple[str, str, str], key): group
+            for key, group in forecasts.drivers.groupby(["level", "area_code", "category"])
+        }
+
+    # ---- selections -------------------------------------------------------------------------
+
+    def slice(self, level: str, frequency: str, category: str) -> pd.DataFrame:
+        try:
+            return self._slices[(level, frequency, category)]
+        except KeyError:
+            raise UnknownSelectionError(
+                f"pas de prévision {level}/{frequency}/{category} dans ce fichier"
+            ) from None
+
+    def period_start(self, frequency: str, index: int) -> pd.Timestamp:
+        periods = self.periods.get(frequency)
+        if periods is None or not 0 <= index < len(periods):
+            raise UnknownSelectionError(f"période {index} hors de l'horizon ({frequency})")
+        return periods[index]
+
+    def rows(self, s: Selection) -> pd.DataFrame:
+        """The rows of one map view: every area of a layer for one category and period."""
+        frame = self.slice(s.level, s.frequency, s.category)
+        start = self.period_start(s.frequency, s.period)
+        return frame[frame["period_start"] == start]
+
+    def breaks(self, level: str, frequency: str, category: str) -> np.ndarray:
+        """Four class limits: quintiles of every value of this layer over the horizon."""
+        key = (level, frequency, category)
+        if key not in self._breaks:
+            values = self.slice(*key)["mean"].to_numpy(dtype=float)
+            self._breaks[key] = np.quantile(values, [0.2, 0.4, 0.6, 0.8])
+        return self._breaks[key]
+
+    # ---- payloads ---------------------------------------------------------------------------
+
+    def meta(self) -> dict[str, Any]:
+        m = self.forecasts.metadata
+        tz = self.territory.timezone
+        issued_local = m.issued_at.tz_convert(tz)
+        levels = sorted({k[0] for k in self._slices})
+        categories = [c for c in (ALL_CATEGORIES, *self.territory.categories) if _has(self, c)]
+        return {
+            "territory": {"name": self.territory.name, "label": self.territory.label},
+            "file": self.forecasts.path.name,
+            "model": {"name": m.model_name, "version": m.model_version},
+            "data_version": m.data_version,
+            "issued_at": m.issued_at.isoformat(),
+            "issued_label": _stamp(issued_local),
+            "horizon": m.horizon,
+            "inputs": [_freshness(name, at, m.issued_at, tz) for name, at in m.inputs.items()],
+            "levels": [{"key": lv, "label": LEVEL_LABELS.get(lv, lv)} for lv in levels],
+            "categories": [{"key": c, "label": CATEGORY_LABELS.get(c, c)} for c in categories],
+            "frequencies": [
+                {
+                    "key": f,
+                    "label": FREQUENCY_LABELS[f],
+                    "periods": [self._period(f, i) for i in range(len(p))],
+                }
+                for f, p in self.periods.items()
+            ],
+            "classes": list(CLASS_LABELS),
+            "history": {
+                "available": self.history is not None,
+                "note": self.history_note,
+                "last": _stamp(self.history.last.tz_convert(tz))
+                if self.history is not None and self.history.last is not None
+                else None,
+            },
+        }
+
+    def map_view(self, s: Selection) -> dict[str, Any]:
+        rows = self.rows(s)
+        breaks = self.breaks(s.level, s.frequency, s.category)
+        classes = np.searchsorted(breaks, rows["mean"].to_numpy(dtype=float), side="right")
+        return {
+            "selection": s.__dict__,
+            "period": self._period(s.frequency, s.period),
+            "breaks": [_num(b) for b in breaks],
+            "areas": [
+                {
+                    "code": code,
+                    "name": name,
+                    "mean": _num(mean),
+                    "p10": _num(p10),
+                    "p90": _num(p90),
+                    "class": int(cls),
+                }
+                for code, name, mean, p10, p90, cls in zip(
+                    rows["area_code"],
+                    rows["area_name"],
+                    rows["mean"],
+                    rows["p10"],
+                    rows["p90"],
+                    classes,
+                    strict=True,
+                )
+            ],
+        }
+
+    def area_detail(self, s: Selection, code: str) -> dict[str, Any]:
+        rows = self.rows(s)
+        row = rows[rows["area_code"] == code]
+        if row.empty:
+            raise UnknownSelectionError(f"pas de prévision pour {code} ({LEVEL_LABELS[s.level]})")
+        r = row.iloc[0]
+        start = self.period_start(s.frequency, s.period)
+        breaks = self.breaks(s.level, s.frequency, s.category)
+        return {
+            "level": s.level,
+            "level_label": LEVEL_LABELS.get(s.level, s.level),
+            "code": code,
+            "name": r["area_name"],
+            "category": CATEGORY_LABELS.get(s.category, s.category),
+            "period": self._period(s.frequency, s.period),
+            "mean": _num(r["mean"]),
+            "p10": _num(r["p10"]),
+            "p90": _num(r["p90"]),
+            "class": CLASS_LABELS[int(np.searchsorted(breaks, r["mean"], side="right"))],
+            "ref_3y_mean": _num(r["ref_3y_mean"]),
+            "ref_same_weeks": self._same_weeks(s, code, start),
+            "drivers": self.drivers(s, code, start),
+            "zones": self._zones_of(code) if s.level == "commune" else [],
+            "station": code if s.level == "station" else None,
+        }
+
+    def drivers(self, s: Selection, code: str, start: pd.Timestamp) -> dict[str, Any]:
+        """The main drivers of one forecast, in plain words, from the most specific source."""
+        end = start + _step(s.frequency)
+        candidates = (
+            ((s.level, code, s.category), ""),
+            ((s.level, code, ALL_CATEGORIES), "toutes catégories"),
+            (("departement", None, s.category), "à l'échelle du département"),
+            (("departement", None, ALL_CATEGORIES), "département, toutes catégories"),
+        )
+        for (level, area, category), scope in candidates:
+            frame = self._driver_frame(level, area, category)
+            if frame is None:
+                continue
+            frame = frame[(frame["period_start"] >= start) & (frame["period_start"] < end)]
+            if frame.empty:
+                continue
+            effects = frame.groupby("driver")["effect"].mean()
+            top = effects.reindex(effects.abs().sort_values(ascending=False).index).head(3)
+            return {
+                "scope": scope,
+                "items": [
+                    {"driver": str(d), "effect": _num(e), "text": _driver_text(str(d), e)}
+                    for d, e in top.items()
+                ],
+            }
+        return {"scope": "", "items": []}
+
+    def station_view(self, station_code: str, category: str) -> dict[str, Any]:
+        station = next((s for s in self.territory.stations if s.code == station_code), None)
+        if station is None:
+            raise UnknownSelectionError(f"centre inconnu : {station_code}")
+        zone = station.coverage_zone or station.within_zone
+        note = ""
+        if station.coverage_zone is None:
+            note = (
+                f"Ce centre n'a pas de zone de premier appel propre : prévision de la zone "
+                f"{zone} qui le contient."
+            )
+        series = self.station_rows(station_code, category)
+        first = series["period_start"].iloc[0] if len(series) else None
+        actuals = None
+        if self.history is not None and first is not None and zone:
+            counts = self.history.recent_hourly("station", zone, category, first)
+            if counts is not None:
+                actuals = {
+                    "times": [t.isoformat() for t in counts.index],
+                    "counts": counts.tolist(),
+                }
+        return {
+            "station": {
+                "code": station.code,
+                "name": station.name,
+                "type": station.type,
+                "groupement": station.groupement,
+                "zone": zone,
+            },
+            "note": note,
+            "category": category,
+            "category_label": CATEGORY_LABELS.get(category, category),
+            "forecast": {
+                "times": [t.isoformat() for t in series["period_start"]],
+                "mean": [_num(v) for v in series["mean"]],
+                "p10": [_num(v) for v in series["p10"]],
+                "p90": [_num(v) for v in series["p90"]],
+            },
+            "actuals": actuals,
+            "actuals_note": "" if actuals else self._no_actuals_note(),
+            "staffing": self._staffing(zone),
+        }
+
+    def station_rows(self, station_code: str, category: str) -> pd.DataFrame:
+        station = next((s for s in self.territory.stations if s.code == station_code), None)
+        zone = station.coverage_zone or station.within_zone if station else None
+        frame = self.slice("station", "hour", category)
+        return frame[frame["area_code"] == zone]
+
+    def departement_view(self) -> dict[str, Any]:
+        daily = self.departement_daily()
+        hourly = self.slice("departement", "hour", ALL_CATEGORIES)
+        peaks = hourly.nlargest(PEAKS_SHOWN, "mean")
+        categories = [c for c in (ALL_CATEGORIES, *self.territory.categories) if _has(self, c)]
+        table = []
+        for key, day in daily.groupby("period_start", sort=True):
+            start = _ts(key)
+            by_category = day.set_index("category")
+            table.append(
+                {
+                    "label": _label(start, "day"),
+                    "start": start.isoformat(),
+                    "values": {
+                        c: {
+                            "mean": _num(by_category.at[c, "mean"]),
+                            "p10": _num(by_category.at[c, "p10"]),
+                            "p90": _num(by_category.at[c, "p90"]),
+                        }
+                        for c in categories
+                        if c in by_category.index
+                    },
+                }
+            )
+        return {
+            "categories": [{"key": c, "label": CATEGORY_LABELS.get(c, c)} for c in categories],
+            "days": table,
+            "hourly": {
+                "times": [t.isoformat() for t in hourly["period_start"]],
+                "mean": [_num(v) for v in hourly["mean"]],
+                "p10": [_num(v) for v in hourly["p10"]],
+                "p90": [_num(v) for v in hourly["p90"]],
+            },
+            "peaks": [
+                {
+                    "label": _label(_ts(r.period_start), "hour"),
+                    "mean": _num(r.mean),
+                    "p10": _num(r.p10),
+                    "p90": _num(r.p90),
+                }
+                for r in peaks.itertuples()
+            ],
+            "alerts": self.alerts(),
+        }
+
+    def departement_daily(self) -> pd.DataFrame:
+        frames = [
+            self._slices[key] for key in self._slices if key[0] == "departement" and key[1] == "day"
+        ]
+        if not frames:
+            raise UnknownSelectionError("pas de prévision journalière pour le département")
+        return pd.concat(frames, ignore_index=True).sort_values(["period_start", "category"])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Runs of periods far above the usual level, per category, in time order."""
+        out: list[dict[str, Any]] = []
+        for category in (ALL_CATEGORIES, *self.territory.categories):
+            for frequency in ("hour", "day"):
+                key = ("departement", frequency, category)
+                if key in self._slices:
+                    out.extend(_alert_runs(self._slices[key], category, frequency))
+        return sorted(out, key=lambda a: (a["start"], a["category"] != ALL_CATEGORIES))
+
+    # ---- exports ----------------------------------------------------------------------------
+
+    def map_table(self, s: Selection) -> pd.DataFrame:
+        """The map's rows as the page's table lists them (largest first), with their class."""
+        rows = self.rows(s)
+        table = rows.loc[:, list(EXPORT_COLUMNS)].copy()
+        breaks = self.breaks(s.level, s.frequency, s.category)
+        classes = np.searchsorted(breaks, table["mean"].to_numpy(dtype=float), side="right")
+        table["class"] = [CLASS_LABELS[c] for c in classes]
+        return table.sort_values(["mean", "area_code"], ascending=[False, True], kind="stable")
+
+    def station_table(self, station_code: str, category: str) -> pd.DataFrame:
+        return self.station_rows(station_code, category).loc[:, list(EXPORT_COLUMNS)]
+
+    def departement_table(self) -> pd.DataFrame:
+        return self.departement_daily().loc[:, list(EXPORT_COLUMNS)]
+
+    # ---- helpers ----------------------------------------------------------------------------
+
+    def _period(self, frequency: str, index: int) -> dict[str, Any]:
+        start = self.periods[frequency][index]
+        end = self._period_ends[frequency].get(start, start + _step(frequency))
+        return {
+            "index": index,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "label": _label(start, frequency),
+        }
+
+    def _driver_frame(self, level: str, area: str | None, category: str) -> pd.DataFrame | None:
+        if area is not None:
+            return self._drivers.get((level, area, category))
+        return next(
+            (f for (lv, _, c), f in self._drivers.items() if lv == level and c == category), None
+        )
+
+    def _same_weeks(self, s: Selection, code: str, start: pd.Timestamp) -> dict[str, Any] | None:
+        if self.history is None:
+            return None
+        ref = self.history.same_weeks(s.level, code, s.category, start, s.frequency)
+        return None if ref is None else {"mean": _num(ref.mean), "years": list(ref.years)}
+
+    def _zones_of(self, commune: str) -> list[dict[str, Any]]:
+        shares = self.territory.shares_by_commune().get(commune, {})
+        return [
+            {"zone": z, "share_pct": round(100 * f, 1)}
+            for z, f in sorted(shares.items(), key=lambda kv: -kv[1])
+        ]
+
+    def _staffing(self, zone: str | None) -> list[dict[str, Any]]:
+        staffing = self.forecasts.staffing
+        rows = staffing[staffing["station_code"] == zone].sort_values("shift_start")
+        return [
+            {
+                "shift": r.shift,
+                "label": _span(_ts(r.shift_start), _ts(r.shift_end)),
+                "start": _ts(r.shift_start).isoformat(),
+                "expected_interventions": _num(r.expected_interventions),
+                "expected_peak_concurrency": _num(r.expected_peak_concurrency),
+                "recommended_crews": _num(r.recommended_crews),
+                "current_crews": _num(r.current_crews),
+                "saturation_risk": _num(r.saturation_risk),
+            }
+            for r in rows.itertuples()
+        ]
+
+    def _no_actuals_note(self) -> str:
+        if self.history is None:
+            return self.history_note or "Pas d'historique disponible."
+        return "L'historique ne couvre pas les 7 jours qui précèdent la prévision."
+
+
+def _has(d: Dashboard, category: str) -> bool:
+    return any(k[2] == category for k in d._slices)
+
+
+def _alert_runs(frame: pd.DataFrame, category: str, frequency: str) -> list[dict[str, Any]]:
+    """Consecutive periods whose mean beats the usual by ALERT_RATIO, merged into one alert."""
+    starts = frame["period_start"]
+    key = starts.dt.hour if frequency == "hour" else pd.Series(0, index=frame.index)
+    usual = frame.groupby(key)["mean"].transform("median")
+    hot = (frame["mean"] >= ALERT_RATIO * usual) & (
+        frame["mean"] - usual >= ALERT_MIN_EXCESS[frequency]
+    )
+    runs = (hot != hot.shift()).cumsum()[hot]
+    out = []
+    for _, run in frame[hot].groupby(runs):
+        ratio = float((run["mean"] / usual[run.index]).max())
+        first, last = run["period_start"].iloc[0], run["period_end"].iloc[-1]
+        reference = run["ref_3y_mean"].sum()
+        out.append(
+            {
+                "category": category,
+                "category_label": CATEGORY_LABELS.get(category, category),
+                "frequency": frequency,
+                "start": first.isoformat(),
+                "label": _run_label(first, last)
+                if frequency == "hour"
+                else _label(first, frequency),
+                "expected": _num(run["mean"].sum()),
+                "ratio": round(ratio, 1),
+                "ref_3y": _num(reference) if not math.isnan(reference) else None,
+                "text": (
+                    f"{CATEGORY_LABELS.get(category, category)} : jusqu'à {ratio:.1f}".replace(
+                        ".", ","
+                    )
+                    + " fois "
+                    + (
+                        "l'activité habituelle à cette heure"
+                        if frequency == "hour"
+                        else "un jour habituel"
+                    )
+                ),
+            }
+        )
+    return out
+
+
+def _driver_text(driver: str, effect: float) -> str:
+    change = math.expm1(effect) * 100  # effects are on the log-rate scale
+    return f"{driver} : {'+' if change >= 0 else '−'}{abs(change):.0f} %"
+
+
+def _freshness(name: str, at: pd.Timestamp | None, issued: pd.Timestamp, tz: str) -> dict[str, Any]:
+    if at is None:
+        return {"name": name, "at": None, "label": "inconnue", "age": "", "stale": True}
+    age = issued - at
+    return {
+        "name": name,
+        "at": at.isoformat(),
+        "label": _stamp(at.tz_convert(tz)),
+        "age": _duration(age),
+        "stale": bool(age > STALE_INPUT),
+    }
+
+
+def _duration(delta: pd.Timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 0:
+        return "après l'émission"
+    if minutes < 120:
+        return f"{minutes} min avant l'émission"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h avant l'émission"
+    return f"{minutes // 1440} j avant l'émission"
+
+
+def _step(frequency: str) -> pd.Timedelta:
+    return {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}.get(
+        frequency, pd.Timedelta(days=7)
+    )
+
+
+def _stamp(t: pd.Timestamp) -> str:
+    return f"{t:%d/%m/%Y %H:%M}"
+
+
+def _run_label(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    return (
+        f"{WEEKDAYS[start.dayofweek]} {start:%d/%m %H:%M} → "
+        f"{WEEKDAYS[end.dayofweek]} {end:%d/%m %H:%M}"
+    )
+
+
+def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:
+    return f"{WEEKDAYS[start.dayofweek]} {start:%d/%m %H:%M} → {end:%H:%M}"
+
+
+def _label(t: pd.Timestamp, frequency: str) -> str:
+    day = WEEKDAYS[t.dayofweek]
+    if frequency == "hour":
+        return f"{day} {t:%d/%m} {t:%H:%M}–{t + pd.Timedelta(hours=1):%H:%M}"
+    if frequency == "day":
+        return f"{day} {t:%d/%m/%Y}"
+    return f"semaine du {t:%d/%m/%Y} (S{t.isocalendar().week:02d})"
+
+
+def _ts(value: Any) -> pd.Timestamp:
+    """A pandas scalar read back from a frame, as the Timestamp it is."""
+    return pd.Timestamp(value)
+
+
+def _num(value: Any) -> float | None:
+    """A JSON-safe number (NaN and missing become null)."""
+    if value is None or value is pd.NA:
+        return None
+    number = float(value)
+    return None if math.isnan(number) or math.isinf(number) else number

@@ -1,0 +1,296 @@
+"""A realistic forecast file set for a territory, written exactly per `forecast_schema`.
+
+Test data for the dashboard while (and wherever) no trained model is at hand: hourly means
+follow the département's known shape (≈ 10 interventions an hour, a trough at 5 am, a plateau
+from late morning to evening, New Year's night ×1.7 with urban fires ×5), communes share the
+département's volume by population, coverage zones sum their communes by coverage share, and
+the département sums everything — so levels add up exactly, as the contract demands. Intervals
+are each row's own Poisson quantiles. Deterministic given `seed`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import poisson
+
+from previsecours.core.forecast_schema import (
+    ALL_CATEGORIES,
+    DRIVER_COLUMNS,
+    FORECAST_COLUMNS,
+    QUANTILE_COLUMNS,
+    QUANTILES,
+    STAFFING_COLUMNS,
+)
+from previsecours.core.territory import Territory
+
+CATEGORY_SHARES = {"SUAP": 0.78, "ACCI": 0.07, "INCU": 0.04, "INCN": 0.02, "AUTR": 0.09}
+# Relative volume per local hour of day (trough at 5 am, plateau 10 am - 8 pm).
+HOUR_PROFILE = np.array(
+    [
+        *(0.75, 0.6, 0.5, 0.45, 0.42, 0.4, 0.55, 0.8, 1.0, 1.15, 1.25, 1.3),
+        *(1.3, 1.28, 1.25, 1.25, 1.28, 1.32, 1.35, 1.3, 1.2, 1.05, 0.95, 0.85),
+    ]
+)
+DEPARTEMENT_HOURLY_MEAN = 10.4
+MODEL_NAME = "previsecours-essonne"
+MODEL_VERSION = "3"
+DATA_VERSION = "md5:4f2a9c0e"
+ENGAGEMENT_HOURS = 1.2
+
+
+@dataclass(frozen=True)
+class ForecastFiles:
+    """The four files of one issue."""
+
+    forecast: Path
+    staffing: Path
+    drivers: Path
+    metadata: Path
+    issued_at: pd.Timestamp
+
+
+def write_forecast_files(
+    territory: Territory,
+    directory: Path,
+    issued_at: pd.Timestamp,
+    hours: int = 168,
+    seed: int = 7,
+) -> ForecastFiles:
+    """Write `<issued>.parquet`, `.staffing.parquet`, `.drivers.parquet` and `.json`."""
+    rng = np.random.default_rng(seed)
+    periods = _horizon(territory, issued_at, hours)
+    hourly = _hourly_means(territory, periods, rng)
+    forecast = _forecast_frame(territory, issued_at, periods, hourly, rng)
+    stem = issued_at.tz_convert("UTC").strftime("%Y%m%dT%H%M%SZ")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = ForecastFiles(
+        forecast=directory / f"{stem}.parquet",
+        staffing=directory / f"{stem}.staffing.parquet",
+        drivers=directory / f"{stem}.drivers.parquet",
+        metadata=directory / f"{stem}.json",
+        issued_at=issued_at,
+    )
+    forecast.to_parquet(files.forecast, index=False)
+    _staffing_frame(territory, forecast).to_parquet(files.staffing, index=False)
+    _drivers_frame(forecast, rng).to_parquet(files.drivers, index=False)
+    files.metadata.write_text(
+        json.dumps(_metadata(territory, issued_at, hours), indent=2), encoding="utf-8"
+    )
+    return files
+
+
+def _horizon(territory: Territory, issued_at: pd.Timestamp, hours: int) -> pd.DatetimeIndex:
+    first = issued_at.tz_convert(territory.timezone).ceil("h")
+    return pd.date_range(first, periods=hours, freq="h")
+
+
+def _hourly_means(
+    territory: Territory, periods: pd.DatetimeIndex, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """category → (communes × hours) means; the département's shape spread by population."""
+    profile = HOUR_PROFILE[periods.hour] * np.where(periods.dayofweek >= 5, 0.93, 1.0)
+    new_year = (periods.month == 12) & (periods.day == 31) & (periods.hour >= 20) | (
+        (periods.month == 1) & (periods.day == 1) & (periods.hour < 6)
+    )
+    population = np.array([max(c.population, 300) for c in territory.communes], dtype=float)
+    weights = population * rng.lognormal(0.0, 0.25, len(population))
+    weights /= weights.sum()
+    out: dict[str, np.ndarray] = {}
+    for category, share in CATEGORY_SHARES.items():
+        lift = np.where(new_year, 5.0 if category == "INCU" else 1.6, 1.0)
+        departement = DEPARTEMENT_HOURLY_MEAN * share * profile * lift
+        noise = rng.lognormal(0.0, 0.08, (len(population), len(periods)))
+        out[category] = np.outer(weights, departement) * noise
+    return out
+
+
+def _forecast_frame(
+    territory: Territory,
+    issued_at: pd.Timestamp,
+    periods: pd.DatetimeIndex,
+    hourly: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    communes = [c.code for c in territory.communes]
+    names = {c.code: c.name for c in territory.communes}
+    zones = list(territory.coverage_zones)
+    shares = np.zeros((len(zones), len(communes)))
+    index = {c: i for i, c in enumerate(communes)}
+    for commune, by_zone in territory.shares_by_commune().items():
+        for zone, fraction in by_zone.items():
+            shares[zones.index(zone), index[commune]] = fraction
+    zone_names = {}
+    for zone in zones:
+        station = territory.zone_station(zone)
+        zone_names[zone] = station.name if station else zone
+    categories = list(CATEGORY_SHARES)
+    by_category = {c: hourly[c] for c in categories}
+    by_category[ALL_CATEGORIES] = sum(hourly[c] for c in categories)
+    blocks = []
+    for category, commune_means in by_category.items():
+        levels = (
+            ("commune", communes, names, commune_means),
+            ("station", zones, zone_names, shares @ commune_means),
+            (
+                "departement",
+                [territory.name],
+                {territory.name: territory.label},
+                commune_means.sum(axis=0, keepdims=True),
+            ),
+        )
+        for level, codes, labels, means in levels:
+            for frequency, starts, matrix in _rollups(periods, means):
+                blocks.append(
+                    _block(level, codes, labels, category, frequency, starts, matrix, rng)
+                )
+    frame = pd.concat(blocks, ignore_index=True)
+    frame.insert(0, "territory", territory.name)
+    frame.insert(1, "issued_at", issued_at.tz_convert("UTC"))
+    frame["model_name"] = MODEL_NAME
+    frame["model_version"] = MODEL_VERSION
+    frame["data_version"] = DATA_VERSION
+    return frame.loc[:, list(FORECAST_COLUMNS)]
+
+
+def _rollups(
+    periods: pd.DatetimeIndex, means: np.ndarray
+) -> list[tuple[str, pd.DatetimeIndex, np.ndarray]]:
+    """Hourly means and their daily and weekly sums (weeks start on Monday)."""
+    out = [("hour", periods, means)]
+    days = periods.normalize()
+    weeks = days - pd.to_timedelta(periods.dayofweek, unit="D")
+    for frequency, keys in (("day", days), ("week", weeks)):
+        starts = keys.unique().sort_values()
+        matrix = np.stack([means[:, keys == s].sum(axis=1) for s in starts], axis=1)
+        out.append((frequency, starts, matrix))
+    return out
+
+
+def _block(  # noqa: PLR0917 - one private builder, called once
+    level: str,
+    codes: list[str],
+    labels: dict[str, str],
+    category: str,
+    frequency: str,
+    starts: pd.DatetimeIndex,
+    means: np.ndarray,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    step = {
+        "hour": pd.Timedelta(hours=1),
+        "day": pd.Timedelta(days=1),
+        "week": pd.Timedelta(7, "D"),
+    }
+    n_areas, n_periods = means.shape
+    mean = means.ravel()
+    tiled = starts[np.tile(np.arange(n_periods), n_areas)]
+    block = pd.DataFrame(
+        {
+            "frequency": frequency,
+            "period_start": tiled,
+            "period_end": tiled + step[frequency],
+            "level": level,
+            "area_code": np.repeat(codes, n_periods),
+            "area_name": np.repeat([labels[c] for c in codes], n_periods),
+            "category": category,
+            "mean": mean,
+        }
+    )
+    for column, q in zip(QUANTILE_COLUMNS, QUANTILES, strict=True):
+        block[column] = poisson.ppf(q, np.maximum(mean, 1e-9)).astype(float)
+    block["ref_3y_mean"] = mean * rng.uniform(0.82, 1.08, len(mean))
+    return block
+
+
+def _staffing_frame(territory: Territory, forecast: pd.DataFrame) -> pd.DataFrame:
+    """Crews per zone station and shift: day 07-19 (working or not), night 19-07."""
+    hourly = forecast[
+        (forecast["level"] == "station")
+        & (forecast["frequency"] == "hour")
+        & (forecast["category"] == ALL_CATEGORIES)
+    ]
+    rows = []
+    for code, series in hourly.groupby("area_code"):
+        station = next(s for s in territory.stations if s.code == code)
+        start = series["period_start"]
+        shift_start = (start - pd.Timedelta(hours=7)).dt.floor("12h") + pd.Timedelta(hours=7)
+        for begin, shift in series.groupby(shift_start):
+            night = begin.hour == 19
+            off = begin.dayofweek >= 5 or (begin.month, begin.day) == (1, 1)
+            label = "nuit" if night else ("jour non ouvré" if off else "jour ouvré")
+            peak = float(shift["mean"].max()) * ENGAGEMENT_HOURS
+            current = 4 if station.type == "CSP" else 2
+            recommended = int(poisson.ppf(0.995, peak))
+            rows.append(
+                {
+                    "station_code": code,
+                    "station_name": station.name,
+                    "shift": label,
+                    "shift_start": begin,
+                    "shift_end": begin + pd.Timedelta(hours=12),
+                    "expected_interventions": float(shift["mean"].sum()),
+                    "expected_peak_concurrency": peak,
+                    "recommended_crews": max(recommended, 1),
+                    "current_crews": float(current),
+                    "saturation_risk": float(poisson.sf(current, peak)),
+                }
+            )
+    return pd.DataFrame(rows, columns=list(STAFFING_COLUMNS))
+
+
+def _drivers_frame(forecast: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Top three plain-word drivers for every hourly row (communes: all categories only)."""
+    hourly = forecast[
+        (forecast["frequency"] == "hour")
+        & ((forecast["level"] != "commune") | (forecast["category"] == ALL_CATEGORIES))
+    ]
+    start = hourly["period_start"]
+    hour = start.dt.hour.to_numpy()
+    new_year = ((start.dt.month == 12) & (start.dt.day == 31) & (hour >= 20)) | (
+        (start.dt.month == 1) & (start.dt.day == 1) & (hour < 6)
+    )
+    first = np.select(
+        [new_year.to_numpy(), (hour >= 17) & (hour <= 20), hour <= 5],
+        ["nuit du Nouvel An", "heure de pointe", "nuit"],
+        "heure de la journée",
+    )
+    effect_first = np.select([new_year.to_numpy(), hour <= 5], [0.55, -0.6], 0.25) + rng.normal(
+        0, 0.03, len(hourly)
+    )
+    holiday = (start.dt.month == 1) & (start.dt.day == 1)
+    second = np.where(holiday, "jour férié", "vacances scolaires")
+    effect_second = np.where(holiday, 0.18, -0.06) + rng.normal(0, 0.01, len(hourly))
+    third = np.where(start.dt.dayofweek >= 5, "week-end", "tendance récente")
+    effect_third = np.where(start.dt.dayofweek >= 5, -0.07, 0.03) + rng.normal(0, 0.01, len(hourly))
+    keys = hourly[["level", "area_code", "category", "period_start"]].reset_index(drop=True)
+    parts = []
+    for rank, (driver, effect) in enumerate(
+        ((first, effect_first), (second, effect_second), (third, effect_third)), start=1
+    ):
+        part = keys.copy()
+        part["rank"] = rank
+        part["driver"] = driver
+        part["effect"] = np.asarray(effect, dtype=float)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True).loc[:, list(DRIVER_COLUMNS)]
+
+
+def _metadata(territory: Territory, issued_at: pd.Timestamp, hours: int) -> dict[str, object]:
+    utc = issued_at.tz_convert("UTC")
+    return {
+        "territory": territory.name,
+        "issued_at": utc.isoformat(),
+        "model_name": MODEL_NAME,
+        "model_version": MODEL_VERSION,
+        "data_version": DATA_VERSION,
+        "horizon": f"{hours}h",
+        "inputs": {
+            "interventions": (utc - pd.Timedelta(minutes=50)).isoformat(),
+            "calendrier": (utc - pd.Timedelta(days=2)).isoformat(),
+        },
+    }
