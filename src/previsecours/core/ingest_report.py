@@ -1,0 +1,79 @@
+"""The report of one ingested extract: what was read, accepted, quarantined, rejected, and why.
+
+It names dropped columns, never their values; every row-level reason with its 1-based data row
+and column; every extract-level failure with a message naming the file (and row / column where
+it applies). Counts reconcile: `rows_read == rows_accepted + rows_quarantined`, and for an
+accepted extract `rows_accepted == rows_added + rows_unchanged + rows_replaced`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["accepted", "rejected"]
+
+
+@dataclass(frozen=True)
+class ExtractFailure:
+    check: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RowReason:
+    row: int
+    key: str
+    reason: str
+    column: str
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    extract: str
+    territory: str
+    kind: str  # events | counts
+    status: Status
+    ingested_at: str
+    file_format: str | None = None
+    encoding: str | None = None
+    separator: str | None = None
+    frequency: str | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    rows_added: int = 0
+    rows_unchanged: int = 0
+    rows_replaced: int = 0
+    dst_ambiguous: int = 0
+    dst_nonexistent: int = 0
+    dropped_columns: tuple[str, ...] = ()
+    reason_counts: dict[str, int] = field(default_factory=dict)
+    row_reasons: tuple[RowReason, ...] = ()
+    extract_failures: tuple[ExtractFailure, ...] = ()
+    quarantine_file: str | None = None
+    report_file: str | None = None
+    data_version: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def summary(self) -> str:
+        """One line for people: the verdict, the counts, the first failure."""
+        head = (
+            f"{self.extract}: {self.status.upper()} — {self.rows_read} rows read, "
+            f"{self.rows_added} added, {self.rows_unchanged} already stored, "
+            f"{self.rows_replaced} replaced, {self.rows_quarantined} quarantined"
+        )
+        if self.reason_counts:
+            reasons = ", ".join(f"{k} {v}" for k, v in sorted(self.reason_counts.items()))
+            head += f" ({reasons})"
+        if self.extract_failures:
+            head += "; " + "; ".join(f.message for f in self.extract_failures)
+        return head
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["dropped_columns"] = list(self.dropped_columns)
+        return doc
