@@ -73,6 +73,71 @@ def territory(ctx: typer.Context, territory: TerritoryOption = "essonne") -> Non
 
 
 @app.command()
+def generate(  # noqa: PLR0917 (Typer reads options from the parameters)
+    ctx: typer.Context,
+    territory: TerritoryOption = "essonne",
+    start: Annotated[
+        str | None,
+        typer.Option(help="First day, YYYY-MM-DD (default: params.yaml generate.start)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option(help="Last day, included (default: params.yaml generate.end).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed: same seed, same bytes (default: params).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="File to write (default: <home>/data/inbox/<territory>_<start>_<end>)."),
+    ] = None,
+    file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    dirty: Annotated[
+        bool,
+        typer.Option(help="Latin-1 CSV with personal data and injected defects, plus a manifest."),
+    ] = False,
+    dirty_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Share of defective rows with --dirty (default 0.005; ingest rejects >2 %)."
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None, typer.Option(help="utf-8 or latin-1 (default: utf-8, latin-1 with --dirty).")
+    ] = None,
+) -> None:
+    """Write a synthetic dispatch extract calibrated on SDIS 91's real data."""
+    from dataclasses import replace
+    from datetime import date
+
+    from previsecours.pipelines.generate import GenerateRequest, generate_extract
+
+    settings = settings_from(ctx, territory)
+    try:
+        request = GenerateRequest.from_params(
+            settings.section("generate"),
+            out=Path(),
+            start=date.fromisoformat(start) if start else None,
+            end=date.fromisoformat(end) if end else None,
+            seed=seed,
+            file_format=file_format,
+            dirty=dirty,
+            dirty_rate=dirty_rate,
+            encoding=encoding,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    default_name = f"{settings.territory.name}_{request.start}_{request.end}.{file_format}"
+    request = replace(request, out=out or settings.paths.inbox / default_name)
+    try:
+        result = generate_extract(settings.territory, request)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"{result.rows} interventions → {result.path} ({result.file_format})")
+    if result.manifest is not None:
+        typer.echo(f"{result.defects} defective rows listed in {result.manifest}")
+
+
+@app.command()
 def dashboard(
     ctx: typer.Context,
     territory: TerritoryOption = "essonne",
