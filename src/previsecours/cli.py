@@ -158,5 +158,50 @@ def dashboard(
     serve(settings.paths, settings.territory, host=host, port=port)
 
 
+@app.command()
+def ingest(  # noqa: PLR0917 - Typer maps parameters to options
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Extract files (CSV, .zip of one CSV, Parquet); none: the inbox."),
+    ] = None,
+    territory: TerritoryOption = "essonne",
+    fmt: Annotated[
+        str, typer.Option("--format", help="events (one row per intervention) or counts.")
+    ] = "events",
+    preset: Annotated[
+        str | None, typer.Option(help="Counts preset, e.g. sdis91-weekly (SDIS 91 open data).")
+    ] = None,
+    frequency: Annotated[
+        str | None, typer.Option(help="Counts frequency (hour, day, week); inferred if absent.")
+    ] = None,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="A corrected extract wins over stored rows.")
+    ] = False,
+) -> None:
+    """Validate extracts and merge them into the versioned curated store."""
+    from previsecours.pipelines import ingest as pipeline
+
+    if fmt not in ("events", "counts"):
+        raise typer.BadParameter("must be events or counts", param_hint="--format")
+    settings = settings_from(ctx, territory)
+    files = list(paths) if paths else pipeline.pending_files(settings)
+    if not files:
+        typer.echo(f"nothing to ingest: no extract in {settings.paths.inbox}")
+        return
+    options = pipeline.IngestOptions(
+        format="counts" if fmt == "counts" else "events",
+        preset=preset,
+        frequency=frequency,
+        replace=replace,
+    )
+    reports = [pipeline.ingest_file(settings, path, options) for path in files]
+    for report in reports:
+        typer.echo(report.summary())
+        typer.echo(f"  report: {report.report_file}")
+    if not all(r.accepted for r in reports):
+        raise typer.Exit(code=1)
+
+
 def main() -> None:
     app()
