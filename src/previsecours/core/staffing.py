@@ -208,38 +208,42 @@ _STATION_HOUR: Final = ("station_code", "period_start", "period_end")
 def load_in_progress(rates: pd.DataFrame, durations: DurationTable) -> pd.DataFrame:
     """Expected interventions in progress per station and hour (M_t/G/∞ hour averages).
 
-    `rates`: `station_code`, `category`, `period_start`, `period_end`, `mean` — hourly and
-    consecutive within each (station, category). The hours before the first one are taken as
-    equal to it (a warm start: the load at the horizon's start is not empty).
-    Returns `station_code`, `period_start`, `period_end`, `arrivals` (Σ categories' means) and
-    `load` (Σ categories' expected interventions in progress).
+    `rates`: `station_code`, `category`, `period_start`, `period_end`, `mean` — one row per
+    station × category × hour, every series on the same consecutive hours. The hours before the
+    first one are taken as equal to it (a warm start: the load at the horizon's start is not
+    empty). Returns `station_code`, `period_start`, `period_end`, `arrivals` (Σ categories'
+    means) and `load` (Σ categories' expected interventions in progress), sorted.
     """
-    parts: list[pd.DataFrame] = []
-    for (station, category), group in rates.groupby(["station_code", "category"], sort=True):
-        series = group.sort_values("period_start")
-        rate = series["mean"].to_numpy(np.float64)
+    ordered = rates.sort_values(["station_code", "category", "period_start"])
+    hours = ordered.drop_duplicates("period_start")[["period_start", "period_end"]]
+    hours = hours.sort_values("period_start").reset_index(drop=True)
+    series = ordered[["station_code", "category"]].drop_duplicates().reset_index(drop=True)
+    if len(ordered) != len(series) * len(hours):
+        raise ValueError("rates must cover the same hours for every station and category")
+    if series.empty:
+        return pd.DataFrame(columns=[*_STATION_HOUR, "arrivals", "load"])
+    rate = ordered["mean"].to_numpy(np.float64).reshape(len(series), len(hours))
+    load = np.empty_like(rate)
+    for i, (station, category) in enumerate(series.itertuples(index=False)):
         kernel = durations.kernel(str(station), str(category))
-        padded = np.concatenate([np.full(kernel.size - 1, rate[0] if rate.size else 0.0), rate])
-        load = np.convolve(padded, kernel, mode="full")[
-            kernel.size - 1 : kernel.size - 1 + rate.size
-        ]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "station_code": str(station),
-                    "period_start": series["period_start"].to_numpy(),
-                    "period_end": series["period_end"].to_numpy(),
-                    "arrivals": rate,
-                    "load": load,
-                }
-            )
-        )
-    if not parts:
-        return pd.DataFrame(
-            columns=["station_code", "period_start", "period_end", "arrivals", "load"]
-        )
-    stacked = pd.concat(parts, ignore_index=True)
-    return stacked.groupby(list(_STATION_HOUR), sort=True)[["arrivals", "load"]].sum().reset_index()
+        warm = np.concatenate([np.full(kernel.size - 1, rate[i, 0]), rate[i]])
+        load[i] = np.convolve(warm, kernel, mode="valid")
+    stations, station_of_series = np.unique(
+        series["station_code"].to_numpy(str), return_inverse=True
+    )
+    arrivals_by_station = np.zeros((stations.size, len(hours)))
+    load_by_station = np.zeros((stations.size, len(hours)))
+    np.add.at(arrivals_by_station, station_of_series, rate)
+    np.add.at(load_by_station, station_of_series, load)
+    return pd.DataFrame(
+        {
+            "station_code": np.repeat(stations, len(hours)).astype(object),
+            "period_start": pd.concat([hours["period_start"]] * stations.size, ignore_index=True),
+            "period_end": pd.concat([hours["period_end"]] * stations.size, ignore_index=True),
+            "arrivals": arrivals_by_station.ravel(),
+            "load": load_by_station.ravel(),
+        }
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,9 +353,11 @@ def plan_crews(
     if policy.categories is not None:
         rates = rates[rates["category"].isin(policy.categories)]
     hourly = load_in_progress(rates, durations)
-    hourly = pd.concat(
-        [hourly, assign_shifts(hourly["period_start"], policy.shifts, non_working)], axis=1
-    )
+    hours = hourly["period_start"].drop_duplicates().reset_index(drop=True)
+    shift_of_hour = pd.concat(
+        [hours, assign_shifts(hours, policy.shifts, non_working)], axis=1
+    )  # once per hour, not per station × hour
+    hourly = hourly.merge(shift_of_hour, on="period_start", how="left")
     keys = ["station_code", "shift_date", "shift"]
     shifts = (
         hourly.groupby(keys, sort=False)
