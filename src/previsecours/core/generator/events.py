@@ -3,7 +3,7 @@
 Guarantees of `generate_events(territory, start, end, seed)`:
 - the canonical columns (`previsecours.core.schema.CANONICAL_COLUMNS`) with their dtypes;
   `alert_time` tz-aware in the territory's time zone, inside [start 00:00, end + 1 day 00:00);
-- rows sorted by alert time; `intervention_id` unique, "<year><6-digit rank in the year>";
+- rows sorted by alert time; `intervention_id` unique, "<YYYYMMDD><4-digit rank in the day>";
 - a pure function of its arguments: the same seed gives the same frame, bit for bit.
 
 The process: expected counts per hour and category (`rates`), a gamma multiplier per day and
@@ -91,11 +91,17 @@ def draw_durations(category: IntArray, rng: np.random.Generator) -> FloatArray:
 
 
 def _intervention_ids(alert_time: pd.DatetimeIndex) -> npt.NDArray[np.object_]:
-    """ "<year><rank in the year, 6 digits>", like a dispatch system's yearly counter."""
-    year = np.asarray(alert_time.year, dtype=np.int64)
-    first_of_year = np.searchsorted(year, year, side="left")  # rows are sorted by time
-    rank = np.arange(year.size) - first_of_year + 1
-    return (pd.Series(year).astype(str) + pd.Series(rank).astype(str).str.zfill(6)).to_numpy(
+    """ "<local date YYYYMMDD><rank in the day, 4 digits>", like a dispatch day counter.
+
+    Rows are sorted by time, so ranks restart each local day; extracts of periods that do not
+    overlap never share an id, whatever their bounds.
+    """
+    key = np.asarray(
+        alert_time.year * 10_000 + alert_time.month * 100 + alert_time.day, dtype=np.int64
+    )
+    first_of_day = np.searchsorted(key, key, side="left")
+    rank = np.arange(key.size) - first_of_day + 1
+    return (pd.Series(key).astype(str) + pd.Series(rank).astype(str).str.zfill(4)).to_numpy(
         dtype=object
     )
 
