@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint typecheck test demo bench clean
+.PHONY: help setup lint typecheck test demo bench clean browser serve
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,8 +37,14 @@ lint: setup ## ruff (lint + format check)
 typecheck: setup ## mypy (strict on the core)
 	$(BIN)/mypy
 
-test: lint typecheck ## Set up, lint, type-check and run the test suite
+test: lint typecheck browser ## Set up, lint, type-check and run the test suite
 	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+browser: ## Install Debian's chromium for the dashboard's browser tests (when missing)
+	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+serve: setup ## Serve the planners' dashboard on http://127.0.0.1:8050 (latest forecast)
+	$(BIN)/previsecours dashboard --territory essonne
 
 demo: setup ## Run the whole job end to end on the embedded default (Essonne)
 	$(BIN)/python -m previsecours.demo

@@ -93,7 +93,7 @@ def _hourly_means(
     territory: Territory, periods: pd.DatetimeIndex, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """category → (communes × hours) means; the département's shape spread by population."""
-    profile = HOUR_PROFILE[periods.hour] * np.where(periods.dayofweek >= 5, 0.93, 1.0)
+    profile = HOUR_PROFILE[periods.hour] * np.where(periods.day_of_week >= 5, 0.93, 1.0)
     new_year = (periods.month == 12) & (periods.day == 31) & (periods.hour >= 20) | (
         (periods.month == 1) & (periods.day == 1) & (periods.hour < 6)
     )
@@ -163,7 +163,7 @@ def _rollups(
     """Hourly means and their daily and weekly sums (weeks start on Monday)."""
     out = [("hour", periods, means)]
     days = periods.normalize()
-    weeks = days - pd.to_timedelta(periods.dayofweek, unit="D")
+    weeks = days - pd.to_timedelta(periods.day_of_week, unit="D")
     for frequency, keys in (("day", days), ("week", weeks)):
         starts = keys.unique().sort_values()
         matrix = np.stack([means[:, keys == s].sum(axis=1) for s in starts], axis=1)
@@ -221,7 +221,7 @@ def _staffing_frame(territory: Territory, forecast: pd.DataFrame) -> pd.DataFram
         shift_start = (start - pd.Timedelta(hours=7)).dt.floor("12h") + pd.Timedelta(hours=7)
         for begin, shift in series.groupby(shift_start):
             night = begin.hour == 19
-            off = begin.dayofweek >= 5 or (begin.month, begin.day) == (1, 1)
+            off = begin.day_of_week >= 5 or (begin.month, begin.day) == (1, 1)
             label = "nuit" if night else ("jour non ouvré" if off else "jour ouvré")
             peak = float(shift["mean"].max()) * ENGAGEMENT_HOURS
             current = 4 if station.type == "CSP" else 2
@@ -265,8 +265,10 @@ def _drivers_frame(forecast: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     holiday = (start.dt.month == 1) & (start.dt.day == 1)
     second = np.where(holiday, "jour férié", "vacances scolaires")
     effect_second = np.where(holiday, 0.18, -0.06) + rng.normal(0, 0.01, len(hourly))
-    third = np.where(start.dt.dayofweek >= 5, "week-end", "tendance récente")
-    effect_third = np.where(start.dt.dayofweek >= 5, -0.07, 0.03) + rng.normal(0, 0.01, len(hourly))
+    third = np.where(start.dt.day_of_week >= 5, "week-end", "tendance récente")
+    effect_third = np.where(start.dt.day_of_week >= 5, -0.07, 0.03) + rng.normal(
+        0, 0.01, len(hourly)
+    )
     keys = hourly[["level", "area_code", "category", "period_start"]].reset_index(drop=True)
     parts = []
     for rank, (driver, effect) in enumerate(

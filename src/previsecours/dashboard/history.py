@@ -19,7 +19,6 @@ from previsecours.core.forecast_schema import ALL_CATEGORIES
 REFERENCE_YEARS = 3
 REFERENCE_WEEKS = 2  # same weeks ± this many
 WEEK = pd.Timedelta(days=7)
-YEAR = pd.Timedelta(weeks=52)  # whole weeks: the same weekdays a year before
 
 
 @dataclass(frozen=True)
@@ -96,7 +95,8 @@ class History:
         times = self.area_times(level, code, category)
         total, periods, years = 0, 0, []
         for k in range(1, REFERENCE_YEARS + 1):
-            begin = start.floor("D") - k * YEAR - REFERENCE_WEEKS * WEEK
+            centre = start.floor("D") - years_back(start, k)
+            begin = centre - REFERENCE_WEEKS * WEEK
             end = begin + (2 * REFERENCE_WEEKS + 1) * WEEK
             if begin < self.first or end > self.last:
                 continue
@@ -109,7 +109,13 @@ class History:
             else:
                 periods += 2 * REFERENCE_WEEKS + 1
             total += len(window)
-            years.append((start - k * YEAR).year)
+            years.append(centre.year)
         if not years:
             return None
         return SameWeeksReference(mean=total / periods, years=tuple(years))
+
+
+def years_back(start: pd.Timestamp, years: int) -> pd.Timedelta:
+    """Whole weeks closest to `years` calendar years: the same weekday, the nearest date."""
+    days = (start - (start - pd.DateOffset(years=years))).days
+    return round(days / 7) * WEEK

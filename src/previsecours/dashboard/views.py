@@ -521,17 +521,17 @@ def _stamp(t: pd.Timestamp) -> str:
 
 def _run_label(start: pd.Timestamp, end: pd.Timestamp) -> str:
     return (
-        f"{WEEKDAYS[start.dayofweek]} {start:%d/%m %H:%M} → "
-        f"{WEEKDAYS[end.dayofweek]} {end:%d/%m %H:%M}"
+        f"{WEEKDAYS[start.day_of_week]} {start:%d/%m %H:%M} → "
+        f"{WEEKDAYS[end.day_of_week]} {end:%d/%m %H:%M}"
     )
 
 
 def _span(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    return f"{WEEKDAYS[start.dayofweek]} {start:%d/%m %H:%M} → {end:%H:%M}"
+    return f"{WEEKDAYS[start.day_of_week]} {start:%d/%m %H:%M} → {end:%H:%M}"
 
 
 def _label(t: pd.Timestamp, frequency: str) -> str:
-    day = WEEKDAYS[t.dayofweek]
+    day = WEEKDAYS[t.day_of_week]
     if frequency == "hour":
         return f"{day} {t:%d/%m} {t:%H:%M}–{t + pd.Timedelta(hours=1):%H:%M}"
     if frequency == "day":

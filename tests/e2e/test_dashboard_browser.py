@@ -1,0 +1,247 @@
+"""The planners' dashboard in a real headless Chromium, served by `previsecours dashboard`.
+
+Each test checks what a planner sees against the forecast files themselves, saves a screenshot
+under test-artifacts/, and ends by checking that the browser logged no error and requested
+nothing but the local server.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.e2e.conftest import PageLog, Server
+
+READY = "body[data-ready=true]"
+PALETTE = {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"}
+
+
+@pytest.fixture(scope="module")
+def forecast(dashboard_server: Server) -> pd.DataFrame:
+    return pd.read_parquet(dashboard_server.files.forecast)
+
+
+@pytest.fixture
+def clean(page_log: PageLog, dashboard_server: Server) -> Iterator[None]:
+    """After the test: no console error, and not one request beyond the local server."""
+    yield
+    assert page_log.errors == []
+    assert page_log.requests, "the page requested nothing"
+    foreign = [u for u in page_log.requests if not u.startswith(dashboard_server.url + "/")]
+    assert foreign == []
+
+
+def open_dashboard(page, server: Server) -> float:  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    page.goto(server.url + "/")
+    page.wait_for_selector(READY, timeout=30_000)
+    return time.perf_counter() - started
+
+
+def hourly_rows(forecast: pd.DataFrame, level: str, index: int) -> pd.DataFrame:
+    rows = forecast[
+        (forecast["level"] == level)
+        & (forecast["frequency"] == "hour")
+        & (forecast["category"] == "ALL")
+    ]
+    start = sorted(rows["period_start"].unique())[index]
+    return rows[rows["period_start"] == start].set_index("area_code")
+
+
+def shape_state(page) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    return page.eval_on_selector_all(
+        "#map .area",
+        "nodes => Object.fromEntries(nodes.map(n => [n.dataset.code, [n.getAttribute('fill'),"
+        " n.dataset.mean]]))",
+    )
+
+
+def move_slider(page, steps: int) -> None:  # type: ignore[no-untyped-def]
+    page.focus("#period")
+    for _ in range(steps):
+        page.keyboard.press("ArrowRight")
+    page.wait_for_selector(f"#map[data-period='{steps}']")
+
+
+@pytest.mark.usefixtures("clean")
+def test_map_has_one_shape_per_commune_and_shows_provenance(
+    page, dashboard_server: Server, essonne, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    seconds = open_dashboard(page, dashboard_server)
+
+    shapes = shape_state(page)
+    assert len(shapes) == 196
+    assert set(shapes) == {c.code for c in essonne.communes}
+    assert {fill for fill, _ in shapes.values()} <= PALETTE
+    assert len({fill for fill, _ in shapes.values()}) == 5  # all five classes are in use
+    assert page.locator("#map .station").count() == len(essonne.stations)
+    assert page.locator("#legend").inner_text().startswith("très faible")
+    assert "très forte" in page.locator("#legend").inner_text()
+    assert page.locator("#meta-model").inner_text() == "previsecours-essonne v3"
+    assert page.locator("#meta-data").inner_text() == "md5:4f2a9c0e"
+    assert page.locator("#meta-issued").inner_text() == "28/12/2026 06:00"
+    assert "interventions : 28/12/2026 05:10" in page.locator("#meta-inputs").inner_text()
+    assert seconds < 10, f"map ready after {seconds:.1f} s"
+    page.screenshot(path=artifacts / "dashboard-map.png", full_page=True)
+
+
+@pytest.mark.usefixtures("clean")
+def test_slider_changes_colours_and_numbers(
+    page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    open_dashboard(page, dashboard_server)
+    before, label_before = shape_state(page), page.locator("#period-label").inner_text()
+
+    move_slider(page, 14)  # 06:00 → 20:00, the evening plateau
+
+    after = shape_state(page)
+    assert page.locator("#period-label").inner_text() == "lun. 28/12 20:00–21:00"
+    assert label_before == "lun. 28/12 06:00–07:00"
+    assert sum(before[c][0] != after[c][0] for c in before) > 20
+    assert all(before[c][1] != after[c][1] for c in before)
+    expected = hourly_rows(forecast, "commune", 14)["mean"]
+    shown = pd.Series({c: float(mean) for c, (_, mean) in after.items()})
+    pd.testing.assert_series_equal(
+        shown.sort_index(), expected.sort_index(), check_names=False, check_index_type=False
+    )
+    page.screenshot(path=artifacts / "dashboard-map-slider.png", full_page=True)
+
+
+@pytest.mark.usefixtures("clean")
+def test_clicking_a_commune_opens_its_detail(
+    page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    open_dashboard(page, dashboard_server)
+    page.click("#map .area[data-code='91228']")  # Évry
+    page.wait_for_selector("#detail:not([hidden]) #detail-mean")
+
+    row = hourly_rows(forecast, "commune", 0).loc["91228"]
+    detail = page.locator("#detail").inner_text()
+    assert "Évry (91228)" in detail
+    mean_text = page.locator("#detail-mean").inner_text()
+    assert float(mean_text.split()[0].replace(",", ".")) == pytest.approx(row["mean"], abs=0.01)
+    assert f"Intervalle à 80 % : {row['p10']:.0f} – {row['p90']:.0f}" in detail
+    assert "moyenne sur 3 ans" in detail
+    assert "Mêmes semaines ±2 (2025, 2024, 2023)" in detail
+    assert "vacances scolaires" in detail  # a driver, in plain words
+    page.screenshot(path=artifacts / "dashboard-detail.png", full_page=True)
+
+
+@pytest.mark.usefixtures("clean")
+def test_clicking_a_station_opens_its_seven_day_chart(
+    page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    open_dashboard(page, dashboard_server)
+    page.click("#map .station[data-code='EVRY']")
+    page.wait_for_selector("#station-chart .main-svg")
+
+    assert page.locator("#view-station").is_visible()
+    assert not page.locator("#view-map").is_visible()
+    assert "CSP EVRY" in page.locator("#station-title").inner_text()
+    traces = page.evaluate(
+        "() => document.getElementById('station-chart').data.map(t => [t.name, t.y.length])"
+    )
+    names = [name for name, _ in traces]
+    assert "Intervalle à 80 %" in names
+    assert "Prévision (moyenne)" in names
+    assert "Réalisé (7 derniers jours)" in names
+    assert dict(traces)["Prévision (moyenne)"] == 168  # 7 days, hourly
+    expected = forecast[
+        (forecast["level"] == "station")
+        & (forecast["area_code"] == "EVRY")
+        & (forecast["frequency"] == "hour")
+        & (forecast["category"] == "ALL")
+    ]["mean"].tolist()
+    shown = page.evaluate("() => document.getElementById('station-chart').data[2].y")
+    assert shown == pytest.approx(expected)
+    assert page.locator("#staffing-table tbody tr").count() >= 14  # two shifts a day
+    page.wait_for_timeout(300)  # let Plotly finish its transition before the picture
+    page.screenshot(path=artifacts / "dashboard-station.png", full_page=True)
+
+
+@pytest.mark.usefixtures("clean")
+def test_departement_view_shows_totals_peaks_and_alerts(
+    page, dashboard_server: Server, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    open_dashboard(page, dashboard_server)
+    page.click("#tabs [data-view=departement]")
+    page.wait_for_selector("#dept-hourly-chart .main-svg")
+
+    assert page.locator("#dept-table tbody tr").count() == 8  # 7 days from 06:00 touch 8 dates
+    headers = page.locator("#dept-table thead th").all_inner_texts()
+    assert headers == ["Jour", "Total", "SUAP", "ACCI", "INCU", "INCN", "AUTR"]
+    alerts = page.locator("#alerts").inner_text()
+    assert "jeu. 31/12 20:00 → ven. 01/01 06:00" in alerts  # New Year's night
+    assert "INCU" in alerts
+    assert page.locator("#peaks li").first.inner_text().startswith("jeu. 31/12 20:00")
+    page.wait_for_timeout(300)
+    page.screenshot(path=artifacts / "dashboard-departement.png", full_page=True)
+
+
+@pytest.mark.usefixtures("clean")
+def test_export_downloads_the_displayed_forecast(
+    page, dashboard_server: Server, forecast: pd.DataFrame
+) -> None:  # type: ignore[no-untyped-def]
+    open_dashboard(page, dashboard_server)
+    page.select_option("#layer", "station")
+    page.wait_for_function("document.querySelectorAll('#map .area').length === 34")
+    move_slider(page, 5)
+
+    with page.expect_download() as info:
+        page.click("#export")
+    exported = pd.read_csv(
+        io.StringIO(Path(info.value.path()).read_text(encoding="utf-8-sig")),
+        dtype={"area_code": str},
+    )
+    displayed = page.eval_on_selector_all(
+        "#area-table tbody tr",
+        "rows => rows.map(r => [r.dataset.code, Number(r.children[2].dataset.value)])",
+    )
+    assert [code for code, _ in displayed] == exported["area_code"].tolist()
+    assert [mean for _, mean in displayed] == exported["mean"].tolist()
+    expected = hourly_rows(forecast, "station", 5).loc[exported["area_code"]]
+    assert exported["mean"].tolist() == expected["mean"].tolist()
+    assert exported["p10"].tolist() == expected["p10"].tolist()
+    assert exported["p90"].tolist() == expected["p90"].tolist()
+    assert set(exported["period_start"]) == {"2026-12-28T11:00:00+01:00"}
+
+
+@pytest.mark.usefixtures("clean")
+def test_printable_view_keeps_the_map_and_provenance_only(
+    page, dashboard_server: Server, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    open_dashboard(page, dashboard_server)
+    page.emulate_media(media="print")
+
+    assert not page.locator("#tabs").is_visible()
+    assert not page.locator("#map-controls").is_visible()
+    assert page.locator("#provenance").is_visible()
+    assert page.locator("#print-selection").inner_text().startswith("Communes — Toutes catégories")
+    page.screenshot(path=artifacts / "dashboard-print.png", full_page=True)
+    pdf = page.pdf(format="A4", landscape=True)
+    assert pdf.startswith(b"%PDF")
+
+
+def test_without_a_forecast_the_page_says_what_to_do(
+    page, dashboard_server: Server, page_log: PageLog, artifacts: Path
+) -> None:  # type: ignore[no-untyped-def]
+    message = "Aucune prévision pour SDIS 91 — Essonne : lancez « make demo »"
+    page.route(
+        "**/api/meta",
+        lambda route: route.fulfill(
+            status=503, content_type="application/json", json={"detail": message}
+        ),
+    )
+    page.goto(dashboard_server.url + "/")
+    page.wait_for_selector("#message:not([hidden])")
+
+    assert "lancez « make demo »" in page.locator("#message").inner_text()
+    assert not page.locator("main").is_visible()
+    # The browser reports the 503 itself; nothing else may fail.
+    assert all("503" in e for e in page_log.errors)
+    page.screenshot(path=artifacts / "dashboard-no-forecast.png")
