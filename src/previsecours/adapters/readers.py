@@ -34,6 +34,7 @@ class RawExtract:
     separator: str | None
     row_complete: pd.Series
     text_source: bool
+    truncated_column: str | None = None  # the column a cut last line stops in
 
 
 def read_extract(path: Path) -> RawExtract:
@@ -90,9 +91,12 @@ def _read_csv(path: Path, data: bytes, file_format: str) -> RawExtract:
             f"{path}: malformed CSV ({encoding}, separator {separator!r}): {exc}"
         ) from exc
     complete = pd.Series(True, index=pd.RangeIndex(len(frame)))
-    if len(frame) and _last_line_short(text, separator, len(frame.columns)):
+    fields = _last_line_fields(text, separator)
+    cut = None
+    if len(frame) and fields < len(frame.columns):
         complete.iloc[-1] = False
-    return RawExtract(frame, file_format, encoding, separator, complete, True)
+        cut = str(frame.columns[max(fields, 1) - 1])
+    return RawExtract(frame, file_format, encoding, separator, complete, True, cut)
 
 
 def _refuse_binary(path: Path, data: bytes) -> None:
@@ -131,8 +135,7 @@ def _separator(path: Path, header: str) -> str:
     return best
 
 
-def _last_line_short(text: str, separator: str, width: int) -> bool:
-    """A truncated file cuts its last line: fewer fields than the header."""
+def _last_line_fields(text: str, separator: str) -> int:
+    """Fields on the last line: fewer than the header's when a truncated file cut it."""
     last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
-    fields = next(csv.reader([last], delimiter=separator), [])
-    return len(fields) < width
+    return len(next(csv.reader([last], delimiter=separator), []))

@@ -34,6 +34,7 @@ from previsecours.core.ingest_decide import (
     CONFLICT,
     COUNT_KEY,
     EVENT_KEY,
+    TRUNCATED,
     IngestParams,
     StoreMerge,
     daily_volume,
@@ -163,7 +164,7 @@ def _validate_and_merge(
         return _Outcome(mapped, row_issues([], frame), (failure,), None, keep)
     skip = () if territory.lists_areas else ("unknown_commune", "unknown_area")
     failures = validate(frame, suite, suite_parameters(territory, params, now), skip)
-    issues = row_issues(failures, frame)
+    issues = _name_cut_column(row_issues(failures, frame), raw, territory)
     valid = np.ones(len(frame), dtype=bool)
     valid[issues["position"].to_numpy()] = False
     if options.format == "counts":
@@ -179,6 +180,17 @@ def _validate_and_merge(
         extract_failures = _volume_failures(incoming, stored, params, source, validate)
     issues = _with_conflicts(issues, frame, valid, merge, options.format)
     return _Outcome(mapped, issues, extract_failures, merge, keep)
+
+
+def _name_cut_column(issues: pd.DataFrame, raw: RawExtract, territory: Territory) -> pd.DataFrame:
+    """A truncated row is reported at the column its line was cut in (canonical name if any)."""
+    if raw.truncated_column is None:
+        return issues
+    canonical = {v: k for k, v in territory.mapping.columns.items()}
+    name = canonical.get(raw.truncated_column, raw.truncated_column)
+    issues = issues.copy()
+    issues.loc[issues["reason"] == TRUNCATED, "column"] = name
+    return issues
 
 
 def suite_parameters(territory: Territory, params: IngestParams, now: datetime) -> dict[str, Any]:
