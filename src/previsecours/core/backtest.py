@@ -1,0 +1,313 @@
+"""Rolling-origin backtest and its evaluation at every level and grain.
+
+Vocabulary (mlforecast's): `horizon` periods are forecast from each origin; `n_windows` origins
+are placed `step` periods apart so that the last window ends with the data; `refit` fits the
+models again at each origin (otherwise once, at the first origin); `train_periods` bounds the
+history each fit sees (the last N periods before the origin).
+
+Guarantees: a model fitted for window k only sees targets of periods before its origin, and its
+features for the window's periods only read counts ≥ horizon periods earlier (core.features),
+so nothing of the window leaks into its forecast. Forecasts are made at the modelled grain; the
+evaluation derives every level through `core.hierarchy` exactly as the forecast flow does, and
+scores each level × grain against that level's own actual counts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from previsecours.core import metrics as m
+from previsecours.core.calendar import WEEK_PERIODS, YEAR_PERIODS
+from previsecours.core.features import AreaAttributes, FeatureSpec, build_features
+from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILES
+from previsecours.core.hierarchy import Dispersion, Hierarchy, level_means, rollup, split_categories
+from previsecours.core.intervals import fit_dispersion, nb_quantiles
+from previsecours.core.models import Forecaster, make_forecaster
+from previsecours.core.panel import DensePanel
+from previsecours.core.schema import Frequency
+from previsecours.core.territory import Territory
+
+GRAINS: Final[dict[str, tuple[str, ...]]] = {
+    "hour": ("hour", "day"),
+    "day": ("day", "week"),
+    "week": ("week",),
+}
+KINDS: Final = ("ALL", "category")
+
+
+@dataclass(frozen=True)
+class BacktestConfig:
+    horizon: int
+    n_windows: int = 4
+    step: int | None = None  # default: the horizon (windows side by side)
+    refit: bool = True
+    train_periods: int | None = None
+    models: tuple[str, ...] = ("catboost", "seasonal_naive")
+    model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    coverage_target: float = 0.82
+
+
+@dataclass(frozen=True)
+class Window:
+    index: int
+    origin: int  # position of the first forecast period in the panel
+    end: int  # exclusive
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    windows: tuple[Window, ...]
+    predictions: pd.DataFrame  # model, window, area_code, category, period_start, actual, mean
+    fit_seconds: Mapping[str, float]
+    predict_seconds: Mapping[str, float]
+
+
+def rolling_windows(n_periods: int, horizon: int, n_windows: int, step: int) -> list[Window]:
+    """The last `n_windows` windows, the last one ending with the data."""
+    out = []
+    for k in range(n_windows):
+        origin = n_periods - horizon - step * (n_windows - 1 - k)
+        if origin <= 0:
+            raise ValueError(f"not enough periods ({n_periods}) for {n_windows} windows")
+        out.append(Window(k, origin, origin + horizon))
+    return out
+
+
+def run_backtest(
+    panel: DensePanel,
+    spec: FeatureSpec,
+    territory: Territory,
+    attributes: AreaAttributes,
+    config: BacktestConfig,
+    *,
+    covariates: pd.DataFrame | None = None,
+) -> BacktestResult:
+    windows = rolling_windows(
+        len(panel.starts), config.horizon, config.n_windows, config.step or config.horizon
+    )
+    history = config.train_periods or windows[0].origin
+    first = max(windows[0].origin - history, 0)
+    block = build_features(
+        panel, spec, territory, attributes, first=first, last=windows[-1].end, covariates=covariates
+    )
+    position = np.tile(np.arange(first, windows[-1].end), len(panel.series))
+    fit_s: dict[str, float] = dict.fromkeys(config.models, 0.0)
+    predict_s: dict[str, float] = dict.fromkeys(config.models, 0.0)
+    frames = []
+    fitted: dict[str, Forecaster] = {}
+    for w in windows:
+        train = (position >= w.origin - history) & (position < w.origin) & ~np.isnan(block.y)
+        test = (position >= w.origin) & (position < w.end)
+        for name in config.models:
+            if config.refit or name not in fitted:
+                t0 = time.perf_counter()
+                model = make_forecaster(name, spec, config.model_params.get(name))
+                fitted[name] = model.fit(block.matrix[train], block.y[train])
+                fit_s[name] += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            mean = fitted[name].predict(block.matrix[test])
+            predict_s[name] += time.perf_counter() - t0
+            frame = block.keys[test].reset_index(drop=True)
+            frame.insert(0, "window", w.index)
+            frame.insert(0, "model", name)
+            frame["actual"] = block.y[test]
+            frame["mean"] = mean
+            frames.append(frame)
+    return BacktestResult(tuple(windows), pd.concat(frames, ignore_index=True), fit_s, predict_s)
+
+
+def predictions_panel(frame: pd.DataFrame, series: pd.DataFrame) -> DensePanel:
+    """The `mean` column of one model × window's predictions as a dense panel."""
+    starts = pd.DatetimeIndex(frame["period_start"].drop_duplicates())
+    n = len(series)
+    return DensePanel(series, starts, frame["mean"].to_numpy(np.float64).reshape(n, len(starts)))
+
+
+def grain_season(grain: str) -> int:
+    return YEAR_PERIODS["week"] if grain == "week" else WEEK_PERIODS[grain]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: pd.DataFrame  # model, window ("all" or index), level, grain, kind, metric, value
+    dispersion: Mapping[str, Dispersion]  # per model, fitted on all windows
+
+
+def evaluate(
+    result: BacktestResult,
+    series: pd.DataFrame,
+    hierarchy: Hierarchy,
+    actuals: Mapping[str, DensePanel],
+    *,
+    frequency: Frequency,
+    timezone: str,
+    coverage_target: float = 0.82,
+) -> Evaluation:
+    """Metrics of every model at every level × grain × kind, per window and over all windows.
+
+    `series`: the modelled series (area_code, category) in the panel's order. `actuals`: per
+    level, counts per area × category and `ALL` at the modelled frequency, covering the scale
+    history before the first window (35 days hourly/daily, 104 weeks weekly) up to the end.
+    Intervals of window k use the dispersion fitted on the other windows (cross-fitted, so
+    the coverage printed is out of sample); the returned dispersion uses all windows.
+    """
+    rows: list[tuple[Any, ...]] = []
+    dispersions: dict[str, Dispersion] = {}
+    for model, frame in result.predictions.groupby("model", sort=False):
+        pairs = level_pairs(
+            frame, series, hierarchy, actuals, frequency=frequency, timezone=timezone
+        )
+        alphas: dict[str, float] = {}
+        for key, per_window in pairs.items():
+            y = np.concatenate([p[0] for p in per_window.values()])
+            mu = np.concatenate([p[1] for p in per_window.values()])
+            alphas[key] = fit_dispersion(y, mu, coverage_target)
+            for k, (yk, muk, scale) in per_window.items():
+                alpha = (
+                    _cross_fitted(per_window, k, coverage_target) if len(per_window) > 1 else 0.0
+                )
+                level, grain, kind = key.split(":")
+                for metric, value in scores(
+                    yk, muk, scale, alpha, level=level, grain=grain
+                ).items():
+                    rows.append((model, k, level, grain, kind, metric, value))
+        dispersions[str(model)] = Dispersion(alphas)
+    metrics = pd.DataFrame(
+        rows, columns=["model", "window", "level", "grain", "kind", "metric", "value"]
+    )
+    pooled = (
+        metrics.groupby(["model", "level", "grain", "kind", "metric"], sort=False)["value"]
+        .mean()
+        .reset_index()
+    )
+    pooled.insert(1, "window", "all")
+    metrics["window"] = metrics["window"].astype(str)
+    return Evaluation(pd.concat([pooled, metrics], ignore_index=True), dispersions)
+
+
+def _cross_fitted(
+    per_window: Mapping[int, tuple[np.ndarray, np.ndarray, float]], k: int, target: float
+) -> float:
+    y = np.concatenate([p[0] for j, p in per_window.items() if j != k])
+    mu = np.concatenate([p[1] for j, p in per_window.items() if j != k])
+    return fit_dispersion(y, mu, target)
+
+
+def level_pairs(
+    frame: pd.DataFrame,
+    series: pd.DataFrame,
+    hierarchy: Hierarchy,
+    actuals: Mapping[str, DensePanel],
+    *,
+    frequency: Frequency,
+    timezone: str,
+) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]]:
+    """(actual, mean, scale) per "level:grain:kind" and window."""
+    out: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]] = {}
+    for window, wframe in frame.groupby("window", sort=True):
+        means = split_categories(predictions_panel(wframe, series), hierarchy, timezone, frequency)
+        for level, predicted in level_means(means, hierarchy).items():
+            actual = _aligned(actuals[level], predicted)
+            for grain in GRAINS[frequency]:
+                pred_g, act_g, history = _at_grain(predicted, actual, frequency, grain, timezone)
+                if pred_g.counts.size == 0:
+                    continue
+                is_all = (pred_g.series["category"] == ALL_CATEGORIES).to_numpy()
+                scale_all = m.seasonal_scale(history[is_all], grain_season(grain))
+                scale_cat = m.seasonal_scale(history[~is_all], grain_season(grain))
+                for kind, rows, scale in (
+                    ("ALL", is_all, scale_all),
+                    ("category", ~is_all, scale_cat),
+                ):
+                    if not rows.any():
+                        continue
+                    out.setdefault(f"{level}:{grain}:{kind}", {})[int(str(window))] = (
+                        act_g.counts[rows].reshape(-1),
+                        pred_g.counts[rows].reshape(-1),
+                        scale,
+                    )
+    return out
+
+
+def _aligned(actual: DensePanel, predicted: DensePanel) -> DensePanel:
+    """Actual counts in the predicted panel's series order (missing series: zeros)."""
+    index = pd.MultiIndex.from_frame(actual.series[["area_code", "category"]].astype(str))
+    pos = index.get_indexer(
+        pd.MultiIndex.from_frame(predicted.series[["area_code", "category"]].astype(str))
+    )
+    counts = np.where(pos[:, None] >= 0, actual.counts[np.maximum(pos, 0)], 0.0)
+    return DensePanel(predicted.series, actual.starts, counts)
+
+
+def _at_grain(
+    predicted: DensePanel, actual: DensePanel, frequency: Frequency, grain: str, timezone: str
+) -> tuple[DensePanel, DensePanel, np.ndarray]:
+    """Predictions and actuals of the window at `grain`, and the actual history before it."""
+    if grain != frequency:
+        predicted = rollup(predicted, frequency, grain, timezone)  # type: ignore[arg-type]
+        actual = rollup(actual, frequency, grain, timezone)  # type: ignore[arg-type]
+    if len(predicted.starts) == 0:
+        return predicted, predicted, np.zeros((len(predicted.series), 0))
+    t = actual.starts.get_indexer(predicted.starts)
+    window = DensePanel(predicted.series, predicted.starts, actual.counts[:, t])
+    before = actual.counts[:, actual.starts < predicted.starts[0]]
+    season = grain_season(grain)
+    keep = 2 * season if grain == "week" else 5 * season
+    return predicted, window, before[:, -keep:]
+
+
+def scores(
+    y: np.ndarray, mean: np.ndarray, scale: float, alpha: float, *, level: str, grain: str
+) -> dict[str, float]:
+    q = nb_quantiles(mean, alpha, QUANTILES)
+    out = {
+        "rmsse": m.rmsse(y, mean, scale),
+        "mae": m.mae(y, mean),
+        "rmse": m.rmse(y, mean),
+        "poisson_deviance": m.poisson_deviance(y, mean),
+        "bias_pct": m.bias_pct(y, mean),
+        "pinball": m.pinball(y, q, QUANTILES),
+        "coverage_80": m.coverage(y, q[:, 1], q[:, 3]),
+        "coverage_95": m.coverage(y, q[:, 0], q[:, 4]),
+        "alpha": alpha,
+    }
+    if grain == "week" and level == "commune":
+        out["class_accuracy_2018"] = m.class_accuracy_2018(y, mean)
+    if level == "departement" and grain in ("day", "week"):
+        out["mape"] = m.mape(y, mean)
+    return out
+
+
+def metric_table(metrics: pd.DataFrame, metric: str, kind: str = "ALL") -> pd.DataFrame:
+    """One metric over all windows: rows level × grain, columns models."""
+    sel = metrics[
+        (metrics["window"] == "all") & (metrics["metric"] == metric) & (metrics["kind"] == kind)
+    ]
+    return sel.pivot_table(index=["level", "grain"], columns="model", values="value", sort=False)
+
+
+def flat_metrics(metrics: pd.DataFrame, model: str) -> dict[str, float]:
+    """`<level>_<grain>[_category]_<metric>` → value over all windows, for one model."""
+    sel = metrics[(metrics["model"] == model) & (metrics["window"] == "all")]
+    out = {}
+    for row in sel.itertuples(index=False):
+        kind = "" if row.kind == "ALL" else "_category"
+        out[f"{row.level}_{row.grain}{kind}_{row.metric}"] = float(row.value)  # type: ignore[arg-type]
+    return out
+
+
+def default_levels(territory: Territory, model_level: str) -> Sequence[str]:
+    """Levels the territory supports, from the finest."""
+    out = []
+    if territory.communes or model_level == "commune":
+        out.append("commune")
+    if territory.coverage_zones or model_level == "station":
+        out.append("station")
+    out.append("departement")
+    return out

@@ -1,0 +1,73 @@
+"""A Poisson GLM (scikit-learn): one-hot calendar and area, log1p history, missing indicators.
+
+Fitted on at most `max_rows` rows drawn with `seed` (lbfgs on millions of one-hot rows would
+dominate the training time and not change a linear model's coefficients much).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import PoissonRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+ONE_HOT: Final = ("hour", "weekday", "month", "area_id", "category_id")
+FLAGS: Final = (
+    "is_holiday",
+    "is_bridge",
+    "is_school_holiday",
+    "is_new_year_night",
+    "is_national_day",
+    "is_music_day",
+)
+
+
+class PoissonGLM:
+    name = "poisson_glm"
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        p = params or {}
+        self.alpha = float(p.get("alpha", 1e-4))
+        self.max_rows = int(p.get("max_rows", 200_000))
+        self.seed = int(p.get("seed", 0))
+        self.pipeline: Pipeline | None = None
+
+    def _build(self, features: pd.DataFrame) -> Pipeline:
+        history = [
+            c
+            for c in features.columns
+            if c.startswith(("lag_", "roll_", "season_", "ref_", "day_"))
+        ]
+        history += [c for c in features.columns if c.startswith("cov_")]
+        log_history = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True),
+            FunctionTransformer(np.log1p),
+            StandardScaler(),
+        )
+        columns = ColumnTransformer(
+            [
+                ("onehot", OneHotEncoder(handle_unknown="ignore"), list(ONE_HOT)),
+                ("flags", "passthrough", list(FLAGS)),
+                ("history", log_history, history),
+                ("trend", StandardScaler(), ["years_since_2000"]),
+            ]
+        )
+        return make_pipeline(columns, PoissonRegressor(alpha=self.alpha, max_iter=300))
+
+    def fit(self, features: pd.DataFrame, y: np.ndarray) -> PoissonGLM:
+        rows = np.arange(len(features))
+        if len(rows) > self.max_rows:
+            rows = np.sort(np.random.default_rng(self.seed).choice(rows, self.max_rows, False))
+        self.pipeline = self._build(features)
+        self.pipeline.fit(features.iloc[rows], y[rows])
+        return self
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        if self.pipeline is None:
+            raise RuntimeError("fit the model first")
+        return np.clip(np.asarray(self.pipeline.predict(features), dtype=np.float64), 0.0, None)
