@@ -239,7 +239,7 @@ def _aligned(starts: pd.Series, frequency: str) -> np.ndarray[Any, np.dtype[np.b
     if frequency in ("day", "week"):
         ok &= starts.dt.hour == 0
     if frequency == "week":
-        ok &= starts.dt.dayofweek == 0
+        ok &= starts.dt.day_of_week == 0
     return np.asarray((ok | starts.isna()).to_numpy(dtype=bool), dtype=bool)
 
 

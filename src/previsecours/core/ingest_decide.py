@@ -170,9 +170,9 @@ def daily_volume(times: pd.Series, history: pd.Series, params: IngestParams) -> 
     days = days.iloc[1:-1]
     past = _daily_counts(history)
     past = past.iloc[1:-1] if len(past) > 2 else past.iloc[0:0]
-    by_weekday = past.groupby(pd.DatetimeIndex(past.index).dayofweek).agg(["median", "size"])
+    by_weekday = past.groupby(pd.DatetimeIndex(past.index).day_of_week).agg(["median", "size"])
     index = pd.DatetimeIndex(days.index)
-    weekday = index.dayofweek
+    weekday = index.day_of_week
     median = by_weekday["median"].reindex(weekday).to_numpy(dtype="float64")
     enough = by_weekday["size"].reindex(weekday).fillna(0).to_numpy() >= (
         params.volume_min_history_days

@@ -1,0 +1,190 @@
+"""The pure side of ingestion: mapping, DST rules, store merge decisions, volume check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from previsecours.core.ingest import (
+    SDIS91_WEEKLY,
+    ExtractError,
+    infer_frequency,
+    map_counts,
+    map_events,
+)
+from previsecours.core.ingest_decide import (
+    EVENT_KEY,
+    IngestParams,
+    RowFailure,
+    daily_volume,
+    merge_into_store,
+    quarantine_table,
+    row_issues,
+)
+from previsecours.core.schema import CANONICAL_COLUMNS
+
+HEADER = (
+    "num_intervention",
+    "date_heure_alerte",
+    "code_insee",
+    "nom_commune",
+    "categorie",
+    "motif",
+    "cis_premier_engage",
+    "latitude",
+    "longitude",
+    "duree_engagement_min",
+)
+
+
+def export(rows: list[tuple[str, ...]], extra: dict[str, list[str]] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(HEADER), dtype=str)
+    for name, values in (extra or {}).items():
+        frame[name] = values
+    return frame
+
+
+def row(id_: str, when: str, commune: str = "91001", category: str = "SUAP") -> tuple[str, ...]:
+    return (id_, when, commune, "X", category, "m", "ARPAJ", "48.5", "2.2", "45")
+
+
+def test_only_canonical_columns_go_further_and_personal_columns_are_named(essonne) -> None:
+    raw = export([row("A1", "01/03/2024 10:00:00")], {"nom_victime": ["Dupont"]})
+    mapped = map_events(raw, essonne, "x.csv")
+    assert set(CANONICAL_COLUMNS) <= set(mapped.frame.columns)
+    assert "nom_victime" in mapped.dropped_columns
+    assert not mapped.frame.isin(["Dupont"]).any().any()
+
+
+def test_dst_gap_is_shifted_forward_and_fold_taken_first_and_both_are_counted(essonne) -> None:
+    raw = export(
+        [
+            row("A1", "31/03/2024 02:30:00"),  # spring: 02:00-03:00 does not exist in Paris
+            row("A2", "27/10/2024 02:30:00"),  # autumn: 02:00-03:00 happens twice
+            row("A3", "27/10/2024 12:00:00"),
+        ]
+    )
+    mapped = map_events(raw, essonne, "x.csv")
+    times = mapped.frame["alert_time"]
+    assert (mapped.dst_nonexistent, mapped.dst_ambiguous) == (1, 1)
+    assert times[0] == pd.Timestamp("2024-03-31 03:00", tz="Europe/Paris")
+    assert times[1].utcoffset() == pd.Timedelta(hours=2)  # first occurrence: summer time
+
+
+def test_unparsable_and_missing_times_are_told_apart(essonne) -> None:
+    raw = export([row("A1", "n/a"), row("A2", ""), row("A3", "01/03/2024 10:00:00")])
+    frame = map_events(raw, essonne, "x.csv").frame
+    assert frame["time_parsable"].tolist() == [False, True, True]
+    assert frame["alert_time_text"].isna().tolist() == [False, True, False]
+
+
+def test_missing_required_column_names_the_file_and_the_column(essonne) -> None:
+    raw = export([row("A1", "01/03/2024 10:00:00")]).drop(columns="code_insee")
+    with pytest.raises(ExtractError, match=r"x\.csv.*code_insee"):
+        map_events(raw, essonne, "x.csv")
+
+
+def test_typed_source_with_wrong_types_is_refused(essonne) -> None:
+    raw = export([row("A1", "01/03/2024 10:00:00")])
+    raw["date_heure_alerte"] = [1709283600]
+    with pytest.raises(ExtractError, match=r"date_heure_alerte.*int64"):
+        map_events(raw, essonne, "x.parquet", text_source=False)
+
+
+def test_derived_ids_are_stable_and_distinct(essonne) -> None:
+    from dataclasses import replace
+
+    mapping = replace(
+        essonne.mapping,
+        columns={k: v for k, v in essonne.mapping.columns.items() if k != "intervention_id"},
+        id_from=("date_heure_alerte", "motif"),
+    )
+    territory = replace(essonne, mapping=mapping)
+    raw = export([row("A1", "01/03/2024 10:00:00"), row("A1", "01/03/2024 10:00:01")])
+    first = map_events(raw, territory, "x.csv").frame["intervention_id"]
+    again = map_events(raw.copy(), territory, "x.csv").frame["intervention_id"]
+    assert first.tolist() == again.tolist()
+    assert first.nunique() == 2
+
+
+def test_sdis91_weekly_preset_starts_periods_on_iso_monday(essonne) -> None:
+    raw = pd.DataFrame(
+        {
+            "ope_annee": ["2016", "2016"],
+            "ope_semaine": ["1", "2"],
+            "ope_code_insee": ["91001", "91001"],
+            "ope_code_postal": ["91150", "91150"],
+            "ope_nom_commune": ["X", "X"],
+            "ope_categorie": ["SUAP", "SUAP"],
+            "nb_ope": ["3", "4"],
+        }
+    )
+    mapped = map_counts(raw, essonne, "w.csv", preset=SDIS91_WEEKLY)
+    assert mapped.frequency == "week"
+    assert mapped.frame["period_start"][0] == pd.Timestamp("2016-01-04", tz="Europe/Paris")
+    assert mapped.frame["count_valid"].all()
+    assert mapped.dropped_columns == ("ope_code_postal", "ope_nom_commune")
+
+
+def test_frequency_is_inferred_from_the_smallest_gap() -> None:
+    starts = pd.Series(pd.date_range("2024-01-01", periods=5, freq="D", tz="Europe/Paris"))
+    assert infer_frequency(starts, "c.csv") == "day"
+    with pytest.raises(ExtractError, match=r"c\.csv"):
+        infer_frequency(starts.iloc[:1], "c.csv")
+
+
+def test_a_truncated_row_keeps_only_that_reason() -> None:
+    frame = pd.DataFrame({"row": [1, 2, 3]})
+    failures = [
+        RowFailure("unknown_category", "category", (1, 2)),
+        RowFailure("truncated_row", "latitude", (2,)),
+    ]
+    issues = row_issues(failures, frame)
+    assert list(zip(issues["row"], issues["reason"], strict=True)) == [
+        (2, "unknown_category"),
+        (3, "truncated_row"),
+    ]
+    table = quarantine_table(frame.assign(x=[7, 8, 9]), issues, ["x"])
+    assert table["row"].tolist() == [2, 3]
+
+
+def events(ids: list[str], categories: list[str]) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame(
+        {
+            "intervention_id": pd.Series(ids, dtype="string"),
+            "alert_time": pd.date_range("2024-01-01", periods=n, freq="h", tz="Europe/Paris"),
+            "category": pd.Series(categories, dtype="string"),
+            "latitude": np.full(n, np.nan),
+        }
+    )
+
+
+def test_merge_never_counts_twice_and_quarantines_conflicts_unless_replace() -> None:
+    stored = events(["a", "b"], ["SUAP", "ACCI"])
+    incoming = events(["a", "b", "c"], ["SUAP", "INCU", "AUTR"])
+    kept = merge_into_store(stored, incoming, EVENT_KEY, replace=False)
+    assert (kept.added, kept.unchanged, kept.replaced, kept.conflicts) == (1, 1, 0, (1,))
+    assert sorted(kept.merged["intervention_id"]) == ["a", "b", "c"]
+    assert kept.merged.set_index("intervention_id").at["b", "category"] == "ACCI"
+    won = merge_into_store(stored, incoming, EVENT_KEY, replace=True)
+    assert (won.added, won.replaced, won.conflicts) == (1, 1, ())
+    assert won.merged.set_index("intervention_id").at["b", "category"] == "INCU"
+    assert won.merged["intervention_id"].is_unique
+
+
+def test_volume_check_flags_a_silent_day_and_a_spike() -> None:
+    params = IngestParams()
+    history = pd.Series(pd.date_range("2024-01-01", "2024-03-01", freq="30min", tz="UTC"))
+    day = pd.date_range("2024-03-04", "2024-03-09", freq="30min", tz="UTC")
+    silent = day[day.normalize() != pd.Timestamp("2024-03-06", tz="UTC")]
+    spike = day.append(pd.date_range("2024-03-07", periods=48 * 6, freq="50s", tz="UTC"))
+    quiet = daily_volume(pd.Series(silent), history, params)
+    assert (quiet["count"] < quiet["min_count"]).sum() == 1
+    loud = daily_volume(pd.Series(spike), history, params)
+    assert (loud["count"] > loud["max_count"]).sum() == 1
+    normal = daily_volume(pd.Series(day), history, params)
+    assert (
+        (normal["count"] >= normal["min_count"]) & (normal["count"] <= normal["max_count"])
+    ).all()
