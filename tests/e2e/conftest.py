@@ -18,11 +18,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from tests.e2e.forecast_fixture import ForecastFiles, write_forecast_files
+from tests.e2e.forecast_fixture import ForecastFiles, write_forecast_files, write_history
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -55,57 +54,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def write_history(home: Path, territory, issued_at: pd.Timestamp, seed: int = 3) -> None:  # type: ignore[no-untyped-def]
-    """Events in the weeks the dashboard reads: the last 8 days and the same weeks ±4 of 3 years.
-
-    About 10 interventions an hour, spread over communes by population, first station from the
-    coverage shares — enough for recent actuals and the "same weeks ±2" references.
-    """
-    from previsecours.adapters.store import write_events
-    from previsecours.core.schema import conform_extract
-
-    rng = np.random.default_rng(seed)
-    start = issued_at.tz_convert(territory.timezone).floor("h")
-    windows = [(start - pd.Timedelta(days=8), start)]
-    for k in (1, 2, 3):
-        centre = start - pd.DateOffset(years=k)
-        windows.append((centre - pd.Timedelta(weeks=4), centre + pd.Timedelta(weeks=4)))
-    communes = [c.code for c in territory.communes]
-    weights = np.array([max(c.population, 300) for c in territory.communes], dtype=float)
-    weights /= weights.sum()
-    shares = territory.shares_by_commune()
-    frames = []
-    for begin, end in windows:
-        hours = pd.date_range(begin, end, freq="h", inclusive="left")
-        counts = rng.poisson(10.0, len(hours))
-        times = hours.repeat(counts) + pd.to_timedelta(rng.uniform(0, 3600, counts.sum()), "s")
-        where = rng.choice(len(communes), counts.sum(), p=weights)
-        commune_codes = np.array(communes)[where]
-        stations = [
-            rng.choice(list(shares[c]), p=list(shares[c].values())) if c in shares else None
-            for c in commune_codes
-        ]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "alert_time": times,
-                    "commune_code": commune_codes,
-                    "category": rng.choice(
-                        ["SUAP", "ACCI", "INCU", "INCN", "AUTR"],
-                        counts.sum(),
-                        p=[0.78, 0.07, 0.04, 0.02, 0.09],
-                    ),
-                    "station_code": stations,
-                }
-            )
-        )
-    events = pd.concat(frames, ignore_index=True)
-    events.insert(0, "intervention_id", [f"E{i:07d}" for i in range(len(events))])
-    from previsecours.settings import Paths
-
-    write_events(Paths(home), territory, conform_extract(events, territory.timezone))
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""A realistic forecast file set for a territory, written exactly per `forecast_schema`.
+"""A realistic forecast file set for a territory, written exactly per `forecast_schema`, and a
+curated history around it (`write_history`).
 
 Test data for the dashboard while (and wherever) no trained model is at hand: hourly means
 follow the département's known shape (≈ 10 interventions an hour, a trough at 5 am, a plateau
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from previsecours.adapters.store import write_events
 from previsecours.core.forecast_schema import (
     ALL_CATEGORIES,
     DRIVER_COLUMNS,
@@ -26,7 +28,9 @@ from previsecours.core.forecast_schema import (
     QUANTILES,
     STAFFING_COLUMNS,
 )
+from previsecours.core.schema import conform_extract
 from previsecours.core.territory import Territory
+from previsecours.settings import Paths
 
 CATEGORY_SHARES = {"SUAP": 0.78, "ACCI": 0.07, "INCU": 0.04, "INCN": 0.02, "AUTR": 0.09}
 # Relative volume per local hour of day (trough at 5 am, plateau 10 am - 8 pm).
@@ -296,3 +300,49 @@ def _metadata(territory: Territory, issued_at: pd.Timestamp, hours: int) -> dict
             "calendrier": (utc - pd.Timedelta(days=2)).isoformat(),
         },
     }
+
+
+def write_history(home: Path, territory: Territory, issued_at: pd.Timestamp, seed: int = 3) -> None:
+    """Events in the weeks the dashboard reads: the last 8 days and the same weeks ±4 of 3 years.
+
+    About 10 interventions an hour, spread over communes by population, first station from the
+    coverage shares — enough for recent actuals and the "same weeks ±2" references.
+    """
+    rng = np.random.default_rng(seed)
+    start = issued_at.tz_convert(territory.timezone).floor("h")
+    windows = [(start - pd.Timedelta(days=8), start)]
+    for k in (1, 2, 3):
+        centre = start - pd.DateOffset(years=k)
+        windows.append((centre - pd.Timedelta(weeks=4), centre + pd.Timedelta(weeks=4)))
+    communes = [c.code for c in territory.communes]
+    weights = np.array([max(c.population, 300) for c in territory.communes], dtype=float)
+    weights /= weights.sum()
+    shares = territory.shares_by_commune()
+    frames = []
+    for begin, end in windows:
+        hours = pd.date_range(begin, end, freq="h", inclusive="left")
+        counts = rng.poisson(10.0, len(hours))
+        times = hours.repeat(counts) + pd.to_timedelta(rng.uniform(0, 3600, counts.sum()), "s")
+        where = rng.choice(len(communes), counts.sum(), p=weights)
+        commune_codes = np.array(communes)[where]
+        stations = [
+            rng.choice(list(shares[c]), p=list(shares[c].values())) if c in shares else None
+            for c in commune_codes
+        ]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "alert_time": times,
+                    "commune_code": commune_codes,
+                    "category": rng.choice(
+                        ["SUAP", "ACCI", "INCU", "INCN", "AUTR"],
+                        counts.sum(),
+                        p=[0.78, 0.07, 0.04, 0.02, 0.09],
+                    ),
+                    "station_code": stations,
+                }
+            )
+        )
+    events = pd.concat(frames, ignore_index=True)
+    events.insert(0, "intervention_id", [f"E{i:07d}" for i in range(len(events))])
+    write_events(Paths(home), territory, conform_extract(events, territory.timezone))

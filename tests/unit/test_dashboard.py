@@ -1,0 +1,327 @@
+"""The dashboard's reader, payloads and JSON API, checked against the forecast files themselves."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from previsecours.adapters.store import read_events
+from previsecours.core.territory import Geometry, Territory
+from previsecours.dashboard.app import STATIC, create_app
+from previsecours.dashboard.forecast_reader import (
+    ForecastFileError,
+    latest_issue,
+    read_forecast_set,
+)
+from previsecours.dashboard.geometry import MAX_BUBBLE, MapProjection, layer_shapes
+from previsecours.settings import Paths
+from tests.e2e.forecast_fixture import write_forecast_files, write_history
+
+ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Path:
+    root = tmp_path_factory.mktemp("dashboard-unit")
+    write_forecast_files(essonne, root / "forecasts" / essonne.name, ISSUED_AT)
+    write_history(root, essonne, ISSUED_AT)
+    return root
+
+
+@pytest.fixture(scope="module")
+def forecast(home: Path) -> pd.DataFrame:
+    return pd.read_parquet(next((home / "forecasts" / "essonne").glob("*Z.parquet")))
+
+
+@pytest.fixture(scope="module")
+def client(home: Path, essonne: Territory) -> TestClient:
+    return TestClient(create_app(Paths(home), essonne))
+
+
+def rows(forecast: pd.DataFrame, level: str, frequency: str, category: str) -> pd.DataFrame:
+    return forecast[
+        (forecast["level"] == level)
+        & (forecast["frequency"] == frequency)
+        & (forecast["category"] == category)
+    ]
+
+
+def period_rows(forecast: pd.DataFrame, level: str, index: int, frequency: str = "hour"):  # type: ignore[no-untyped-def]
+    frame = rows(forecast, level, frequency, "ALL")
+    start = sorted(frame["period_start"].unique())[index]
+    return frame[frame["period_start"] == start].set_index("area_code")
+
+
+# ---- reader ---------------------------------------------------------------------------------
+
+
+def test_latest_issue_is_the_newest_forecast_file_and_ignores_its_siblings(tmp_path: Path) -> None:
+    folder = tmp_path / "essonne"
+    assert latest_issue(tmp_path, "essonne") is None
+    folder.mkdir()
+    for name in (
+        "20261227T050000Z.parquet",
+        "20261228T050000Z.parquet",
+        "20261229T050000Z.staffing.parquet",
+        "20261229T050000Z.json",
+        "notes.parquet",
+    ):
+        (folder / name).touch()
+    assert latest_issue(tmp_path, "essonne") == folder / "20261228T050000Z.parquet"
+
+
+def test_a_file_breaking_the_contract_is_refused_by_name(tmp_path: Path, forecast) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "20261228T050000Z.parquet"
+    forecast.head(10).drop(columns=["p90"]).to_parquet(path)
+    with pytest.raises(ForecastFileError, match=r"20261228T050000Z\.parquet.*p90"):
+        read_forecast_set(path, "Europe/Paris")
+
+
+def test_missing_side_files_leave_the_forecast_readable(tmp_path: Path, home: Path) -> None:
+    source = next((home / "forecasts" / "essonne").glob("*Z.parquet"))
+    shutil.copy(source, tmp_path / source.name)
+    alone = read_forecast_set(tmp_path / source.name, "Europe/Paris")
+    assert alone.staffing.empty
+    assert alone.drivers.empty
+    assert alone.metadata.model_version == "3"  # from the forecast's own columns
+    assert alone.metadata.data_version == "md5:4f2a9c0e"
+    assert alone.metadata.issued_at == ISSUED_AT  # from the file name
+    assert str(alone.forecast["period_start"].dt.tz) == "Europe/Paris"
+
+
+# ---- API ------------------------------------------------------------------------------------
+
+
+def test_without_a_forecast_the_api_says_to_run_the_demo(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    empty = TestClient(create_app(Paths(tmp_path), essonne))
+    response = empty.get("/api/meta")
+    assert response.status_code == 503
+    assert "make demo" in response.json()["detail"]
+    assert empty.get("/").status_code == 200  # the page itself still loads, to show it
+
+
+def test_meta_carries_the_provenance_always_shown(client: TestClient) -> None:
+    meta = client.get("/api/meta").json()
+    assert meta["model"] == {"name": "previsecours-essonne", "version": "3"}
+    assert meta["data_version"] == "md5:4f2a9c0e"
+    assert meta["issued_label"] == "28/12/2026 06:00"  # issue time in the territory's zone
+    inputs = {i["name"]: i for i in meta["inputs"]}
+    assert inputs["interventions"]["age"] == "50 min avant l'émission"
+    assert inputs["calendrier"]["age"] == "2 j avant l'émission"
+    lengths = {f["key"]: len(f["periods"]) for f in meta["frequencies"]}
+    assert lengths == {"hour": 168, "day": 8, "week": 2}
+    assert meta["frequencies"][0]["periods"][0]["label"] == "lun. 28/12 06:00–07:00"
+    assert meta["history"]["available"] is True
+
+
+def test_map_slice_is_the_forecast_for_one_period_in_five_fixed_classes(
+    client: TestClient, forecast: pd.DataFrame
+) -> None:
+    answer = client.get("/api/map", params={"period": 14}).json()
+    expected = period_rows(forecast, "commune", 14)
+    shown = pd.DataFrame(answer["areas"]).set_index("code")
+    assert len(shown) == 196
+    np.testing.assert_array_equal(shown["mean"], expected.loc[shown.index, "mean"])
+    np.testing.assert_array_equal(shown["p10"], expected.loc[shown.index, "p10"])
+    np.testing.assert_array_equal(shown["p90"], expected.loc[shown.index, "p90"])
+    all_hours = rows(forecast, "commune", "hour", "ALL")["mean"]
+    breaks = np.quantile(all_hours, [0.2, 0.4, 0.6, 0.8])
+    assert answer["breaks"] == pytest.approx(breaks.tolist())
+    for area in answer["areas"]:
+        assert area["class"] == int(np.searchsorted(breaks, area["mean"], side="right"))
+    night = client.get("/api/map", params={"period": 20}).json()  # 02:00
+    assert night["breaks"] == answer["breaks"]
+    assert np.mean([a["class"] for a in night["areas"]]) < np.mean(shown["class"])
+
+
+def test_coverage_zone_layer_matches_the_zone_shapes(client: TestClient, essonne) -> None:  # type: ignore[no-untyped-def]
+    answer = client.get("/api/map", params={"level": "station", "frequency": "day"}).json()
+    shapes = client.get("/api/geometry/station").json()
+    assert {a["code"] for a in answer["areas"]} == {s["code"] for s in shapes["shapes"]}
+    assert {s["code"] for s in shapes["shapes"]} == set(essonne.coverage_zones)
+
+
+def test_commune_polygons_one_per_commune(client: TestClient, essonne) -> None:  # type: ignore[no-untyped-def]
+    geometry = client.get("/api/geometry/commune").json()
+    assert geometry["kind"] == "polygons"
+    assert sorted(s["code"] for s in geometry["shapes"]) == sorted(essonne.commune_codes)
+    assert all(re.fullmatch(r"(M[-\d.,L]+Z)+", s["d"]) for s in geometry["shapes"])
+    assert next(s["name"] for s in geometry["shapes"] if s["code"] == "91228") == "Évry"
+
+
+def test_without_geojson_communes_are_bubbles_sized_by_population(essonne) -> None:  # type: ignore[no-untyped-def]
+    bare = dataclasses.replace(essonne, geometry=Geometry())
+    geometry = layer_shapes(bare, "commune", MapProjection.for_territory(bare))
+    assert geometry["kind"] == "bubbles"
+    assert len(geometry["shapes"]) == 196
+    biggest = max(essonne.communes, key=lambda c: c.population).code
+    radius = {s["code"]: s["r"] for s in geometry["shapes"]}
+    assert radius[biggest] == MAX_BUBBLE
+    assert min(radius.values()) >= 3
+
+
+def test_area_detail_gives_interval_references_and_plain_drivers(
+    client: TestClient, forecast: pd.DataFrame
+) -> None:
+    detail = client.get("/api/area/commune/91228", params={"period": 3}).json()
+    row = period_rows(forecast, "commune", 3).loc["91228"]
+    assert (detail["mean"], detail["p10"], detail["p90"]) == (row["mean"], row["p10"], row["p90"])
+    assert detail["ref_3y_mean"] == row["ref_3y_mean"]
+    assert detail["ref_same_weeks"]["years"] == [2025, 2024, 2023]
+    assert detail["drivers"]["scope"] == ""
+    assert detail["drivers"]["items"][0]["driver"] == "heure de la journée"
+    assert re.fullmatch(r"heure de la journée : \+\d+ %", detail["drivers"]["items"][0]["text"])
+    assert detail["zones"][0] == {"zone": "EVRY", "share_pct": 98.1}
+    # Commune drivers exist for all categories together only: the panel says so.
+    suap = client.get("/api/area/commune/91228", params={"category": "SUAP"}).json()
+    assert suap["drivers"]["scope"] == "toutes catégories"
+
+
+def test_same_weeks_reference_reads_the_history_at_its_rate(client: TestClient) -> None:
+    # The history written around the forecast holds ~10 interventions an hour.
+    hour = client.get("/api/area/departement/essonne", params={"period": 14}).json()
+    day = client.get(
+        "/api/area/departement/essonne", params={"frequency": "day", "period": 2}
+    ).json()
+    week = client.get(
+        "/api/area/departement/essonne", params={"frequency": "week", "period": 0}
+    ).json()
+    assert hour["ref_same_weeks"]["mean"] == pytest.approx(10, rel=0.1)
+    assert day["ref_same_weeks"]["mean"] == pytest.approx(240, rel=0.03)
+    assert week["ref_same_weeks"]["mean"] == pytest.approx(1680, rel=0.03)
+
+
+def test_station_view_has_seven_days_hourly_actuals_and_crews(
+    client: TestClient, forecast: pd.DataFrame, home: Path, essonne
+) -> None:  # type: ignore[no-untyped-def]
+    view = client.get("/api/station/EVRY").json()
+    expected = rows(forecast, "station", "hour", "ALL")
+    expected = expected[expected["area_code"] == "EVRY"]
+    assert view["forecast"]["mean"] == expected["mean"].tolist()
+    assert len(view["forecast"]["times"]) == 168
+    actuals = view["actuals"]
+    assert len(actuals["times"]) == 168
+    assert actuals["times"][-1] == "2026-12-28T05:00:00+01:00"  # the hour before the horizon
+    events = read_events(Paths(home), essonne)
+    start = pd.Timestamp("2026-12-21T06:00", tz="Europe/Paris")
+    window = events[
+        (events["alert_time"] >= start) & (events["alert_time"] < start + pd.Timedelta(days=7))
+    ]
+    assert sum(actuals["counts"]) == int((window["station_code"] == "EVRY").sum())
+    shifts = [s["shift"] for s in view["staffing"]]
+    assert {"jour ouvré", "jour non ouvré", "nuit"} <= set(shifts)
+    assert all(0 <= s["saturation_risk"] <= 1 for s in view["staffing"])
+
+
+def test_a_station_without_its_own_zone_shows_the_zone_around_it(client: TestClient) -> None:
+    view = client.get("/api/station/CS-RISORANG").json()
+    assert view["station"]["zone"] == "EVRY"
+    assert "zone EVRY" in view["note"]
+
+
+def test_departement_view_totals_peaks_and_new_year_alert(
+    client: TestClient, forecast: pd.DataFrame
+) -> None:
+    view = client.get("/api/departement").json()
+    daily = rows(forecast, "departement", "day", "ALL")
+    assert [d["values"]["ALL"]["mean"] for d in view["days"]] == daily["mean"].tolist()
+    assert [c["key"] for c in view["categories"]] == ["ALL", "SUAP", "ACCI", "INCU", "INCN", "AUTR"]
+    assert view["peaks"][0]["label"] == "jeu. 31/12 20:00–21:00"
+    incu = [a for a in view["alerts"] if a["category"] == "INCU" and a["frequency"] == "hour"]
+    assert incu[0]["label"] == "jeu. 31/12 20:00 → ven. 01/01 06:00"
+    assert incu[0]["ratio"] >= 4
+    assert not [a for a in view["alerts"] if a["start"] < "2026-12-31"]  # quiet days: no alert
+
+
+def test_map_export_is_the_displayed_table(client: TestClient, forecast: pd.DataFrame) -> None:
+    params = {"level": "station", "period": 5}
+    response = client.get("/api/export/map.csv", params=params)
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    assert response.text.startswith("\ufeff")
+    table = pd.read_csv(io.StringIO(response.text.lstrip("\ufeff")), dtype={"area_code": str})
+    shown = client.get("/api/map", params=params).json()["areas"]
+    by_mean = sorted(shown, key=lambda a: (-a["mean"], a["code"]))
+    assert table["area_code"].tolist() == [a["code"] for a in by_mean]
+    assert table["mean"].tolist() == [a["mean"] for a in by_mean]
+    labels = ["très faible", "faible", "moyenne", "forte", "très forte"]
+    assert table["class"].tolist() == [labels[a["class"]] for a in by_mean]
+    expected = period_rows(forecast, "station", 5).loc[table["area_code"]]
+    assert table["ref_3y_mean"].tolist() == expected["ref_3y_mean"].tolist()
+
+
+def test_station_and_departement_exports(client: TestClient) -> None:
+    station = pd.read_csv(io.StringIO(client.get("/api/export/station/EVRY.csv").text))
+    assert len(station) == 168
+    assert set(station["area_code"]) == {"EVRY"}
+    departement = pd.read_csv(io.StringIO(client.get("/api/export/departement.csv").text))
+    assert len(departement) == 8 * 6  # days × (5 categories + ALL)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/map?period=999",
+        "/api/map?level=region",
+        "/api/station/NOPE",
+        "/api/area/commune/99999",
+        "/api/geometry/rivers",
+    ],
+)
+def test_unknown_selections_are_404_with_a_reason(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response.json()["detail"]
+
+
+def test_an_unreadable_history_leaves_the_forecast_on_screen(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    def broken(paths: Paths, territory: Territory) -> pd.DataFrame:
+        raise OSError("disque indisponible")
+
+    degraded = TestClient(create_app(Paths(home), essonne, events_reader=broken))
+    meta = degraded.get("/api/meta").json()
+    assert meta["history"]["available"] is False
+    assert "disque indisponible" in meta["history"]["note"]
+    station = degraded.get("/api/station/EVRY").json()
+    assert station["actuals"] is None
+    assert len(station["forecast"]["mean"]) == 168
+    assert degraded.get("/api/area/commune/91228").json()["ref_same_weeks"] is None
+
+
+def test_every_asset_is_local(client: TestClient) -> None:
+    bundle = client.get("/vendor/plotly.min.js")
+    assert bundle.status_code == 200
+    assert "javascript" in bundle.headers["content-type"]
+    assert bundle.text.lstrip().startswith("/**\n* plotly.js")
+    remote = re.compile(
+        r"""(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|fetch\(\s*["']https?:"""
+    )
+    for asset in STATIC.iterdir():
+        assert not remote.search(asset.read_text(encoding="utf-8")), asset.name
+        assert client.get(f"/static/{asset.name}").status_code == 200
+
+
+def test_cli_serves_on_localhost_and_says_when_there_is_no_forecast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from previsecours.cli import app
+
+    calls = []
+    monkeypatch.setattr(
+        "previsecours.dashboard.app.serve",
+        lambda paths, territory, host, port: calls.append((paths.home, host, port)),
+    )
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "dashboard"])
+    assert result.exit_code == 0, result.output
+    assert "lancez « make demo »" in result.output
+    assert calls == [(tmp_path.resolve(), "127.0.0.1", 8050)]
