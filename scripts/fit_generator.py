@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from previsecours.adapters.territory_files import load_territory
-from previsecours.core.generator import calendar, profiles
+from previsecours.core.generator import calendar, figures, profiles, rates
+from previsecours.core.generator.episodes import draw_episodes
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "sdis91"
@@ -55,7 +56,9 @@ def main() -> None:
     annual = pd.read_csv(
         args.data / "annual_suap_by_commune_2010_2015.csv", dtype={"ope_code_insee": str}
     )
-    text = render(fit(weekly, annual))
+    fitted = fit(weekly, annual)
+    anchor_to_totals(fitted)
+    text = render(fitted)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out} ({len(text.splitlines())} lines)")
 
@@ -216,9 +219,59 @@ def commune_shares(annual: pd.DataFrame) -> dict[str, float]:
     return {str(k): round(float(v), 7) for k, v in shares.sort_index().items()}
 
 
+def anchor_to_totals(f: dict[str, Any], rounds: int = 4, draws: int = 64) -> None:
+    """Scale the non-SUAP levels of each anchor year until the generator's expected total of
+    that year (calendar, profile and the mean of its seeded episodes included) is the anchor."""
+    territory = load_territory(REPO / "territories" / "essonne.yaml")
+    others = [c for c in CATEGORIES if c != "SUAP"]
+    for _ in range(rounds):
+        for i, (year, target) in enumerate(ANCHOR_TOTALS.items()):
+            expected = expected_year(f, territory, year, draws)
+            other_total = sum(expected[c] for c in others)
+            factor = (target - expected["SUAP"]) / other_total
+            for c in others:
+                f["knots"][c][len(FIT_YEARS) + i] *= factor
+        (y0, _), (y1, _) = ANCHOR_TOTALS.items()
+        k0, k1 = len(FIT_YEARS), len(FIT_YEARS) + 1
+        for c in others:
+            f["growth_after"][c] = (f["knots"][c][k1] / f["knots"][c][k0]) ** (1 / (y1 - y0)) - 1
+    for year, target in ANCHOR_TOTALS.items():
+        total = sum(expected_year(f, territory, year, draws).values())
+        print(f"expected {year}: {total:,.0f} interventions (anchor {target:,})")
+
+
+def expected_year(f: dict[str, Any], territory: Any, year: int, draws: int) -> dict[str, float]:
+    """Expected interventions of a year by category, with candidate figures `f` installed."""
+    for name, _, value in constants(f):
+        setattr(figures, name, value)
+    start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    grid = calendar.hourly_grid(start, end, territory.timezone)
+    days = calendar.day_calendar(start, end, territory)
+    day_calendar = np.zeros((len(days.dates), len(CATEGORIES)))
+    np.add.at(day_calendar, grid.day, calendar.calendar_rates(grid, days))
+    mean_episodes = np.mean(
+        [draw_episodes(days, np.random.default_rng(seed)) for seed in range(draws)], axis=0
+    )
+    totals = (rates.daily_levels(days, mean_episodes) * day_calendar).sum(axis=0)
+    return dict(zip(CATEGORIES, (float(v) for v in totals), strict=True))
+
+
 def render(f: dict[str, Any]) -> str:
     """The figures as a typed Python module (diff-friendly, no file read at run time)."""
-    constants: list[tuple[str, str, object]] = [
+    header = (
+        '"""SDIS 91 figures of the extract generator.\n\n'
+        "Fitted by scripts/fit_generator.py on ../shared/data/sdis91 (2010-2015): do not edit,\n"
+        "refit. Levels are calendar-adjusted interventions a year at mid-year knots; week-of-year\n"
+        "profiles have mean 1 over weeks 1-52; dispersion is the gamma shape of a day's\n"
+        "multiplier; commune shares are of the annual SUAP; REAL_ANNUAL is what was fitted.\n"
+        '"""\n\nfrom __future__ import annotations\n\nfrom typing import Final\n\n'
+    )
+    return header + "".join(f"{n}: Final[{k}] = {v!r}\n" for n, k, v in constants(f))
+
+
+def constants(f: dict[str, Any]) -> list[tuple[str, str, object]]:
+    """(name, type, value) of each constant of the figures module."""
+    return [
         ("LEVEL_KNOT_YEARS", "tuple[float, ...]", tuple(f["knot_years"])),
         (
             "LEVEL_KNOTS",
@@ -251,15 +304,6 @@ def render(f: dict[str, Any]) -> str:
             {c: {y: round(v, 1) for y, v in d.items()} for c, d in f["real_annual"].items()},
         ),
     ]
-    header = (
-        '"""SDIS 91 figures of the extract generator.\n\n'
-        "Fitted by scripts/fit_generator.py on ../shared/data/sdis91 (2010-2015): do not edit,\n"
-        "refit. Levels are calendar-adjusted interventions a year at mid-year knots; week-of-year\n"
-        "profiles have mean 1 over weeks 1-52; dispersion is the gamma shape of a day's\n"
-        "multiplier; commune shares are of the annual SUAP; REAL_ANNUAL is what was fitted.\n"
-        '"""\n\nfrom __future__ import annotations\n\nfrom typing import Final\n\n'
-    )
-    return header + "".join(f"{n}: Final[{k}] = {v!r}\n" for n, k, v in constants)
 
 
 if __name__ == "__main__":

@@ -76,9 +76,9 @@ def hourly_grid(start: date, end: date, timezone: str) -> HourGrid:
 def day_calendar(start: date, end: date, territory: Territory) -> DayCalendar:
     days = pd.date_range(pd.Timestamp(start), pd.Timestamp(end), freq="D")
     dates = tuple(d.date() for d in days)
-    weekday = np.asarray(days.weekday, dtype=np.int64)
+    weekday = np.asarray(days.day_of_week, dtype=np.int64)
     holiday = _public_holidays(dates, territory)
-    day_of_year = np.asarray(days.dayofyear, dtype=np.float64)
+    day_of_year = np.asarray(days.day_of_year, dtype=np.float64)
     year_length = np.where(np.asarray(days.is_leap_year), 366.0, 365.0)
     return DayCalendar(
         dates=dates,
