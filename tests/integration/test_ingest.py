@@ -1,0 +1,358 @@
+"""Ingest end to end on files: generated Essonne extracts, bad inputs, re-ingest, conflicts,
+counts, the CLI's inbox, and the real Montgomery County extract."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from previsecours.adapters.export_files import write_export
+from previsecours.adapters.store import read_counts, read_events
+from previsecours.adapters.versioning import UNVERSIONED, data_version
+from previsecours.cli import app
+from previsecours.core.generator import generate_events
+from previsecours.core.generator.export import dispatch_export
+from previsecours.core.ingest_report import IngestReport
+from previsecours.pipelines.generate import GenerateRequest, generate_extract
+from previsecours.pipelines.ingest import IngestOptions, ingest_file
+from previsecours.settings import Settings, load_settings
+
+SEED = 11
+
+
+def settings_at(home: Path, territory: str = "essonne") -> Settings:
+    return load_settings(territory, home)
+
+
+def clean_export(territory, start: date, end: date) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return dispatch_export(generate_events(territory, start, end, SEED), territory, SEED)
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    write_export(frame, path, "csv", "utf-8")
+    return path
+
+
+def store_snapshot(home: Path) -> dict[str, str]:
+    """Every byte the store is made of, plus the DVC pointer: what must not change."""
+    files = sorted(p for p in (home / "data" / "raw").rglob("*") if p.is_file())
+    snap = {str(p.relative_to(home)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    dvc = home / "data.dvc"
+    snap["data.dvc"] = dvc.read_text() if dvc.is_file() else ""
+    return snap
+
+
+@pytest.fixture(scope="module")
+def january(essonne) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    return clean_export(essonne, date(2024, 1, 1), date(2024, 1, 14))
+
+
+@pytest.fixture(scope="module")
+def seeded_home(tmp_path_factory, january) -> Path:  # type: ignore[no-untyped-def]
+    """A home whose store already holds two clean weeks (shared by the bad-input tests)."""
+    home = tmp_path_factory.mktemp("seeded")
+    report = ingest_file(settings_at(home), write_csv(january, home / "jan.csv"), IngestOptions())
+    assert report.accepted, report.summary()
+    return home
+
+
+def test_clean_extract_is_merged_versioned_and_reported(seeded_home: Path, january) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_at(seeded_home)
+    stored = read_events(settings.paths, settings.territory)
+    assert len(stored) == len(january)
+    assert str(stored["alert_time"].dt.tz) == "Europe/Paris"
+    version = data_version(settings.paths)
+    assert version.endswith(".dir") and version != UNVERSIONED
+    assert any((seeded_home / ".dvc-remote").rglob("*.dir")), "pushed to the local remote"
+    reports = sorted((seeded_home / "data" / "quarantine" / "essonne").glob("jan-*.json"))
+    doc = json.loads(reports[0].read_text())
+    assert doc["status"] == "accepted" and doc["data_version"] == version
+    assert doc["encoding"] == "utf-8" and doc["separator"] == ";"
+    assert doc["rows_read"] == doc["rows_accepted"] + doc["rows_quarantined"]
+    assert set(doc["dropped_columns"]) == {"nom_commune", "motif"}
+
+
+def test_reingesting_the_same_extract_counts_nothing_twice(seeded_home: Path) -> None:
+    before = store_snapshot(seeded_home)
+    report = ingest_file(settings_at(seeded_home), seeded_home / "jan.csv", IngestOptions())
+    assert report.accepted and report.rows_added == 0
+    assert report.rows_unchanged == report.rows_read
+    assert store_snapshot(seeded_home) == before
+
+
+def test_overlapping_extracts_add_only_the_new_interventions(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    whole = clean_export(essonne, date(2024, 2, 1), date(2024, 2, 10))
+    day = pd.to_datetime(whole["date_heure_alerte"], format="%d/%m/%Y %H:%M:%S").dt.day
+    first, second = whole[day <= 6], whole[day >= 4]
+    settings = settings_at(tmp_path)
+    a = ingest_file(settings, write_csv(first, tmp_path / "a.csv"), IngestOptions())
+    b = ingest_file(settings, write_csv(second, tmp_path / "b.csv"), IngestOptions())
+    assert a.accepted and b.accepted
+    assert b.rows_unchanged == int(((day >= 4) & (day <= 6)).sum())
+    assert b.rows_added == int((day > 6).sum())
+    assert len(read_events(settings.paths, settings.territory)) == len(whole)
+
+
+def test_a_conflicting_row_is_quarantined_and_replace_lets_the_correction_win(
+    tmp_path: Path, january
+) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_at(tmp_path)
+    assert ingest_file(settings, write_csv(january, tmp_path / "v1.csv"), IngestOptions()).accepted
+    corrected = january.copy()
+    target = corrected.index[10]
+    new_category = "ACCI" if corrected.at[target, "categorie"] != "ACCI" else "SUAP"
+    corrected.at[target, "categorie"] = new_category
+    conflict_id = corrected.at[target, "num_intervention"]
+    path = write_csv(corrected, tmp_path / "v2.csv")
+
+    kept = ingest_file(settings, path, IngestOptions())
+    assert kept.accepted and kept.rows_quarantined == 1 and kept.rows_added == 0
+    assert [(r.row, r.key, r.reason) for r in kept.row_reasons] == [(11, conflict_id, "conflict")]
+    stored = read_events(settings.paths, settings.territory).set_index("intervention_id")
+    assert stored.at[conflict_id, "category"] != new_category
+
+    won = ingest_file(settings, path, IngestOptions(replace=True))
+    assert won.accepted and won.rows_replaced == 1 and won.rows_quarantined == 0
+    stored = read_events(settings.paths, settings.territory).set_index("intervention_id")
+    assert stored.at[conflict_id, "category"] == new_category
+    assert len(stored) == len(january)
+
+
+def test_dirty_generated_extract_quarantine_equals_its_manifest_row_for_row(
+    tmp_path: Path,
+) -> None:
+    settings = settings_at(tmp_path)
+    request = GenerateRequest(
+        start=date(2024, 3, 1),
+        end=date(2024, 3, 21),
+        seed=SEED,
+        out=tmp_path / "dirty.csv",
+        dirty=True,
+        dirty_rate=0.01,
+    )
+    generated = generate_extract(settings.territory, request)
+    assert generated.manifest is not None
+    manifest = json.loads(generated.manifest.read_text())
+    report = ingest_file(settings, generated.path, IngestOptions())
+
+    canonical = {v: k for k, v in settings.territory.mapping.columns.items()}
+    expected = sorted(
+        (d["row"], d["intervention_id"], d["defect"], canonical.get(d["column"], d["column"]))
+        for d in manifest["defects"]
+    )
+    got = sorted((r.row, r.key, r.reason, r.column) for r in report.row_reasons)
+    assert got == expected
+    quarantined = pd.read_parquet(report.quarantine_file)
+    assert sorted(quarantined["row"]) == sorted({d["row"] for d in manifest["defects"]})
+    assert report.accepted, report.summary()
+    assert report.rows_read == manifest["rows"] == report.rows_accepted + report.rows_quarantined
+    assert report.encoding in ("cp1252", "latin-1")
+    assert set(manifest["personal_data_columns"]) <= set(report.dropped_columns)
+    text = Path(report.report_file or "").read_text() + quarantined.to_csv()
+    for column in manifest["personal_data_columns"]:  # names are listed, values never leave
+        sample = pd.read_csv(generated.path, sep=";", encoding="latin-1", nrows=3)[column]
+        assert not any(str(v) in text for v in sample)
+
+
+# ---------------------------------------------------------------- bad inputs
+
+
+def bad_empty(tmp: Path, good: pd.DataFrame) -> Path:
+    (tmp / "empty.csv").write_bytes(b"")
+    return tmp / "empty.csv"
+
+
+def bad_header_only(tmp: Path, good: pd.DataFrame) -> Path:
+    return write_csv(good.iloc[0:0], tmp / "header_only.csv")
+
+
+def bad_missing_column(tmp: Path, good: pd.DataFrame) -> Path:
+    return write_csv(good.head(50).drop(columns="date_heure_alerte"), tmp / "no_time.csv")
+
+
+def bad_separator(tmp: Path, good: pd.DataFrame) -> Path:
+    path = tmp / "pipes.csv"
+    good.head(50).to_csv(path, sep="|", index=False)
+    return path
+
+
+def bad_binary(tmp: Path, good: pd.DataFrame) -> Path:
+    path = tmp / "garbage.csv"
+    path.write_bytes(random.Random(3).randbytes(4096))
+    return path
+
+
+def bad_truncated(tmp: Path, good: pd.DataFrame) -> Path:
+    path = write_csv(good.head(40), tmp / "truncated.csv")
+    text = path.read_text(encoding="utf-8").rstrip("\n")
+    path.write_text(text[: text.rfind(";", 0, len(text) - 25)], encoding="utf-8")
+    return path
+
+
+def bad_truncated_parquet(tmp: Path, good: pd.DataFrame) -> Path:
+    path = tmp / "cut.parquet"
+    good.head(40).to_parquet(path, index=False)
+    path.write_bytes(path.read_bytes()[:300])
+    return path
+
+
+def bad_parquet_types(tmp: Path, good: pd.DataFrame) -> Path:
+    frame = good.head(40).copy()
+    frame["date_heure_alerte"] = range(len(frame))
+    frame["latitude"] = frame["latitude"].astype(str)
+    path = tmp / "types.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+BAD_INPUTS = {
+    "empty file": (bad_empty, ["empty"]),
+    "header only": (bad_header_only, ["no data rows"]),
+    "missing required column": (bad_missing_column, ["date_heure_alerte"]),
+    "wrong separator": (bad_separator, ["separator"]),
+    "binary garbage": (bad_binary, ["binary"]),
+    "truncated file": (bad_truncated, ["row 40", "truncated_row", "quarantined"]),
+    "truncated parquet": (bad_truncated_parquet, ["Parquet"]),
+    "parquet with wrong types": (bad_parquet_types, ["date_heure_alerte", "int64", "latitude"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_rejected_with_a_clear_message_and_the_store_untouched(
+    case: str, seeded_home: Path, january, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    make, words = BAD_INPUTS[case]
+    path = make(tmp_path, january)
+    before = store_snapshot(seeded_home)
+    report: IngestReport = ingest_file(settings_at(seeded_home), path, IngestOptions())
+    assert report.status == "rejected"
+    message = " ".join(f.message for f in report.extract_failures)
+    assert path.name in message
+    for word in words:
+        assert word in message, message
+    assert store_snapshot(seeded_home) == before
+    assert Path(report.report_file or "").is_file()
+
+
+def test_too_many_defects_reject_the_whole_extract(seeded_home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    frame = clean_export(essonne, date(2024, 4, 1), date(2024, 4, 3))
+    frame.loc[frame.index[:30], "code_insee"] = "99999"
+    path = write_csv(frame, seeded_home / "bad_communes.csv")
+    before = store_snapshot(seeded_home)
+    report = ingest_file(settings_at(seeded_home), path, IngestOptions())
+    assert report.status == "rejected" and report.rows_quarantined == 30
+    assert report.reason_counts == {"unknown_commune": 30}
+    assert any(f.check == "quarantine_share" for f in report.extract_failures)
+    assert store_snapshot(seeded_home) == before
+
+
+def test_a_silent_day_rejects_the_extract(seeded_home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    frame = clean_export(essonne, date(2024, 5, 1), date(2024, 5, 7))
+    day = pd.to_datetime(frame["date_heure_alerte"], format="%d/%m/%Y %H:%M:%S").dt.date
+    path = write_csv(frame[day != date(2024, 5, 4)], seeded_home / "silent.csv")
+    report = ingest_file(settings_at(seeded_home), path, IngestOptions())
+    assert report.status == "rejected"
+    assert [f.check for f in report.extract_failures] == ["volume_zero_day"]
+    assert "2024-05-04" in report.extract_failures[0].message
+
+
+# ---------------------------------------------------------------- counts
+
+
+def weekly_open_data(weeks: range, communes: list[str], categories: list[str]) -> pd.DataFrame:
+    rows = [
+        ("2016", str(w), c, "91000", "X", k, str((w * 7 + len(c) + len(k)) % 9))
+        for w in weeks
+        for c in communes
+        for k in categories
+    ]
+    columns = ["ope_annee", "ope_semaine", "ope_code_insee", "ope_code_postal"]
+    columns += ["ope_nom_commune", "ope_categorie", "nb_ope"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_sdis91_weekly_counts_ingest_once_at_their_native_frequency(
+    tmp_path: Path, essonne
+) -> None:  # type: ignore[no-untyped-def]
+    communes = sorted(essonne.commune_codes)[:5]
+    frame = weekly_open_data(range(1, 9), communes, list(essonne.categories))
+    path = tmp_path / "interventions-hebdo.csv"
+    frame.to_csv(path, sep=";", index=False)
+    settings = settings_at(tmp_path)
+    options = IngestOptions(format="counts", preset="sdis91-weekly")
+    first = ingest_file(settings, path, options)
+    assert first.accepted and first.rows_added == len(frame) == 200
+    assert first.frequency == "week"
+    again = ingest_file(settings, path, options)
+    assert again.rows_added == 0 and again.rows_unchanged == len(frame)
+    counts = read_counts(settings.paths, settings.territory, "week")
+    assert len(counts) == len(frame)
+    assert (counts["period_start"].dt.day_of_week == 0).all()
+    assert counts["count"].sum() == frame["nb_ope"].astype(int).sum()
+    assert str(counts["period_start"].dt.tz) == "Europe/Paris"
+
+
+def test_counts_with_bad_rows_are_quarantined_with_reasons(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    frame = weekly_open_data(range(1, 3), ["91001"], ["SUAP"])
+    frame.loc[len(frame)] = ["2016", "3", "91001", "91000", "X", "XXX", "-2"]
+    path = tmp_path / "w.csv"
+    frame.to_csv(path, sep=";", index=False)
+    report = ingest_file(
+        settings_at(tmp_path), path, IngestOptions(format="counts", preset="sdis91-weekly")
+    )
+    assert report.status == "rejected"  # 1 of 3 rows is far above the 2 % threshold
+    assert {(r.row, r.reason) for r in report.row_reasons} == {
+        (3, "unknown_category"),
+        (3, "invalid_count"),
+    }
+
+
+# ---------------------------------------------------------------- CLI and inbox
+
+
+def test_cli_ingests_the_inbox_and_files_each_extract_with_its_report(
+    tmp_path: Path, january
+) -> None:  # type: ignore[no-untyped-def]
+    inbox = tmp_path / "data" / "inbox"
+    write_csv(january.head(2000), inbox / "good.csv")
+    (inbox / "empty.csv").write_bytes(b"")
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "ingest"])
+    assert result.exit_code == 1, result.output  # one extract was rejected
+    assert "good.csv: ACCEPTED" in result.output and "empty.csv: REJECTED" in result.output
+    assert (inbox / "processed" / "good.csv").is_file()
+    assert (inbox / "processed" / "good.csv.report.json").is_file()
+    assert (inbox / "rejected" / "empty.csv.report.json").is_file()
+    assert not list(inbox.glob("*.csv"))
+    again = CliRunner().invoke(app, ["--home", str(tmp_path), "ingest"])
+    assert again.exit_code == 0 and "nothing to ingest" in again.output
+
+
+# ---------------------------------------------------------------- real data
+
+
+def test_montgomery_county_extract_ingests_and_names_its_real_defects(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    settings = settings_at(tmp_path, "montgomery-pa")
+    report = ingest_file(settings, shared_data / "montco911" / "911.zip", IngestOptions())
+    assert report.accepted, report.summary()
+    assert report.rows_read == 99_492
+    assert report.rows_read == report.rows_accepted + report.rows_quarantined
+    assert report.rows_added == report.rows_accepted
+    assert report.reason_counts["missing_commune"] == 43  # the 43 calls without a township
+    assert report.reason_counts["outside_territory"] >= 3  # geocoded far outside the county
+    assert set(report.reason_counts) == {"missing_commune", "outside_territory"}
+    assert report.dropped_columns == ("zip", "addr", "e")
+    assert (report.encoding, report.separator, report.file_format) == ("utf-8", ",", "zip/csv")
+    stored = read_events(settings.paths, settings.territory)
+    assert len(stored) == report.rows_added
+    assert str(stored["alert_time"].dt.tz) == "America/New_York"
+    assert set(stored["category"]) == {"EMS", "FIRE", "TRAFFIC"}
+    assert 0.6 < stored["station_code"].notna().mean() < 0.7  # "Station <code>" on 64 % of rows
