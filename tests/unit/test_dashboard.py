@@ -63,15 +63,18 @@ def period_rows(forecast: pd.DataFrame, level: str, index: int, frequency: str =
 # ---- reader ---------------------------------------------------------------------------------
 
 
-def test_latest_issue_is_the_newest_forecast_file_and_ignores_its_siblings(tmp_path: Path) -> None:
+def test_latest_issue_is_the_newest_complete_one(tmp_path: Path) -> None:
     folder = tmp_path / "essonne"
     assert latest_issue(tmp_path, "essonne") is None
     folder.mkdir()
     for name in (
         "20261227T050000Z.parquet",
+        "20261227T050000Z.json",
         "20261228T050000Z.parquet",
-        "20261229T050000Z.staffing.parquet",
-        "20261229T050000Z.json",
+        "20261228T050000Z.json",
+        "20261229T050000Z.parquet",  # being written: its .json comes last
+        "20261230T050000Z.staffing.parquet",
+        "20261230T050000Z.json",
         "notes.parquet",
     ):
         (folder / name).touch()
@@ -183,6 +186,31 @@ def test_area_detail_gives_interval_references_and_plain_drivers(
     # Commune drivers exist for all categories together only: the panel says so.
     suap = client.get("/api/area/commune/91228", params={"category": "SUAP"}).json()
     assert suap["drivers"]["scope"] == "toutes catégories"
+
+
+def test_drivers_fall_back_to_the_zone_then_the_territory(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.dashboard.views import Dashboard, Selection
+
+    full = read_forecast_set(
+        next((home / "forecasts" / "essonne").glob("*Z.parquet")), essonne.timezone
+    )
+    drivers = full.drivers
+    station_only = dataclasses.replace(full, drivers=drivers[drivers["level"] == "station"])
+    board = Dashboard(essonne, station_only, None)
+    start = board.period_start("day", 3)  # 31/12: the day holds New Year's Eve's evening
+    commune = board.drivers(Selection("commune", "ALL", "day", 3), "91228", start)
+    assert commune["scope"] == "zone de couverture EVRY"
+    evry = drivers[
+        (drivers["area_code"] == "EVRY")
+        & (drivers["category"] == "ALL")
+        & (drivers["period_start"] >= start)
+        & (drivers["period_start"] < start + pd.Timedelta(days=1))
+    ]
+    new_year = evry.loc[evry["driver"] == "nuit du Nouvel An", "effect"].sum() / 24
+    shown = {d["driver"]: d["effect"] for d in commune["items"]}
+    assert shown["nuit du Nouvel An"] == pytest.approx(new_year)
+    whole = board.drivers(Selection("departement", "INCU", "hour", 3), "essonne", start)
+    assert whole["scope"] == "moyenne du territoire"
 
 
 def test_same_weeks_reference_reads_the_history_at_its_rate(client: TestClient) -> None:

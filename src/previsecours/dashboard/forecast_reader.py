@@ -1,9 +1,10 @@
 """Read the latest forecast file set of a territory, as `core.forecast_schema` defines it.
 
-`latest_issue` finds the newest `<YYYYMMDDTHHMMSSZ>.parquet` under `forecasts/<territory>/`;
-`read_forecast_set` loads it with its staffing, drivers and metadata. The forecast file is
-required; the three others are optional (a missing one becomes an empty frame or `{}`), so the
-page still shows what exists. Columns are checked against the contract: a file that breaks it
+`latest_issue` finds the newest complete issue (`<YYYYMMDDTHHMMSSZ>.parquet` and its `.json`)
+under `forecasts/<territory>/`; `read_forecast_set` loads it with its staffing, drivers and
+metadata. The forecast file is required; the others are optional (a missing one becomes an
+empty frame, missing metadata is taken from the forecast's own columns), so the page still
+shows what exists. Columns are checked against the contract: a file that breaks it
 raises `ForecastFileError` naming the file and the missing columns.
 """
 
@@ -50,11 +51,20 @@ class ForecastSet:
 
 
 def latest_issue(forecasts_dir: Path, territory: str) -> Path | None:
-    """The newest forecast file of `territory`, by the issue time in its name (None if none)."""
+    """The newest complete issue of `territory` (None if none), by the issue time in its name.
+
+    The forecast writer renames each file into place and writes the `.json` metadata last: an
+    issue is complete once both its `.parquet` and its `.json` exist, so a forecast being
+    written is never read half-done.
+    """
     folder = forecasts_dir / territory
     if not folder.is_dir():
         return None
-    issues = sorted(p for p in folder.iterdir() if ISSUE_NAME.match(p.name))
+    issues = sorted(
+        p
+        for p in folder.iterdir()
+        if ISSUE_NAME.match(p.name) and p.with_name(p.name.replace(".parquet", ".json")).is_file()
+    )
     return issues[-1] if issues else None
 
 

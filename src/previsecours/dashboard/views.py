@@ -100,6 +100,9 @@ class Dashboard:
             cast(tuple[str, str, str], key): group
             for key, group in forecasts.drivers.groupby(["level", "area_code", "category"])
         }
+        # Most specific level first: the territory-wide fallback prefers the finest drivers.
+        levels = set(forecasts.drivers["level"].astype(str))
+        self._driver_levels = [lv for lv in ("commune", "station", "departement") if lv in levels]
 
     # ---- selections -------------------------------------------------------------------------
 
@@ -224,22 +227,38 @@ class Dashboard:
         }
 
     def drivers(self, s: Selection, code: str, start: pd.Timestamp) -> dict[str, Any]:
-        """The main drivers of one forecast, in plain words, from the most specific source."""
+        """The main drivers of one forecast, in plain words, from the most specific source.
+
+        Drivers come at the model's own level: a commune without its own takes its main
+        coverage zone's, and any area falls back on the mean over its level's areas. Over a
+        day or a week, a driver's effect is its mean over the hours (0 where not in the top).
+        """
         end = start + _step(s.frequency)
-        candidates = (
-            ((s.level, code, s.category), ""),
-            ((s.level, code, ALL_CATEGORIES), "toutes catégories"),
-            (("departement", None, s.category), "à l'échelle du département"),
-            (("departement", None, ALL_CATEGORIES), "département, toutes catégories"),
-        )
-        for (level, area, category), scope in candidates:
+        candidates: list[tuple[str, str | None, str, str]] = [
+            (s.level, code, s.category, ""),
+            (s.level, code, ALL_CATEGORIES, "toutes catégories"),
+        ]
+        zones = self._zones_of(code) if s.level == "commune" else []
+        if zones:
+            zone = zones[0]["zone"]
+            candidates += [
+                ("station", zone, s.category, f"zone de couverture {zone}"),
+                ("station", zone, ALL_CATEGORIES, f"zone de couverture {zone}, toutes catégories"),
+            ]
+        for model_level in self._driver_levels:
+            candidates += [
+                (model_level, None, s.category, "moyenne du territoire"),
+                (model_level, None, ALL_CATEGORIES, "moyenne du territoire, toutes catégories"),
+            ]
+        for level, area, category, scope in candidates:
             frame = self._driver_frame(level, area, category)
             if frame is None:
                 continue
             frame = frame[(frame["period_start"] >= start) & (frame["period_start"] < end)]
             if frame.empty:
                 continue
-            effects = frame.groupby("driver")["effect"].mean()
+            explained = len(frame.drop_duplicates(["area_code", "period_start"]))
+            effects = frame.groupby("driver")["effect"].sum() / explained
             top = effects.reindex(effects.abs().sort_values(ascending=False).index).head(3)
             return {
                 "scope": scope,
@@ -392,11 +411,11 @@ class Dashboard:
         }
 
     def _driver_frame(self, level: str, area: str | None, category: str) -> pd.DataFrame | None:
+        """One area's drivers, or (area None) those of every area of the level."""
         if area is not None:
             return self._drivers.get((level, area, category))
-        return next(
-            (f for (lv, _, c), f in self._drivers.items() if lv == level and c == category), None
-        )
+        frames = [f for (lv, _, c), f in self._drivers.items() if lv == level and c == category]
+        return pd.concat(frames, ignore_index=True) if frames else None
 
     def _same_weeks(self, s: Selection, code: str, start: pd.Timestamp) -> dict[str, Any] | None:
         if self.history is None:
