@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +24,7 @@ import pandas as pd
 
 from previsecours.core.territory import Territory
 
+Cells = dict[str, npt.NDArray[Any]]  # editable copies of export columns, by name
 DEFAULT_TIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
 PERSONAL_DATA_COLUMNS: Final = ("nom_victime", "adresse", "telephone")
 DEFECT_CODES: Final = (
@@ -256,21 +257,28 @@ def dirty_export(clean: pd.DataFrame, territory: Territory, seed: int, rate: flo
     if len(clean) < 2:
         raise ValueError("a dirty export needs at least two rows")
     cols = ExportColumns.of(territory)
-    frame = clean.copy()
-    for name, values in personal_data(
-        frame[cols.commune_name], np.random.default_rng([seed, _STREAM_PERSONAL])
-    ).items():
-        frame[name] = values
+    # Edit plain arrays, then build the frame once: setting cells one by one in Arrow-backed
+    # text columns copies the column each time.
+    cells: Cells = {
+        name: clean[name].to_numpy(dtype=object, copy=True)
+        for name in (cols.intervention_id, cols.alert_time, cols.commune_code, cols.category)
+    }
+    for name in (cols.latitude, cols.longitude):
+        cells[name] = clean[name].to_numpy(dtype=np.float64, copy=True)
     rng = np.random.default_rng([seed, _STREAM_DEFECTS])
-    plan = _defect_plan(len(frame), rate, rng)
+    plan = _defect_plan(len(clean), rate, rng)
     defects = [
-        _inject(frame, row, code, cols=cols, territory=territory, rng=rng) for row, code in plan
+        _inject(cells, row, code, cols=cols, territory=territory, rng=rng) for row, code in plan
     ]
-    defects += _duplicates(frame, plan, cols)
-    last = len(frame) - 1
-    defects.append(
-        Defect(last + 1, str(frame.at[last, cols.intervention_id]), TRUNCATED_ROW, cols.latitude)
+    defects += _duplicates(cells[cols.intervention_id], plan, cols)
+    last = len(clean) - 1
+    identifier = str(cells[cols.intervention_id][last])
+    defects.append(Defect(last + 1, identifier, TRUNCATED_ROW, cols.latitude))
+    frame = clean.assign(**cells)
+    personal = personal_data(
+        frame[cols.commune_name], np.random.default_rng([seed, _STREAM_PERSONAL])
     )
+    frame = frame.assign(**personal)
     return DirtyExport(frame, tuple(sorted(defects, key=lambda d: d.row)), PERSONAL_DATA_COLUMNS)
 
 
@@ -296,7 +304,7 @@ def _defect_plan(n_rows: int, rate: float, rng: np.random.Generator) -> list[tup
 
 
 def _inject(
-    frame: pd.DataFrame,
+    cells: Cells,
     row: int,
     code: str,
     *,
@@ -320,27 +328,27 @@ def _inject(
     elif code == "unparsable_time":
         value = _pick(rng, ("31/02/2024 25:61:00", "n/a", "2024-13-45T99:00", "??/??/???? ??:??"))
     elif code == "future_time":
-        value = _in_future_year(str(frame.at[row, column]), time_format)
+        value = _in_future_year(str(cells[column][row]), time_format)
     elif code == "unknown_category":
         value = _pick(rng, ("DIV", "SAP", "INCX", "SSUAP", "FEU"))
     elif code == "duplicate_id":
-        value = str(frame.at[row, column])  # the pair is completed by `_duplicates`
+        value = str(cells[column][row])  # the pair is completed by `_duplicates`
     else:
         value = _far_coordinate(column == cols.latitude, territory, rng)
-    frame.at[row, column] = value
-    return Defect(row + 1, str(frame.at[row, cols.intervention_id]), code, column)
+    cells[column][row] = value
+    return Defect(row + 1, str(cells[cols.intervention_id][row]), code, column)
 
 
 def _duplicates(
-    frame: pd.DataFrame, plan: list[tuple[int, str]], cols: ExportColumns
+    ids: npt.NDArray[Any], plan: list[tuple[int, str]], cols: ExportColumns
 ) -> list[Defect]:
     """The row after each pair start reuses its id (a counter re-used; content stays its own)."""
     out = []
     for row, code in plan:
         if code != "duplicate_id":
             continue
-        identifier = str(frame.at[row, cols.intervention_id])
-        frame.at[row + 1, cols.intervention_id] = identifier
+        identifier = str(ids[row])
+        ids[row + 1] = identifier
         out.append(Defect(row + 2, identifier, code, cols.intervention_id))
     return out
 
