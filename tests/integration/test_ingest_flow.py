@@ -1,0 +1,68 @@
+"""One real run of the Prefect flow `ingest`: its artifacts, read back through the Prefect API."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from previsecours.adapters.export_files import write_export
+from previsecours.core.generator import generate_events
+from previsecours.core.generator.export import dispatch_export
+
+
+@pytest.mark.slow
+def test_flow_run_publishes_summary_and_tables_of_what_happened(
+    prefect_api, tmp_path: Path, essonne
+) -> None:  # type: ignore[no-untyped-def]
+    from flows.ingest import ingest
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    inbox = tmp_path / "data" / "inbox"
+    events = generate_events(essonne, date(2024, 6, 1), date(2024, 6, 3), 5)
+    export = dispatch_export(events, essonne, 5)
+    export.loc[export.index[3], "categorie"] = "FEU"  # one row to quarantine (< 2 %)
+    write_export(export, inbox / "june.csv")
+    (inbox / "broken.csv").write_bytes(b"\x00\x01garbage")
+
+    state = ingest(home=str(tmp_path), return_state=True)
+    reports = state.result()
+    assert [(Path(r["extract"]).name, r["status"]) for r in reports] == [
+        ("broken.csv", "rejected"),
+        ("june.csv", "accepted"),
+    ]
+
+    run_id = state.state_details.flow_run_id
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
+        )
+    by_key = {a.key: a for a in artifacts}
+    assert set(by_key) == {
+        "ingest-summary",
+        "ingest-accepted",
+        "ingest-quarantined",
+        "ingest-rejected",
+    }
+    summary = str(by_key["ingest-summary"].data)
+    assert "june.csv" in summary and "unknown_category" in summary and "binary" in summary
+
+    def table(key: str) -> list[dict[str, object]]:
+        data = by_key[key].data
+        rows: list[dict[str, object]] = json.loads(data) if isinstance(data, str) else data
+        return rows
+
+    assert [(r["extract"], r["read"]) for r in table("ingest-accepted")] == [
+        ("june.csv", len(export))
+    ]
+    assert [(r["row"], r["reason"]) for r in table("ingest-quarantined")] == [
+        (4, "unknown_category")
+    ]
+    assert [(r["extract"], r["check"]) for r in table("ingest-rejected")] == [
+        ("broken.csv", "readable")
+    ]
+    assert (inbox / "processed" / "june.csv").is_file()
+    assert (inbox / "rejected" / "broken.csv.report.json").is_file()
