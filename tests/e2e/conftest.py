@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.e2e.forecast_fixture import ForecastFiles, write_forecast_files, write_history
+from tests.e2e.forecast_fixture import ForecastFiles, prepared_home
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -60,9 +60,9 @@ def free_port() -> int:
 def dashboard_server(
     tmp_path_factory: pytest.TempPathFactory, essonne, repo_root: Path
 ) -> Iterator[Server]:  # type: ignore[no-untyped-def]
-    home = tmp_path_factory.mktemp("dashboard-home")
-    files = write_forecast_files(essonne, home / "forecasts" / essonne.name, ISSUED_AT)
-    write_history(home, essonne, ISSUED_AT)
+    files = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT)
+    home = files.home
+    assert home is not None
     port = free_port()
     script = Path(sys.executable).with_name("previsecours")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "previsecours.cli"]

@@ -56,6 +56,30 @@ class ForecastFiles:
     drivers: Path
     metadata: Path
     issued_at: pd.Timestamp
+    home: Path | None = None  # the working root, when built by `prepared_home`
+
+
+def prepared_home(base: Path, territory: Territory, issued_at: pd.Timestamp) -> ForecastFiles:
+    """A working root under `base` with a forecast issue and its history, built once.
+
+    Unit and browser tests of one session share it (building it costs a few seconds).
+    """
+    home = base / f"dashboard-{territory.name}"
+    ready = home / "ready"
+    if not ready.is_file():
+        files = write_forecast_files(territory, home / "forecasts" / territory.name, issued_at)
+        write_history(home, territory, issued_at)
+        ready.write_text(files.forecast.name, encoding="utf-8")
+    stem = ready.read_text(encoding="utf-8").removesuffix(".parquet")
+    folder = home / "forecasts" / territory.name
+    return ForecastFiles(
+        forecast=folder / f"{stem}.parquet",
+        staffing=folder / f"{stem}.staffing.parquet",
+        drivers=folder / f"{stem}.drivers.parquet",
+        metadata=folder / f"{stem}.json",
+        issued_at=issued_at,
+        home=home,
+    )
 
 
 def write_forecast_files(

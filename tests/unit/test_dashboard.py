@@ -23,17 +23,16 @@ from previsecours.dashboard.forecast_reader import (
 )
 from previsecours.dashboard.geometry import MAX_BUBBLE, MapProjection, layer_shapes
 from previsecours.settings import Paths
-from tests.e2e.forecast_fixture import write_forecast_files, write_history
+from tests.e2e.forecast_fixture import prepared_home
 
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Path:
-    root = tmp_path_factory.mktemp("dashboard-unit")
-    write_forecast_files(essonne, root / "forecasts" / essonne.name, ISSUED_AT)
-    write_history(root, essonne, ISSUED_AT)
-    return root
+    home = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT).home
+    assert home is not None
+    return home
 
 
 @pytest.fixture(scope="module")

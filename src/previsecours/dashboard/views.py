@@ -96,6 +96,7 @@ class Dashboard:
             for f in self.periods
         }
         self._breaks: dict[tuple[str, str, str], np.ndarray] = {}
+        self._departement: dict[str, Any] | None = None
         self._drivers: dict[tuple[str, str, str], pd.DataFrame] = {
             cast(tuple[str, str, str], key): group
             for key, group in forecasts.drivers.groupby(["level", "area_code", "category"])
@@ -319,6 +320,12 @@ class Dashboard:
         return frame[frame["area_code"] == zone]
 
     def departement_view(self) -> dict[str, Any]:
+        """Totals per day and category, the peak hours and the alerts (computed once)."""
+        if self._departement is None:
+            self._departement = self._departement_view()
+        return self._departement
+
+    def _departement_view(self) -> dict[str, Any]:
         daily = self.departement_daily()
         hourly = self.slice("departement", "hour", ALL_CATEGORIES)
         peaks = hourly.nlargest(PEAKS_SHOWN, "mean")

@@ -532,6 +532,7 @@ async function start() {
   setFrequency(state.frequency);
   await setLayer(state.layer);
   document.body.dataset.ready = "true";
+  plotly().catch(report); // fetch the charts' library while the planner reads the map
 }
 
 document.addEventListener("DOMContentLoaded", () => start().catch(report));
