@@ -165,3 +165,20 @@ def test_plan_per_station_and_shift() -> None:
         "measured (territory)",
         "default",
     }
+
+
+def test_policy_from_params() -> None:
+    policy = StaffingPolicy.from_params(
+        {
+            "tolerance_hours_per_year": 10,
+            "categories": ["SUAP"],
+            "shifts": [
+                {"name": "jour", "start": 8, "end": 20},
+                {"name": "nuit", "start": 20, "end": 8},
+            ],
+        }
+    )
+    assert policy.exceedance_target == pytest.approx(10 / 8766)
+    assert policy.categories == ("SUAP",)
+    assert [s.name for s in policy.shifts] == ["jour", "nuit"]
+    assert StaffingPolicy.from_params({}).shifts == DEFAULT_SHIFTS

@@ -285,6 +285,7 @@ def load_version(
     """Load a registered version after checking its feature spec version."""
     params, tags = run_details(paths, version.run_id)
     check_compatible(version, params, tags, supported_spec_versions)
+    use_registry(paths)  # `models:/` URIs resolve against the global registry URI
     return ServedModel(version, _loader(flavor)(version.uri), params, tags)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import holidays
 import numpy as np
@@ -89,6 +89,21 @@ class StaffingPolicy:
     tolerance_hours_per_year: float = 5.0
     min_crews: int = 1
     categories: tuple[str, ...] | None = None  # None: every category engages a crew
+
+    @classmethod
+    def from_params(cls, section: Mapping[str, Any]) -> StaffingPolicy:
+        """From the `staffing:` section of params.yaml (missing keys keep the defaults)."""
+        shifts = tuple(
+            Shift(str(s["name"]), int(s["start"]), int(s["end"]), s.get("days", "all"))
+            for s in section.get("shifts") or ()
+        )
+        categories = section.get("categories")
+        return cls(
+            shifts=shifts or DEFAULT_SHIFTS,
+            tolerance_hours_per_year=float(section.get("tolerance_hours_per_year", 5.0)),
+            min_crews=int(section.get("min_crews", 1)),
+            categories=tuple(categories) if categories else None,
+        )
 
     @property
     def exceedance_target(self) -> float:

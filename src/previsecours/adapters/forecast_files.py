@@ -1,0 +1,144 @@
+"""Forecast files on disk: `forecasts/<territory>/<issued>.{parquet,csv,staffing.parquet,...}`.
+
+The contract is `core.forecast_schema` (columns, levels, quantiles). Guarantees:
+- every file of an issue is written to a temporary name then renamed, the `.json` metadata
+  last: an issue whose `.json` exists is complete, and `latest_forecast` only reads those;
+- columns are checked against the contract before anything is written;
+- the CSV is the forecast table for spreadsheet users: times as ISO 8601 with their UTC
+  offset, decimal point, UTF-8 with a BOM (spreadsheets then read the accents right).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
+from previsecours.settings import Paths
+
+STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
+STAMP = re.compile(r"^(\d{8}T\d{6}Z)\.json$")
+
+
+@dataclass(frozen=True)
+class ForecastFiles:
+    forecast: Path
+    csv: Path
+    staffing: Path
+    drivers: Path
+    metadata: Path
+
+
+@dataclass(frozen=True)
+class StoredForecast:
+    issued_at: pd.Timestamp
+    forecast: pd.DataFrame
+    staffing: pd.DataFrame
+    drivers: pd.DataFrame
+    metadata: dict[str, Any]
+    files: ForecastFiles
+
+
+def issue_stamp(issued_at: pd.Timestamp) -> str:
+    """`YYYYMMDDTHHMMSSZ` of the issue time in UTC."""
+    stamp = pd.Timestamp(issued_at)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime(STAMP_FORMAT)
+
+
+def issue_files(paths: Paths, territory: str, stamp: str) -> ForecastFiles:
+    folder = paths.forecasts / territory
+    return ForecastFiles(
+        forecast=folder / f"{stamp}.parquet",
+        csv=folder / f"{stamp}.csv",
+        staffing=folder / f"{stamp}.staffing.parquet",
+        drivers=folder / f"{stamp}.drivers.parquet",
+        metadata=folder / f"{stamp}.json",
+    )
+
+
+def write_forecast(
+    paths: Paths,
+    territory: str,
+    issued_at: pd.Timestamp,
+    *,
+    forecast: pd.DataFrame,
+    staffing: pd.DataFrame,
+    drivers: pd.DataFrame,
+    metadata: Mapping[str, Any],
+) -> ForecastFiles:
+    """Write one issue's files; the metadata gets `territory` and `issued_at` added."""
+    _check(forecast, FORECAST_COLUMNS, "forecast")
+    _check(staffing, STAFFING_COLUMNS, "staffing")
+    _check(drivers, DRIVER_COLUMNS, "drivers")
+    files = issue_files(paths, territory, issue_stamp(issued_at))
+    files.forecast.parent.mkdir(parents=True, exist_ok=True)
+    table = forecast[list(FORECAST_COLUMNS)]
+    _atomic(files.forecast, lambda p: table.to_parquet(p, index=False))
+    _atomic(files.csv, lambda p: _csv(table).to_csv(p, index=False, encoding="utf-8-sig"))
+    _atomic(files.staffing, lambda p: staffing[list(STAFFING_COLUMNS)].to_parquet(p, index=False))
+    _atomic(files.drivers, lambda p: drivers[list(DRIVER_COLUMNS)].to_parquet(p, index=False))
+    doc = {
+        "territory": territory,
+        "issued_at": pd.Timestamp(issued_at).tz_convert("UTC").isoformat(),
+        **metadata,
+    }
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    _atomic(files.metadata, lambda p: p.write_text(text, encoding="utf-8"))
+    return files
+
+
+def list_issues(paths: Paths, territory: str) -> list[str]:
+    """Stamps of the complete issues of a territory, oldest first."""
+    folder = paths.forecasts / territory
+    if not folder.is_dir():
+        return []
+    return sorted(m.group(1) for p in folder.iterdir() if (m := STAMP.match(p.name)))
+
+
+def latest_forecast(paths: Paths, territory: str) -> StoredForecast | None:
+    """The newest complete issue of a territory (None when there is none)."""
+    issues = list_issues(paths, territory)
+    return read_issue(paths, territory, issues[-1]) if issues else None
+
+
+def read_issue(paths: Paths, territory: str, stamp: str) -> StoredForecast:
+    files = issue_files(paths, territory, stamp)
+    metadata = json.loads(files.metadata.read_text(encoding="utf-8"))
+    return StoredForecast(
+        issued_at=pd.Timestamp(metadata["issued_at"]),
+        forecast=pd.read_parquet(files.forecast),
+        staffing=pd.read_parquet(files.staffing),
+        drivers=pd.read_parquet(files.drivers),
+        metadata=metadata,
+        files=files,
+    )
+
+
+def _check(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: columns missing from the forecast contract: {missing}")
+
+
+def _csv(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in ("issued_at", "period_start", "period_end"):
+        # Few distinct times (one per period): format each once, ISO 8601 with its offset.
+        codes, uniques = pd.factorize(pd.to_datetime(out[column]))
+        text = np.array([t.isoformat() for t in uniques], dtype=object)
+        out[column] = text[codes]
+    return out
+
+
+def _atomic(target: Path, write: Any) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    write(tmp)
+    tmp.replace(target)

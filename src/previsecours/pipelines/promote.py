@@ -1,0 +1,197 @@
+"""Promotion step: re-score challenger and champion on the same window, decide, record.
+
+`run_promote(settings, now=...)`:
+- the challenger is the newest registered version (or the one asked for); the reference is the
+  current champion, or — for a first version — seasonal naive built on the challenger's own
+  feature spec and dispersion (so only the point forecasts differ);
+- both are scored by `pipelines.train.score_on_window` on the latest backtest window(s) of the
+  CURRENT curated data, never compared on metrics logged against other data versions;
+- the challenger's forecast of the next horizon is checked (no NaN, negative, infinite value in
+  means or quantiles);
+- `core.promotion.decide` rules; the decision is tagged on the challenger version, and a
+  promotion moves `champion` (the replaced version becomes `previous-champion`).
+
+`run_rollback(settings, now=...)` moves `champion` back to `previous-champion`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from previsecours.adapters import registry, store
+from previsecours.core.features import FEATURE_SPEC_VERSION
+from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS
+from previsecours.core.models.baselines import baseline
+from previsecours.core.models.bundle import TrainedForecaster
+from previsecours.core.promotion import (
+    ModelScore,
+    PredictionStats,
+    PromotionDecision,
+    PromotionPolicy,
+    decide,
+)
+from previsecours.pipelines.predict import as_forecaster, predict_levels
+from previsecours.pipelines.train import data_end, score_on_window
+from previsecours.settings import Settings
+
+SEASONAL_NAIVE = "seasonal naive"
+
+
+@dataclass(frozen=True)
+class PromoteResult:
+    decision: PromotionDecision
+    challenger: int
+    champion_before: int | None
+    champion_after: int | None
+    window_end: pd.Timestamp
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def markdown(self) -> str:
+        before = f"version {self.champion_before}" if self.champion_before else "none"
+        after = f"version {self.champion_after}" if self.champion_after else "none"
+        return (
+            f"{self.decision.markdown()}\n\nScored on the window(s) ending "
+            f"{self.window_end:%Y-%m-%d %H:%M}. Champion before: {before}; after: {after}."
+        )
+
+
+def metric_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """`score_on_window` output → rows `<level>×<grain>` (all categories), columns metrics."""
+    pooled = scores[(scores["window"] == "all") & (scores["kind"] == ALL_CATEGORIES)]
+    table = pooled.assign(row=pooled["level"] + "×" + pooled["grain"]).pivot_table(
+        index="row", columns="metric", values="value", sort=False
+    )
+    table.index.name = "level"
+    table.columns.name = None
+    return table
+
+
+def naive_of(forecaster: TrainedForecaster) -> TrainedForecaster:
+    """Seasonal naive with the forecaster's spec, hierarchy and dispersion."""
+    return replace(
+        forecaster,
+        model=baseline("seasonal_naive", forecaster.spec),
+        model_name="seasonal_naive",
+    )
+
+
+def check_predictions(
+    forecaster: TrainedForecaster, events: pd.DataFrame, settings: Settings, start: pd.Timestamp
+) -> PredictionStats:
+    """Usability of what the model would serve next: every level's means and quantiles."""
+    levels = predict_levels(forecaster, events, settings.territory, start, forecaster.spec.horizon)
+    values = levels[["mean", *QUANTILE_COLUMNS]].to_numpy(np.float64)
+    return PredictionStats.of(values)
+
+
+def run_promote(settings: Settings, *, now: datetime, version: int | None = None) -> PromoteResult:
+    territory = settings.territory
+    paths = settings.paths
+    section = settings.section("promote")
+    policy = PromotionPolicy.from_params(section)
+    windows = int(section.get("windows", 1))
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    challenger = (
+        registry.get_version(paths, territory.name, version)
+        if version is not None
+        else registry.newest_version(paths, territory.name)
+    )
+    if challenger is None:
+        raise registry.RegistryError(
+            f"{registry.model_name(territory.name)}: no model registered, run "
+            f"`previsecours train --territory {territory.name}` first"
+        )
+    champion = registry.champion(paths, territory.name)
+    if champion is not None and champion.version == challenger.version:
+        raise registry.RegistryError(
+            f"{challenger.label} is already the champion: train a new version first"
+        )
+    candidate = as_forecaster(registry.load_version(paths, challenger, {FEATURE_SPEC_VERSION}))
+    events = store.read_events(paths, territory)
+    end = data_end(events, territory, candidate.spec.frequency)
+    seconds["load"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    scored = ModelScore(
+        challenger.label,
+        metric_table(score_on_window(candidate, events, territory, n_windows=windows, end=end)),
+        check_predictions(candidate, events, settings, end),
+    )
+    seconds["score challenger"] = time.perf_counter() - clock
+    clock = time.perf_counter()
+    if champion is not None:
+        incumbent = as_forecaster(registry.load_version(paths, champion, {FEATURE_SPEC_VERSION}))
+        label = f"champion {champion.label}"
+    else:
+        incumbent, label = naive_of(candidate), SEASONAL_NAIVE
+    reference = ModelScore(
+        label,
+        metric_table(score_on_window(incumbent, events, territory, n_windows=windows, end=end)),
+    )
+    seconds["score reference"] = time.perf_counter() - clock
+
+    decision = decide(scored, reference, policy)
+    registry.record_decision(
+        paths, territory.name, challenger.version, decision_tags(decision, policy), now
+    )
+    after = champion.version if champion else None
+    if decision.promoted:
+        registry.set_champion(paths, territory.name, challenger.version)
+        after = challenger.version
+    return PromoteResult(
+        decision,
+        challenger.version,
+        champion.version if champion else None,
+        after,
+        end,
+        seconds,
+    )
+
+
+def decision_tags(decision: PromotionDecision, policy: PromotionPolicy) -> dict[str, str]:
+    """What the registry keeps of a decision (each value within MLflow's tag limit)."""
+    table = decision.table[decision.table["metric"].isin([*_TAGGED_METRICS, policy.primary_metric])]
+    compact = {
+        f"{r.level}|{r.metric}": [_round(r.challenger), _round(r.reference)]
+        for r in table.itertuples()
+    }
+    return {
+        "decision": decision.outcome,
+        "decision_reason": decision.reason,
+        "decision_reference": decision.reference,
+        "metrics_summary": decision.summary(policy.primary_metric),
+        "decision_table": json.dumps(compact, ensure_ascii=False),
+    }
+
+
+_TAGGED_METRICS = ("rmsse", "coverage_80", "bias_pct")
+
+
+def _round(value: object) -> float | None:
+    number = float(value)  # type: ignore[arg-type]
+    return round(number, 4) if np.isfinite(number) else None
+
+
+@dataclass(frozen=True)
+class RollbackOutcome:
+    result: registry.RollbackResult
+
+    def markdown(self) -> str:
+        r = self.result
+        previous = f"version {r.previous_champion}" if r.previous_champion else "none"
+        return (
+            f"## Rollback\n\nChampion moved back from version {r.demoted} to version "
+            f"{r.restored}. Previous champion is now: {previous}."
+        )
+
+
+def run_rollback(settings: Settings, *, now: datetime) -> RollbackOutcome:
+    return RollbackOutcome(registry.rollback(settings.paths, settings.territory.name, now))
