@@ -93,14 +93,25 @@ def resolve_home(home: Path | None) -> Path:
 
 
 def load_params(home: Path) -> dict[str, Any]:
-    """`params.yaml` of the working root, falling back to the repository's own."""
-    for candidate in (home / "params.yaml", repository_root() / "params.yaml"):
+    """The repository's `params.yaml`, overridden key by key by the home's own, if any."""
+    params: dict[str, Any] = {}
+    for candidate in dict.fromkeys((repository_root() / "params.yaml", home / "params.yaml")):
         if candidate.is_file():
             loaded = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
             if not isinstance(loaded, dict):
                 raise ValueError(f"{candidate}: params must be a YAML mapping")
-            return loaded
-    return {}
+            params = _merged(params, loaded)
+    return params
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def load_settings(territory: str, home: Path | None = None) -> Settings:

@@ -1,0 +1,91 @@
+"""Prefect flow `monitor`: how past forecasts fared, drift, and a retrain when it degrades.
+
+A degraded assessment is loud: the run ends Failed with the alerts as its message, publishes
+them as a markdown artifact, and triggers a run of the territory's `weekly-retrain`
+deployment (when one is registered: `previsecours serve` registers it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, cast
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import FlowRun, State
+from prefect.states import Completed, Failed
+
+from previsecours.pipelines import monitor as pipeline
+from previsecours.settings import Settings, load_settings
+
+RETRAIN_FLOW = "weekly-retrain"
+
+
+@task(name="score-past-forecasts", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+def assess(settings: Settings) -> pipeline.MonitorResult:
+    return pipeline.run_monitor(settings)
+
+
+@task(name="publish-monitoring", cache_policy=NO_CACHE)
+def publish(result: pipeline.MonitorResult) -> None:
+    lines = [f"# Monitoring — {result.territory}", "", result.summary(), ""]
+    if result.assessment is not None:
+        lines += [f"- **{a}**" for a in result.assessment.alerts] or ["No alert."]
+        accuracy = result.assessment.accuracy.round(4)
+        create_table_artifact(
+            _records(accuracy),
+            key="monitor-accuracy",
+            description="Past forecasts vs actuals, per grain and level",
+        )
+        drift = result.assessment.drift.table.round(4)
+        create_table_artifact(
+            _records(drift),
+            key="monitor-drift",
+            description="Recent data vs the same weeks a year earlier",
+        )
+    if result.run_id:
+        lines += ["", f"MLflow monitoring run: `{result.run_id}`"]
+    create_markdown_artifact(
+        "\n".join(lines), key="monitor-summary", description="Forecast accuracy and drift"
+    )
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+@task(name="trigger-retrain", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+def trigger_retrain(territory: str, home: str | None) -> str | None:
+    """Start a run of the territory's weekly-retrain deployment now; None if none exists."""
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound
+
+    name = f"{RETRAIN_FLOW}/{territory}"
+    try:
+        run = run_deployment(
+            name, parameters={"territory": territory, "home": home}, timeout=0, as_subflow=False
+        )
+    except ObjectNotFound:
+        get_run_logger().warning("no deployment %s: run `previsecours train` by hand", name)
+        return None
+    return str(cast(FlowRun, run).id)
+
+
+@flow(name="monitor", log_prints=True)
+def monitor(territory: str = "essonne", home: str | None = None, retrain: bool = True) -> State:
+    """Score past forecasts against actuals; on degradation, fail loudly and retrain."""
+    settings = load_settings(territory, Path(home) if home else None)
+    result = assess(settings)
+    publish(result)
+    print(result.summary())
+    if not result.degraded:
+        return Completed(message=result.summary())
+    retrain_run = trigger_retrain(settings.territory.name, home) if retrain else None
+    note = f"; retrain run {retrain_run} started" if retrain_run else ""
+    return Failed(message=result.summary() + note)
+
+
+if __name__ == "__main__":
+    monitor()

@@ -1,0 +1,205 @@
+"""Monitoring: past forecasts against the actuals that have arrived since, and data drift.
+
+Composes `core.monitoring` with the stores: forecasts from `forecasts/<territory>/`, actuals
+from the curated store counted per level with the training panel code (so a forecast and its
+actual are counted exactly alike), the result logged to MLflow as a monitoring run of the
+territory's experiment. The Prefect flow `monitor` publishes it and triggers a retrain.
+
+Drift reference: the same 4 weeks one year earlier (weekday-aligned, 364 days) — seasonal
+patterns such as the August exodus then do not pass for drift; the preceding 4 weeks when the
+store does not reach back a year.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from previsecours.adapters import forecast_files, store, tracking
+from previsecours.core.monitoring import (
+    MonitorAssessment,
+    MonitorThresholds,
+    accuracy_by_level,
+    as_issued,
+    assess,
+    drift,
+    join_actuals,
+    seasonal_naive,
+)
+from previsecours.core.schema import Frequency
+from previsecours.pipelines.train import data_end, level_actuals
+from previsecours.settings import Settings
+
+GRAINS: tuple[Frequency, ...] = ("hour", "day")
+LEVELS = ("commune", "station", "departement")
+
+
+@dataclass(frozen=True)
+class MonitorParams:
+    recent_days: int = 28
+    watched_level: str = "departement"
+    watched_grain: str = "day"
+    thresholds: MonitorThresholds = field(default_factory=MonitorThresholds)
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    territory: str
+    covered_until: pd.Timestamp | None
+    issues_scored: int
+    assessment: MonitorAssessment | None
+    run_id: str | None
+
+    @property
+    def degraded(self) -> bool:
+        return self.assessment is not None and self.assessment.degraded
+
+    def summary(self) -> str:
+        if self.assessment is None:
+            return f"{self.territory}: nothing to monitor yet (no forecast with actuals)"
+        state = "DEGRADED — " + "; ".join(self.assessment.alerts) if self.degraded else "healthy"
+        return (
+            f"{self.territory}: {self.issues_scored} forecast issue(s) scored against actuals"
+            f" up to {self.covered_until}: {state}"
+        )
+
+
+def monitor_params(section: Mapping[str, Any]) -> MonitorParams:
+    thresholds = {k: v for k, v in section.items() if k in MonitorThresholds.__dataclass_fields__}
+    if "coverage80_band" in thresholds:
+        thresholds["coverage80_band"] = tuple(thresholds["coverage80_band"])
+    return MonitorParams(
+        recent_days=int(section.get("recent_days", 28)),
+        watched_level=str(section.get("watched_level", "departement")),
+        watched_grain=str(section.get("watched_grain", "day")),
+        thresholds=MonitorThresholds(**thresholds),
+    )
+
+
+def past_forecasts(settings: Settings) -> tuple[pd.DataFrame, int]:
+    """Every stored forecast row at the monitored grains, with its issue time."""
+    paths, name = settings.paths, settings.territory.name
+    frames = []
+    stamps = forecast_files.list_issues(paths, name)
+    for stamp in stamps:
+        issue = forecast_files.read_issue(paths, name, stamp)
+        rows = issue.forecast[issue.forecast["frequency"].isin(GRAINS)]
+        frames.append(rows.assign(issued_at=issue.issued_at))
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), len(stamps)
+
+
+def actual_counts(
+    events: pd.DataFrame, settings: Settings, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.DataFrame:
+    """Counts per grain × level × area × category (and ALL) in [start, end)."""
+    frames = []
+    for grain in GRAINS:
+        panels = level_actuals(events, settings.territory, LEVELS, grain, start=start, end=end)
+        for level, panel in panels.items():
+            frames.append(panel.to_frame().assign(frequency=grain, level=level))
+    return pd.concat(frames, ignore_index=True)
+
+
+def drift_windows(
+    events: pd.DataFrame, end: pd.Timestamp, days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(reference, recent) events: the recent weeks and the same weeks a year earlier."""
+    recent_start = end - pd.Timedelta(days=days)
+    t = events["alert_time"]
+    recent = events[(t >= recent_start) & (t < end)]
+    year = pd.Timedelta(days=364)
+    reference = events[(t >= recent_start - year) & (t < end - year)]
+    if reference.empty:
+        reference = events[(t >= recent_start - pd.Timedelta(days=days)) & (t < recent_start)]
+    return reference, recent
+
+
+def run_monitor(settings: Settings) -> MonitorResult:
+    params = monitor_params(settings.section("monitor"))
+    name = settings.territory.name
+    forecasts, issues = past_forecasts(settings)
+    events = store.read_events(settings.paths, settings.territory)
+    if forecasts.empty or events.empty:
+        return MonitorResult(name, None, issues, None, None)
+    covered_until = data_end(events, settings.territory, "hour")
+    kept = as_issued(forecasts)
+    kept = kept[kept["period_end"] <= covered_until]
+    if kept.empty:
+        return MonitorResult(name, covered_until, issues, None, None)
+    week = pd.Timedelta(days=7)
+    actuals = actual_counts(events, settings, kept["period_start"].min() - week, covered_until)
+    joined = join_actuals(kept, actuals, covered_until)
+    accuracy = accuracy_by_level(joined, seasonal_naive(actuals))
+    reference, recent = drift_windows(events, covered_until, params.recent_days)
+    assessment = assess(
+        accuracy,
+        drift(reference, recent),
+        params.thresholds,
+        watched=(params.watched_grain, params.watched_level),
+    )
+    run_id = log_monitoring(settings, assessment, joined, covered_until)
+    return MonitorResult(name, covered_until, issues, assessment, run_id)
+
+
+def daily_errors(joined: pd.DataFrame) -> pd.DataFrame:
+    """Département × day absolute error and coverage, one row per day (accuracy over time)."""
+    rows = joined[
+        (joined["frequency"] == "day")
+        & (joined["level"] == "departement")
+        & (joined["category"] == "ALL")
+    ]
+    return pd.DataFrame(
+        {
+            "period_start": rows["period_start"],
+            "abs_error": (rows["mean"] - rows["count"]).abs(),
+            "covered80": ((rows["count"] >= rows["p10"]) & (rows["count"] <= rows["p90"])).astype(
+                int
+            ),
+        }
+    ).sort_values("period_start")
+
+
+def log_monitoring(
+    settings: Settings,
+    assessment: MonitorAssessment,
+    joined: pd.DataFrame,
+    covered_until: pd.Timestamp,
+) -> str:
+    """A monitoring run in the territory's experiment: metrics per grain, and per day."""
+    experiment = tracking.use_tracking(settings.paths, settings.territory.name)
+    tags = {
+        "kind": "monitoring",
+        "territory": settings.territory.name,
+        "degraded": str(assessment.degraded).lower(),
+        "covered_until": covered_until.isoformat(),
+    }
+    run_name = f"monitor-{covered_until:%Y-%m-%d}"
+    with tracking.training_run(experiment, run_name, tags) as run_id:
+        for row in assessment.accuracy.itertuples():
+            tracking.log_metrics(
+                {
+                    f"{row.level}_{row.frequency}_{metric}": float(getattr(row, metric))
+                    for metric in ("mae", "rmse", "bias_pct", "coverage80", "relative_rmse")
+                }
+            )
+        drift_table = assessment.drift.table
+        tracking.log_metrics(
+            {
+                f"drift_{m}": float(v)
+                for m, v in zip(drift_table["measure"], drift_table["value"], strict=True)
+            }
+        )
+        daily = daily_errors(joined)
+        for step, (error, covered) in enumerate(
+            zip(daily["abs_error"], daily["covered80"], strict=True)
+        ):
+            tracking.log_metrics(
+                {"departement_day_abs_error": float(error), "departement_day_covered80": covered},
+                step=step,
+            )
+        tracking.log_frame(assessment.accuracy, "monitoring", "accuracy.csv")
+        tracking.log_json({"alerts": list(assessment.alerts)}, "monitoring/alerts.json")
+    return run_id
