@@ -18,11 +18,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+KEY_METRICS: Final = ("rmsse", "mae", "bias_pct", "pinball", "coverage_80", "coverage_95")
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,9 @@ class PromotionDecision:
     def outcome(self) -> str:
         return "promoted" if self.promoted else "rejected"
 
-    def markdown(self) -> str:
-        """The decision, its guards and its table, for a Prefect artifact or a README."""
+    def markdown(self, metrics: Sequence[str] | None = KEY_METRICS) -> str:
+        """The decision, its guards and its table (`metrics` only; None: all)."""
+        table = self.table if metrics is None else self.table[self.table["metric"].isin(metrics)]
         lines = [
             f"## Promotion: {self.challenger} — **{self.outcome}**",
             "",
@@ -106,7 +109,7 @@ class PromotionDecision:
             "|---|---|---|",
             *(f"| {g.name} | {'ok' if g.passed else 'FAILED'} | {g.detail} |" for g in self.guards),
             "",
-            markdown_table(self.table),
+            markdown_table(table),
         ]
         return "\n".join(lines)
 
