@@ -203,5 +203,79 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
         raise typer.Exit(code=1)
 
 
+@app.command()
+def promote(
+    ctx: typer.Context,
+    territory: TerritoryOption = "essonne",
+    version: Annotated[
+        int | None, typer.Option(help="Challenger version (default: the newest registered).")
+    ] = None,
+) -> None:
+    """Score challenger and champion on the same latest window; promote the challenger if better."""
+    from datetime import UTC, datetime
+
+    from previsecours.adapters.registry import RegistryError
+    from previsecours.pipelines import promote as pipeline
+
+    settings = settings_from(ctx, territory)
+    try:
+        result = pipeline.run_promote(settings, now=datetime.now(UTC), version=version)
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(result.markdown())
+
+
+@app.command()
+def rollback(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+    """Move the `champion` alias back to `previous-champion`."""
+    from datetime import UTC, datetime
+
+    from previsecours.adapters.registry import RegistryError
+    from previsecours.pipelines import promote as pipeline
+
+    settings = settings_from(ctx, territory)
+    try:
+        outcome = pipeline.run_rollback(settings, now=datetime.now(UTC))
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(outcome.markdown())
+
+
+@app.command()
+def forecast(
+    ctx: typer.Context,
+    territory: TerritoryOption = "essonne",
+    horizon: Annotated[
+        str | None, typer.Option(help="e.g. 7d, 48h (default: params.yaml forecast.horizon).")
+    ] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(help="First period, local time (default: the end of the curated history)."),
+    ] = None,
+) -> None:
+    """Forecast every level, area and category with the champion; crews per station and shift."""
+    import pandas as pd
+
+    from previsecours.adapters.registry import RegistryError
+    from previsecours.pipelines import forecast as pipeline
+
+    settings = settings_from(ctx, territory)
+    try:
+        result = pipeline.run_forecast(
+            settings,
+            now=pd.Timestamp.now(tz="UTC"),
+            horizon=horizon,
+            start=pd.Timestamp(start) if start else None,
+        )
+    except RegistryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(pipeline.riskiest_markdown(result))
+    typer.echo(f"\nwritten: {result.files.forecast} (+ .csv, .staffing.parquet, ...)")
+    typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+
+
 def main() -> None:
     app()
