@@ -13,7 +13,7 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TextIO
 
 import pandas as pd
 
@@ -38,7 +38,8 @@ def write_export(
         frame.to_parquet(path, index=False)
     elif file_format == "csv":
         _check_encoding(encoding)
-        path.write_bytes(_csv_text(frame, header=True).encode(encoding))
+        with path.open("w", encoding=encoding, newline="") as handle:
+            _write_csv(frame, handle, header=True)
     else:
         raise ValueError(f"unknown export format {file_format!r} (known: {FILE_FORMATS})")
     return len(frame)
@@ -52,8 +53,9 @@ def write_dirty_export(dirty: DirtyExport, path: Path, encoding: str = "latin-1"
     cut = next(d for d in dirty.defects if d.defect == TRUNCATED_ROW)
     if cut.row != len(frame):
         raise ValueError(f"the truncated row must be the last one ({len(frame)}), not {cut.row}")
-    text = _csv_text(frame.iloc[:-1], header=True) + _cut_line(frame.iloc[[-1]], cut.column)
-    path.write_bytes(text.encode(encoding))
+    with path.open("w", encoding=encoding, newline="") as handle:
+        _write_csv(frame.iloc[:-1], handle, header=True)
+        handle.write(_cut_line(frame.iloc[[-1]], cut.column))
     manifest = {
         "file": path.name,
         "encoding": encoding,
@@ -76,13 +78,16 @@ def write_dirty_export(dirty: DirtyExport, path: Path, encoding: str = "latin-1"
     return target
 
 
-def _csv_text(frame: pd.DataFrame, header: bool) -> str:
-    return str(frame.to_csv(sep=SEPARATOR, index=False, header=header, lineterminator="\n"))
+def _write_csv(frame: pd.DataFrame, handle: TextIO, header: bool) -> None:
+    """Streamed in chunks: the whole text never sits in memory."""
+    frame.to_csv(handle, sep=SEPARATOR, index=False, header=header, lineterminator="\n")
 
 
 def _cut_line(last: pd.DataFrame, column: str) -> str:
     """The last row written up to the middle of `column`'s value (at least one character)."""
-    fields = next(csv.reader([_csv_text(last, header=False).rstrip("\n")], delimiter=SEPARATOR))
+    buffer = io.StringIO()
+    _write_csv(last, buffer, header=False)
+    fields = next(csv.reader([buffer.getvalue().rstrip("\n")], delimiter=SEPARATOR))
     k = list(last.columns).index(column)
     kept = [*fields[:k], fields[k][: max(1, len(fields[k]) // 2)]]
     buffer = io.StringIO()

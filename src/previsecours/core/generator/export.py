@@ -24,7 +24,6 @@ import pandas as pd
 
 from previsecours.core.territory import Territory
 
-Cells = dict[str, npt.NDArray[Any]]  # editable copies of export columns, by name
 DEFAULT_TIME_FORMAT: Final = "%d/%m/%Y %H:%M:%S"
 PERSONAL_DATA_COLUMNS: Final = ("nom_victime", "adresse", "telephone")
 DEFECT_CODES: Final = (
@@ -257,29 +256,52 @@ def dirty_export(clean: pd.DataFrame, territory: Territory, seed: int, rate: flo
     if len(clean) < 2:
         raise ValueError("a dirty export needs at least two rows")
     cols = ExportColumns.of(territory)
-    # Edit plain arrays, then build the frame once: setting cells one by one in Arrow-backed
-    # text columns copies the column each time.
-    cells: Cells = {
-        name: clean[name].to_numpy(dtype=object, copy=True)
-        for name in (cols.intervention_id, cols.alert_time, cols.commune_code, cols.category)
-    }
-    for name in (cols.latitude, cols.longitude):
-        cells[name] = clean[name].to_numpy(dtype=np.float64, copy=True)
     rng = np.random.default_rng([seed, _STREAM_DEFECTS])
     plan = _defect_plan(len(clean), rate, rng)
+    last = len(clean) - 1
+    cells = _Cells(clean, sorted({r for r, _ in plan} | {r + 1 for r, _ in plan} | {last}))
     defects = [
         _inject(cells, row, code, cols=cols, territory=territory, rng=rng) for row, code in plan
     ]
-    defects += _duplicates(cells[cols.intervention_id], plan, cols)
-    last = len(clean) - 1
-    identifier = str(cells[cols.intervention_id][last])
+    defects += _duplicates(cells, plan, cols)
+    identifier = str(cells.get(cols.intervention_id, last))
     defects.append(Defect(last + 1, identifier, TRUNCATED_ROW, cols.latitude))
-    frame = clean.assign(**cells)
+    frame = cells.applied()
     personal = personal_data(
         frame[cols.commune_name], np.random.default_rng([seed, _STREAM_PERSONAL])
     )
     frame = frame.assign(**personal)
     return DirtyExport(frame, tuple(sorted(defects, key=lambda d: d.row)), PERSONAL_DATA_COLUMNS)
+
+
+class _Cells:
+    """Edits of a few cells of `frame`, read through to its values, applied once per column.
+
+    Setting cells one at a time in Arrow-backed text columns copies the column each time; a
+    column-wide copy of 600k strings per edited column costs memory: batch the few edits.
+    """
+
+    def __init__(self, frame: pd.DataFrame, rows: list[int]) -> None:
+        self._frame = frame
+        self._original = {
+            c: dict(zip(rows, frame[c].iloc[rows].tolist(), strict=True)) for c in frame
+        }
+        self._edits: dict[str, dict[int, Any]] = {}
+
+    def get(self, column: str, row: int) -> Any:
+        edited = self._edits.get(column, {})
+        return edited[row] if row in edited else self._original[column][row]
+
+    def set(self, column: str, row: int, value: Any) -> None:
+        self._edits.setdefault(column, {})[row] = value
+
+    def applied(self) -> pd.DataFrame:
+        frame = self._frame.copy()
+        for column, edits in self._edits.items():
+            values = frame[column].copy()
+            values.iloc[list(edits)] = list(edits.values())
+            frame[column] = values
+        return frame
 
 
 def _defect_plan(n_rows: int, rate: float, rng: np.random.Generator) -> list[tuple[int, str]]:
@@ -304,7 +326,7 @@ def _defect_plan(n_rows: int, rate: float, rng: np.random.Generator) -> list[tup
 
 
 def _inject(
-    cells: Cells,
+    cells: _Cells,
     row: int,
     code: str,
     *,
@@ -328,27 +350,25 @@ def _inject(
     elif code == "unparsable_time":
         value = _pick(rng, ("31/02/2024 25:61:00", "n/a", "2024-13-45T99:00", "??/??/???? ??:??"))
     elif code == "future_time":
-        value = _in_future_year(str(cells[column][row]), time_format)
+        value = _in_future_year(str(cells.get(column, row)), time_format)
     elif code == "unknown_category":
         value = _pick(rng, ("DIV", "SAP", "INCX", "SSUAP", "FEU"))
     elif code == "duplicate_id":
-        value = str(cells[column][row])  # the pair is completed by `_duplicates`
+        value = str(cells.get(column, row))  # the pair is completed by `_duplicates`
     else:
         value = _far_coordinate(column == cols.latitude, territory, rng)
-    cells[column][row] = value
-    return Defect(row + 1, str(cells[cols.intervention_id][row]), code, column)
+    cells.set(column, row, value)
+    return Defect(row + 1, str(cells.get(cols.intervention_id, row)), code, column)
 
 
-def _duplicates(
-    ids: npt.NDArray[Any], plan: list[tuple[int, str]], cols: ExportColumns
-) -> list[Defect]:
+def _duplicates(cells: _Cells, plan: list[tuple[int, str]], cols: ExportColumns) -> list[Defect]:
     """The row after each pair start reuses its id (a counter re-used; content stays its own)."""
     out = []
     for row, code in plan:
         if code != "duplicate_id":
             continue
-        identifier = str(ids[row])
-        ids[row + 1] = identifier
+        identifier = str(cells.get(cols.intervention_id, row))
+        cells.set(cols.intervention_id, row + 1, identifier)
         out.append(Defect(row + 2, identifier, code, cols.intervention_id))
     return out
 
