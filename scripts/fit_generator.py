@@ -11,12 +11,16 @@ divided by the generator's own calendar (so holidays, bridges, school holidays a
 nights are not counted twice):
 - annual levels: SUAP on a fixed +1.85 %/year trend (SDIS 91's published growth), the other
   categories year by year; after 2015 the other categories follow two published totals
-  (89,946 interventions in 2016, > 94,000 in 2021) given SUAP's trend;
-- the week-of-year profile (mean of the years for SUAP, median for the smaller, storm-prone
-  categories, then lightly smoothed), net of the flu effect for SUAP;
+  (89,946 interventions in 2016, > 94,000 in 2021: 94,500 is used) given SUAP's trend, scaled
+  until the generator's own expected total of those years (its calendar and the mean of its
+  seeded episodes included) equals them; beyond 2021 each category keeps its last growth;
+- the week-of-year profile: mean of the six years (median for AUTR, whose storms are drawn
+  as episodes), smoothed over three weeks for the small INCN and AUTR, net of flu for SUAP;
+  it carries the summer exodus (August ~0.8x) and the December rise;
 - the flu effect on SUAP (lift per unit of the Réseau Sentinelles weekly incidence) and the
   peak lifts of the real winters, from which the generator draws its seeded epidemics;
 - the over-dispersion left once trend, profile, calendar and Poisson noise are explained;
+- AUTR's storm weeks (how often, how big), drawn by the generator as seeded episodes;
 - the share of each commune in the annual SUAP (mean of the six years' shares).
 """
 
@@ -24,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +66,8 @@ def main() -> None:
     anchor_to_totals(fitted)
     text = render(fitted)
     args.out.write_text(text, encoding="utf-8")
+    # The module is committed: keep it in the repository's format (ruff is a dev dependency).
+    subprocess.run([sys.executable, "-m", "ruff", "format", "--quiet", str(args.out)], check=True)
     print(f"wrote {args.out} ({len(text.splitlines())} lines)")
 
 
