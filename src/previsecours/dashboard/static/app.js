@@ -27,7 +27,7 @@ const $ = (selector) => document.querySelector(selector);
 
 function fmt(value) {
   if (value === null || value === undefined) return "—";
-  if (value === 0) return "0";
+  if (Number.isInteger(value)) return value.toLocaleString("fr-FR"); // quantiles are counts
   // Small expected counts (a commune's hour) keep two significant digits, not "0,00".
   if (Math.abs(value) < 1) return value.toLocaleString("fr-FR", { maximumSignificantDigits: 2 });
   const digits = value < 10 ? 2 : value < 100 ? 1 : 0;
@@ -519,6 +519,7 @@ async function start() {
     return;
   }
   state.meta = meta;
+  if (!meta.frequencies.some((f) => f.key === state.frequency)) state.frequency = meta.frequencies[0].key;
   renderProvenance(meta);
   fillSelect($("#category"), meta.categories, state.category);
   fillSelect($("#station-category"), meta.categories, state.stationCategory);
