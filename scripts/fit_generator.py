@@ -68,7 +68,7 @@ def main() -> None:
     args.out.write_text(text, encoding="utf-8")
     # The module is committed: keep it in the repository's format (ruff is a dev dependency).
     subprocess.run([sys.executable, "-m", "ruff", "format", "--quiet", str(args.out)], check=True)
-    print(f"wrote {args.out} ({len(text.splitlines())} lines)")
+    print(f"wrote {args.out}")
 
 
 def read_weekly(path: Path) -> pd.DataFrame:
