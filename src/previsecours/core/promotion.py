@@ -36,7 +36,8 @@ class PromotionPolicy:
     level_margin: float = 0.02  # relative loss tolerated at any other level
     coverage_metric: str = "coverage_80"
     coverage_band: tuple[float, float] = (0.70, 0.95)
-    coverage_levels: tuple[str, ...] = ("station×day", "departement×day")
+    # A département has only 7 days in a one-week window: too few to measure a coverage.
+    coverage_levels: tuple[str, ...] = ("station×day",)
 
     @classmethod
     def from_params(cls, section: Mapping[str, Any]) -> PromotionPolicy:

@@ -1,0 +1,68 @@
+"""Prefect flow `forecast`: the CLI's `previsecours forecast`, with its results in the UI.
+
+Thin by design: one task calls `previsecours.pipelines.forecast.run_forecast` (champion from
+the registry → every level × area × category × hour, rollups, crews per station and shift,
+drivers, files); the flow publishes a table of the next days per station (expected
+interventions, 80 % interval, peak hour) and a markdown naming the riskiest periods.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from previsecours.pipelines import forecast as pipeline
+from previsecours.settings import Settings, load_settings
+
+
+@task(name="forecast-all-levels", cache_policy=NO_CACHE)
+def run(settings: Settings, horizon: str | None, start: str | None) -> pipeline.ForecastResult:
+    return pipeline.run_forecast(
+        settings,
+        now=pd.Timestamp.now(tz="UTC"),
+        horizon=horizon,
+        start=pd.Timestamp(start) if start else None,
+    )
+
+
+@task(name="publish-forecast", cache_policy=NO_CACHE)
+def publish(result: pipeline.ForecastResult) -> None:
+    days = pipeline.station_days(result.forecast)
+    create_table_artifact(
+        {str(column): days[column].tolist() for column in days.columns},
+        key="forecast-stations",
+        description="Next days per station: expected interventions, 80 % interval, peak hour",
+    )
+    timings = "\n".join(f"| {k} | {v:.1f} |" for k, v in result.seconds.items())
+    create_markdown_artifact(
+        f"{pipeline.riskiest_markdown(result)}\n\n| step | seconds |\n|---|---|\n{timings}\n\n"
+        f"Files: `{result.files.forecast}` (+ `.csv`, `.staffing.parquet`, "
+        "`.drivers.parquet`, `.json`).",
+        key="forecast-summary",
+        description="Periods to watch",
+    )
+
+
+@flow(name="forecast", log_prints=True)
+def forecast(
+    territory: str = "essonne",
+    home: str | None = None,
+    horizon: str | None = None,
+    start: str | None = None,
+) -> dict[str, Any]:
+    """Forecast the territory with its champion model and publish what to watch."""
+    settings = load_settings(territory, Path(home) if home else None)
+    result = run(settings, horizon, start)
+    publish(result)
+    get_run_logger().info("forecast written to %s", result.files.forecast)
+    return {
+        "issued_at": result.issued_at.isoformat(),
+        "file": str(result.files.forecast),
+        "model_version": result.metadata["model_version"],
+        "seconds": result.seconds,
+    }
