@@ -356,3 +356,18 @@ def test_montgomery_county_extract_ingests_and_names_its_real_defects(
     assert str(stored["alert_time"].dt.tz) == "America/New_York"
     assert set(stored["category"]) == {"EMS", "FIRE", "TRAFFIC"}
     assert 0.6 < stored["station_code"].notna().mean() < 0.7  # "Station <code>" on 64 % of rows
+
+
+def test_commands_that_do_not_validate_never_import_great_expectations() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, previsecours.cli, previsecours.pipelines.ingest;"
+        "print(sorted(m for m in ('great_expectations', 'dvc') if m in sys.modules))"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=repo
+    )
+    assert out.stdout.strip() == "[]"
