@@ -34,12 +34,27 @@ _STAGES: Final = ("episodes", "counts", "times", "communes", "stations", "positi
 
 def generate_events(territory: Territory, start: date, end: date, seed: int) -> pd.DataFrame:
     """Synthetic interventions of `territory` from `start` to `end` (both days included)."""
-    streams = dict(zip(_STAGES, np.random.SeedSequence(seed).spawn(len(_STAGES)), strict=True))
-
-    def rng(stage: str) -> np.random.Generator:
-        return np.random.default_rng(streams[stage])
-
     _check_categories(territory)
+    streams = Streams(seed)
+    seconds, category = draw_alerts(territory, start, end, streams)
+    return place_alerts(territory, seconds, category, streams)
+
+
+class Streams:
+    """One independent random generator per stage, all derived from the seed."""
+
+    def __init__(self, seed: int) -> None:
+        sequences = np.random.SeedSequence(seed).spawn(len(_STAGES))
+        self._sequences = dict(zip(_STAGES, sequences, strict=True))
+
+    def __call__(self, stage: str) -> np.random.Generator:
+        return np.random.default_rng(self._sequences[stage])
+
+
+def draw_alerts(
+    territory: Territory, start: date, end: date, rng: Streams
+) -> tuple[IntArray, IntArray]:
+    """Alert instants (UTC epoch seconds, sorted) and their category indexes."""
     grid = calendar.hourly_grid(start, end, territory.timezone)
     days = calendar.day_calendar(start, end, territory)
     expected = rates.expected_counts(grid, days, draw_episodes(days, rng("episodes")))
@@ -48,8 +63,13 @@ def generate_events(territory: Territory, start: date, end: date, seed: int) -> 
     hour, category = np.divmod(cell, counts.shape[1])
     seconds = grid.utc_seconds[hour] + rng("times").integers(0, SECONDS_PER_HOUR, cell.size)
     order = np.argsort(seconds, kind="stable")
-    seconds, category = seconds[order], category[order]
+    return seconds[order], category[order]
 
+
+def place_alerts(
+    territory: Territory, seconds: IntArray, category: IntArray, rng: Streams
+) -> pd.DataFrame:
+    """The canonical extract of sorted alerts: ids, communes, stations, positions, durations."""
     where = places.territory_places(territory)
     commune = places.draw_communes(where, category, rng("communes"))
     station = places.draw_stations(where, commune, rng("stations"))
