@@ -47,7 +47,7 @@ def _issue(settings: Settings, events: pd.DataFrame, scale: float, issued: pd.Ti
     steps = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
     frame = actual.assign(
         territory="essonne",
-        issued_at=ISSUED.tz_convert("UTC"),
+        issued_at=issued.tz_convert("UTC"),
         period_end=actual["period_start"] + actual["frequency"].map(steps),
         area_name="",
         mean=mean,
@@ -64,7 +64,7 @@ def _issue(settings: Settings, events: pd.DataFrame, scale: float, issued: pd.Ti
     forecast_files.write_forecast(
         settings.paths,
         "essonne",
-        ISSUED,
+        issued,
         forecast=frame[list(FORECAST_COLUMNS)],
         staffing=pd.DataFrame(columns=list(STAFFING_COLUMNS)),
         drivers=pd.DataFrame(columns=list(DRIVER_COLUMNS)),
