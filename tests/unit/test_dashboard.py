@@ -352,3 +352,39 @@ def test_cli_serves_on_localhost_and_says_when_there_is_no_forecast(
     assert result.exit_code == 0, result.output
     assert "lancez « make demo »" in result.output
     assert calls == [(tmp_path.resolve(), "127.0.0.1", 8050)]
+
+
+def weekly_counts(events: pd.DataFrame) -> pd.DataFrame:
+    """The events as a counts-only service would publish them: per commune, category, week."""
+    local = events["alert_time"]
+    week = local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")
+    return (
+        events.assign(period_start=week)
+        .groupby(["period_start", "commune_code", "category"], as_index=False)
+        .size()
+        .rename(columns={"commune_code": "area_code", "size": "count"})
+    )
+
+
+def test_weekly_counts_give_the_same_weekly_reference_as_the_events(
+    home: Path, essonne, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.adapters.store import write_counts
+
+    shutil.copytree(home / "forecasts", tmp_path / "forecasts")
+    events = read_events(Paths(home), essonne)
+    write_counts(Paths(tmp_path), essonne, "week", weekly_counts(events))
+    from_events = TestClient(create_app(Paths(home), essonne))
+    from_counts = TestClient(create_app(Paths(tmp_path), essonne))
+
+    assert from_counts.get("/api/meta").json()["history"]["resolution"] == "week"
+    week = {"frequency": "week", "period": 0}
+    for code in ("91228", "91001"):
+        expected = from_events.get(f"/api/area/commune/{code}", params=week).json()
+        shown = from_counts.get(f"/api/area/commune/{code}", params=week).json()
+        assert shown["ref_same_weeks"]["mean"] == pytest.approx(expected["ref_same_weeks"]["mean"])
+    # Weekly counts say nothing of an hour: no hourly reference, no recent hourly actuals.
+    assert from_counts.get("/api/area/commune/91228").json()["ref_same_weeks"] is None
+    station = from_counts.get("/api/station/EVRY").json()
+    assert station["actuals"] is None
+    assert "hebdomadaires" in station["actuals_note"]

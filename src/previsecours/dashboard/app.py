@@ -92,9 +92,28 @@ class DashboardStore:
         except Exception as exc:
             log.warning("dashboard: no history (%s)", exc)
             return None, f"Historique illisible : {exc}"
-        if events.empty:
-            return None, "Aucune intervention dans l'historique (lancez l'ingestion)."
-        return History(events, self.territory.timezone), ""
+        if not events.empty:
+            return History.from_events(events, self.territory.timezone), ""
+        return self._counts_history()
+
+    def _counts_history(self) -> tuple[History | None, str]:
+        """Services that publish counts only: the finest stored counts, with what they lack."""
+        from previsecours.adapters.store import read_counts
+
+        for frequency in ("hour", "day", "week"):
+            try:
+                counts = read_counts(self.paths, self.territory, frequency)
+            except Exception as exc:
+                log.warning("dashboard: counts unreadable (%s)", exc)
+                continue
+            if not counts.empty:
+                history = History.from_counts(counts, self.territory.timezone, frequency)
+                label = {"hour": "horaires", "day": "journaliers", "week": "hebdomadaires"}
+                note = f"Historique en comptages {label[frequency]} par commune"
+                if frequency != "hour":
+                    note += " : pas d'activité heure par heure à montrer"
+                return history, note + "."
+        return None, "Aucune intervention dans l'historique (lancez l'ingestion)."
 
 
 def create_app(

@@ -165,6 +165,7 @@ class Dashboard:
             "classes": list(CLASS_LABELS),
             "history": {
                 "available": self.history is not None,
+                "resolution": self.history.resolution if self.history is not None else None,
                 "note": self.history_note,
                 "last": _stamp(self.history.last.tz_convert(tz))
                 if self.history is not None and self.history.last is not None
@@ -457,6 +458,8 @@ class Dashboard:
     def _no_actuals_note(self) -> str:
         if self.history is None:
             return self.history_note or "Pas d'historique disponible."
+        if not self.history.answers("hour"):
+            return self.history_note
         return "L'historique ne couvre pas les 7 jours qui précèdent la prévision."
 
 
