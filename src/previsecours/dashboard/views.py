@@ -150,6 +150,7 @@ class Dashboard:
             "data_version": m.data_version,
             "issued_at": m.issued_at.isoformat(),
             "issued_label": _stamp(issued_local),
+            "timezone": tz,
             "horizon": m.horizon,
             "inputs": [_freshness(name, at, m.issued_at, tz) for name, at in m.inputs.items()],
             "levels": [{"key": lv, "label": LEVEL_LABELS.get(lv, lv)} for lv in levels],

@@ -119,7 +119,7 @@ function renderProvenance(meta) {
   $("#territory-label").textContent = meta.territory.label;
   $("#meta-model").textContent = `${meta.model.name} v${meta.model.version}`;
   $("#meta-data").textContent = meta.data_version;
-  $("#meta-issued").textContent = meta.issued_label;
+  $("#meta-issued").textContent = `${meta.issued_label} (${meta.timezone})`;
   const inputs = $("#meta-inputs");
   inputs.replaceChildren();
   if (!meta.inputs.length) inputs.textContent = "non renseignée";
@@ -320,8 +320,16 @@ async function openDetail(code) {
     panel.append(el("p", { class: "note" }, "Non fournis avec cette prévision."));
   }
   if (detail.zones.length) {
-    const zones = detail.zones.filter((z) => z.share_pct >= 1).map((z) => `${z.zone} ${z.share_pct} %`);
-    panel.append(el("p", { class: "note" }, `Zones de premier appel : ${zones.join(", ")}`));
+    const line = el("p", { class: "note zones" }, "Zones de premier appel : ");
+    for (const zone of detail.zones.filter((z) => z.share_pct >= 1)) {
+      const link = el("a", { href: "#", "data-zone": zone.zone }, `${zone.zone} ${zone.share_pct.toLocaleString("fr-FR")} %`);
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        openStation(zone.zone).catch(report);
+      });
+      line.append(link, " ");
+    }
+    panel.append(line);
   }
   if (detail.station) {
     const button = el("button", { type: "button", id: "open-station" }, "Voir le centre sur 7 jours");
