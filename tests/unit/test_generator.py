@@ -127,7 +127,11 @@ def test_engagement_durations(fit_period: pd.DataFrame) -> None:
     suap = fit_period.loc[fit_period["category"] == "SUAP", "duration_min"]
     assert suap.quantile(0.99) > 3 * suap.median()  # heavy right tail
     assert durations.median()["INCN"] > durations.median()["SUAP"]
-    assert (fit_period["duration_min"] >= profiles.DURATION_MIN_FLOOR).all()
+    assert (
+        fit_period["duration_min"]
+        .between(profiles.DURATION_MIN_FLOOR, profiles.DURATION_MAX_MIN)
+        .all()
+    )
 
 
 def test_festive_nights_and_holidays_lift_the_expected_rates(essonne: Territory) -> None:

@@ -103,11 +103,12 @@ def draw_counts(
 
 
 def draw_durations(category: IntArray, rng: np.random.Generator) -> FloatArray:
-    """Engagement minutes: lognormal per category (median and spread), whole minutes."""
+    """Engagement minutes: lognormal per category (median and spread), whole minutes, within
+    [DURATION_MIN_FLOOR, DURATION_MAX_MIN]."""
     median = np.array([profiles.DURATION_LOGNORMAL[c][0] for c in profiles.CATEGORIES])
     sigma = np.array([profiles.DURATION_LOGNORMAL[c][1] for c in profiles.CATEGORIES])
     minutes = median[category] * np.exp(sigma[category] * rng.standard_normal(category.size))
-    return np.maximum(np.round(minutes), profiles.DURATION_MIN_FLOOR)
+    return np.clip(np.round(minutes), profiles.DURATION_MIN_FLOOR, profiles.DURATION_MAX_MIN)
 
 
 def _intervention_ids(alert_time: pd.DatetimeIndex) -> npt.NDArray[np.object_]:

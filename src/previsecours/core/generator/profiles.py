@@ -102,6 +102,8 @@ DURATION_LOGNORMAL: Final[dict[str, tuple[float, float]]] = {
     "AUTR": (48.0, 0.80),
 }
 DURATION_MIN_FLOOR: Final = 5.0
+# Longer engagements exist (a big fire's watch), but a dispatch record closes within the day.
+DURATION_MAX_MIN: Final = 1440.0
 
 # Share of each category spread evenly over communes rather than like SUAP: road accidents
 # happen on the roads crossing rural communes, vegetation fires in the fields and woods.
