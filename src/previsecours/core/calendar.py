@@ -71,7 +71,7 @@ def period_of(times: pd.DatetimeIndex, frequency: Frequency, timezone: str) -> p
         return local.tz_convert("UTC").floor("h").tz_convert(timezone).as_unit("s")
     days = local.tz_localize(None).normalize()
     if frequency == "week":
-        days = days - pd.to_timedelta(days.weekday, unit="D")
+        days = days - pd.to_timedelta(days.day_of_week, unit="D")
     return days.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward").as_unit("s")
 
 
@@ -91,11 +91,11 @@ def calendar_features(
     local = starts.tz_convert(territory.timezone)
     naive = local.tz_localize(None)
     hour = naive.hour.to_numpy(np.float64)
-    doy = naive.dayofyear.to_numpy(np.float64)
+    doy = naive.day_of_year.to_numpy(np.float64)
     out = pd.DataFrame(
         {
             "hour": hour,
-            "weekday": naive.weekday.to_numpy(np.float64),
+            "weekday": naive.day_of_week.to_numpy(np.float64),
             "month": naive.month.to_numpy(np.float64),
             "week_of_year": naive.isocalendar().week.to_numpy(np.float64),
             "day_of_year": doy,

@@ -541,6 +541,10 @@ def train_stage(
     seconds["logging"] = time.perf_counter() - t0
     from previsecours.core.backtest import metric_table
 
+    record = {"run_id": run_id, "model_uri": uri, "version": version, "seconds": seconds}
+    path = settings.paths.home / "metrics" / f"train-{territory.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1), encoding="utf-8")
     return TrainResult(
         run_id=run_id,
         model_uri=uri,
@@ -608,7 +612,7 @@ def log_training(
                 tracking.log_metrics(flat_metrics(files.metrics, str(model)))
                 tracking.log_metrics({"fit_seconds": files.fit_seconds.get(str(model), 0.0)})
                 for window, values in _per_window(files.metrics, str(model)).items():
-                    tracking.log_metrics(values, step=window)
+                    tracking.log_metrics({f"window/{k}": v for k, v in values.items()}, step=window)
         tracking.log_frame(files.predictions, "backtest", "predictions.parquet")
         tracking.log_frame(files.metrics, "backtest", "metrics.parquet")
         tracking.log_json(forecaster.spec.to_dict(), "feature_spec.json")

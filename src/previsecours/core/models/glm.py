@@ -45,7 +45,9 @@ class PoissonGLM:
         ]
         history += [c for c in features.columns if c.startswith("cov_")]
         log_history = make_pipeline(
-            SimpleImputer(strategy="constant", fill_value=0.0, add_indicator=True),
+            SimpleImputer(
+                strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True
+            ),
             FunctionTransformer(np.log1p),
             StandardScaler(),
         )

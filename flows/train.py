@@ -1,0 +1,58 @@
+"""Prefect flow `train`: the CLI's `previsecours train`, with its results shown in the UI.
+
+Thin by design: the tasks call `previsecours.pipelines.train` (backtest, then final fit and
+MLflow logging); the flow publishes the RMSSE table and the registered version as artifacts.
+The backtest and the final fit run in this process, one after the other: both use every core.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from previsecours.pipelines import train as pipeline
+from previsecours.settings import Settings, load_settings
+
+
+@task(name="backtest", cache_policy=NO_CACHE)
+def run_backtest(settings: Settings) -> pipeline.BacktestFiles:
+    return pipeline.backtest_stage(settings)
+
+
+@task(name="fit-log-register", cache_policy=NO_CACHE)
+def fit_and_register(settings: Settings, files: pipeline.BacktestFiles) -> pipeline.TrainResult:
+    return pipeline.train_stage(settings, files=files)
+
+
+@task(name="publish-training", cache_policy=NO_CACHE)
+def publish(result: pipeline.TrainResult) -> None:
+    table = result.rmsse.round(3).reset_index()
+    create_table_artifact(
+        table.to_dict(orient="records"),
+        key="train-rmsse",
+        description="RMSSE per level × grain and model, over all backtest windows",
+    )
+    lines = [
+        f"# Training: model version {result.version}",
+        f"MLflow run `{result.run_id}`, model `{result.model_uri}`.",
+        "",
+        "| step | seconds |",
+        "|---|---|",
+        *(f"| {k} | {v:.1f} |" for k, v in result.seconds.items()),
+    ]
+    create_markdown_artifact("\n".join(lines), key="train-summary", description="Training run")
+
+
+@flow(name="train", log_prints=True)
+def train(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+    """Backtest, fit, log and register a new model version of the territory."""
+    settings = load_settings(territory, Path(home) if home else None)
+    files = run_backtest(settings)
+    result = fit_and_register(settings, files)
+    publish(result)
+    get_run_logger().info("registered %s version %s", result.model_uri, result.version)
+    return {"run_id": result.run_id, "version": result.version, "model_uri": result.model_uri}

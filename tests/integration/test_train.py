@@ -1,0 +1,142 @@
+"""End to end: `train` on small generated data with a real MLflow (temporary home)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from previsecours.settings import Settings, load_settings
+
+PARAMS = {
+    "train": {
+        "train_years": 0.15,
+        "history_years": 1.0,
+        "n_windows": 2,
+        "models": ["catboost", "seasonal_naive", "poisson_glm"],
+        "catboost": {"iterations": 40},
+        "poisson_glm": {"max_rows": 20000},
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne) -> Settings:  # type: ignore[no-untyped-def]
+    from previsecours.adapters.store import write_events
+    from previsecours.core.generator import generate_events
+
+    home = tmp_path_factory.mktemp("train-home")
+    (home / "params.yaml").write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
+    settings = load_settings("essonne", home)
+    events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 4, 14), seed=21)
+    write_events(settings.paths, settings.territory, events)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def result(trained_home: Settings):  # type: ignore[no-untyped-def]
+    from previsecours.pipelines.train import run_training
+
+    return run_training(trained_home)
+
+
+def test_train_logs_runs_metrics_artifacts_and_registers(trained_home: Settings, result) -> None:  # type: ignore[no-untyped-def]
+    import mlflow
+
+    assert result.version == 1
+    client = mlflow.MlflowClient(trained_home.paths.mlflow_tracking_uri)
+    parent = client.get_run(result.run_id)
+    for tag in ("data_version", "git_commit", "territory", "frequency", "feature_spec_version"):
+        assert parent.data.tags[tag]
+    assert parent.data.tags["territory"] == "essonne"
+    assert parent.data.params["train.n_windows"] == "2"
+    for key in (
+        "station_hour_rmsse",
+        "departement_day_bias_pct",
+        "station_day_coverage_80",
+        "commune_hour_pinball",
+    ):
+        assert np.isfinite(parent.data.metrics[key])
+    experiment = parent.info.experiment_id
+    children = client.search_runs(
+        [experiment], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
+    )
+    assert sorted(r.data.tags["model"] for r in children) == [
+        "catboost",
+        "poisson_glm",
+        "seasonal_naive",
+    ]
+    catboost = next(r for r in children if r.data.tags["model"] == "catboost")
+    history = client.get_metric_history(catboost.info.run_id, "window/station_hour_rmsse")
+    assert sorted(h.step for h in history) == [0, 1]  # one value per window
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)} | {
+        a.path for d in ("backtest", "plots") for a in client.list_artifacts(result.run_id, d)
+    }
+    assert {
+        "backtest/predictions.parquet",
+        "plots/calibration.png",
+        "feature_spec.json",
+    } <= artifacts
+    assert "plots/feature_importance.png" in artifacts
+    version = client.get_model_version("previsecours-essonne", "1")
+    assert version.tags["feature_spec_version"] == "1"
+    assert version.tags["frequency"] == "hour" and version.tags["horizon"] == "168"
+    assert Path(trained_home.paths.mlflow_artifacts).is_dir()
+    assert (trained_home.paths.home / "metrics" / "backtest-essonne.json").is_file()
+
+
+def test_registered_model_forecasts_every_level_consistently(
+    trained_home: Settings, result
+) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.adapters.store import read_events
+    from previsecours.adapters.tracking import load_forecaster
+    from previsecours.pipelines.predict import predict_levels
+    from previsecours.pipelines.train import score_on_window
+
+    forecaster = load_forecaster("models:/previsecours-essonne/1")
+    assert forecaster.data_version == "unversioned"
+    events = read_events(trained_home.paths, trained_home.territory)
+    start = pd.Timestamp("2024-04-15", tz="Europe/Paris")
+    out = predict_levels(
+        forecaster, events, trained_home.territory, start, 168, "hour", grains=("day",)
+    )
+    hourly = out[out["frequency"] == "hour"]
+    assert hourly["period_start"].nunique() == 168
+    sums = hourly.groupby(["level", "category"])["mean"].sum().unstack("level")
+    np.testing.assert_allclose(sums["commune"], sums["departement"], rtol=1e-9)
+    np.testing.assert_allclose(sums["station"], sums["departement"], rtol=1e-9)
+    q = out[["p02_5", "p10", "p50", "p90", "p97_5"]].to_numpy()
+    assert (np.diff(q, axis=1) >= 0).all() and np.isfinite(q).all()
+    assert set(out[out["frequency"] == "day"]["level"]) == {"commune", "station", "departement"}
+    scores = score_on_window(forecaster, events, trained_home.territory)
+    rmsse = scores[
+        (scores["window"] == "all") & (scores["metric"] == "rmsse") & (scores["kind"] == "ALL")
+    ]
+    assert set(rmsse["level"]) == {"commune", "station", "departement"}
+    assert rmsse["value"].between(0.2, 1.5).all()
+
+
+def test_panel_stage_command_writes_the_panel(trained_home: Settings, result) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from previsecours.cli import app
+
+    out = CliRunner().invoke(
+        app, ["--home", str(trained_home.paths.home), "panel", "-t", "essonne"]
+    )
+    assert out.exit_code == 0, out.output
+    panel = pd.read_parquet(trained_home.paths.data / "panel" / "essonne.parquet")
+    assert list(panel.columns) == ["area_code", "category", "period_start", "count"]
+    assert panel["count"].sum() > 0
+
+
+def test_train_flow_registers_the_next_version(trained_home: Settings, result, prefect_api) -> None:  # type: ignore[no-untyped-def]
+    from flows.train import train
+
+    state = train(territory="essonne", home=str(trained_home.paths.home), return_state=True)
+    assert state.is_completed()
+    assert state.result()["version"] == 2

@@ -1,0 +1,84 @@
+"""Features: every history feature respects the horizon (leakage test), one dtype, one order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from previsecours.core.features import (
+    FEATURE_DTYPE,
+    FeatureSpec,
+    area_attributes,
+    build_features,
+    make_spec,
+)
+from previsecours.core.panel import DensePanel
+
+TZ = "Europe/Paris"
+
+
+def _panel(essonne, periods: int, frequency: str = "hour", seed: int = 0) -> DensePanel:  # type: ignore[no-untyped-def]
+    start = pd.Timestamp("2023-01-02", tz=TZ)
+    freq = {"hour": "h", "day": "D", "week": "7D"}[frequency]
+    starts = pd.date_range(start, periods=periods, freq=freq).as_unit("s")
+    zones = list(essonne.coverage_zones[:3])
+    series = pd.DataFrame({"area_code": zones, "category": "ALL"})
+    counts = np.random.default_rng(seed).poisson(2.0, size=(3, periods)).astype(float)
+    return DensePanel(series, starts, counts)
+
+
+@pytest.mark.parametrize(
+    ("frequency", "horizon", "periods"), [("hour", 168, 24 * 7 * 60), ("week", 1, 220)]
+)
+def test_features_up_to_the_cutoff_ignore_every_later_target(
+    essonne, frequency, horizon, periods
+) -> None:  # type: ignore[no-untyped-def]
+    panel = _panel(essonne, periods, frequency)
+    spec = make_spec(frequency, horizon)
+    attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))
+    cutoff = periods - 3 * horizon - 5
+    perturbed = panel.counts.copy()
+    perturbed[:, cutoff:] = np.random.default_rng(1).poisson(50.0, size=perturbed[:, cutoff:].shape)
+    other = DensePanel(panel.series, panel.starts, perturbed)
+    # Every period before cutoff + horizon may only read targets before the cutoff.
+    last = cutoff + horizon
+    a = build_features(panel, spec, essonne, attrs, first=0, last=last).matrix
+    b = build_features(other, spec, essonne, attrs, first=0, last=last).matrix
+    pd.testing.assert_frame_equal(a, b)
+    # ...and the perturbation is visible one period later (the test can fail).
+    c = build_features(panel, spec, essonne, attrs, first=last, last=last + 1).matrix
+    d = build_features(other, spec, essonne, attrs, first=last, last=last + 1).matrix
+    assert not c.equals(d)
+
+
+def test_every_lag_is_at_least_the_horizon() -> None:
+    for frequency, horizon in (("hour", 168), ("hour", 24), ("day", 7), ("week", 1), ("week", 4)):
+        spec = make_spec(frequency, horizon)  # type: ignore[arg-type]
+        lags = (
+            *spec.lags,
+            *spec.seasonal_lags,
+            *spec.reference_lags,
+            *spec.reference_pm2_lags,
+            *spec.day_profile_lags,
+        )
+        assert min(lags) >= horizon
+
+
+def test_features_have_one_dtype_and_the_spec_order(essonne) -> None:  # type: ignore[no-untyped-def]
+    panel = _panel(essonne, 24 * 7 * 6)
+    spec = make_spec("hour", 168)
+    attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))
+    block = build_features(panel, spec, essonne, attrs, first=24 * 7 * 5, last=24 * 7 * 6)
+    assert tuple(block.matrix.columns) == spec.columns
+    assert set(block.matrix.dtypes) == {np.dtype(FEATURE_DTYPE)}
+    assert len(block.matrix) == 3 * 168
+    # lag_168 of the first forecast row is the count one week earlier
+    assert block.matrix["lag_168"].iloc[0] == panel.counts[0, 24 * 7 * 4]
+
+
+def test_spec_round_trip_and_version_check() -> None:
+    spec = make_spec("hour", 168)
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(ValueError, match="retrain"):
+        FeatureSpec.from_dict({**spec.to_dict(), "version": 99})

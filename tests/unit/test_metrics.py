@@ -1,0 +1,80 @@
+"""Metrics against slow obvious loops, and the dispersion fit against its target."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from previsecours.core import metrics as m
+from previsecours.core.intervals import fit_dispersion, interval_coverage, nb_quantiles
+
+RNG = np.random.default_rng(3)
+Y = RNG.poisson(3.0, 400).astype(float)
+MU = np.clip(Y + RNG.normal(0, 1.5, 400), 0, None)
+
+
+def test_point_metrics_match_loops() -> None:
+    n = len(Y)
+    pairs = list(zip(Y, MU, strict=True))
+    assert math.isclose(m.mae(Y, MU), sum(abs(a - b) for a, b in pairs) / n)
+    assert math.isclose(
+        m.rmse(Y, MU), math.sqrt(sum((a - b) ** 2 for a, b in zip(Y, MU, strict=True)) / n)
+    )
+    dev = 0.0
+    for a, b in zip(Y, MU, strict=True):
+        mu = max(b, 0.01)
+        dev += 2 * ((a * math.log(a / mu) if a > 0 else 0.0) - (a - mu))
+    assert math.isclose(m.poisson_deviance(Y, MU), dev / n)
+    assert math.isclose(m.bias_pct(Y, MU), 100 * (sum(MU) - sum(Y)) / sum(Y))
+
+
+def test_rmsse_uses_the_seasonal_naive_scale() -> None:
+    history = RNG.poisson(2.0, (3, 50)).astype(float)
+    season = 7
+    diffs = [
+        (history[i, t] - history[i, t - season]) ** 2 for i in range(3) for t in range(season, 50)
+    ]
+    scale = sum(diffs) / len(diffs)
+    assert math.isclose(m.seasonal_scale(history, season), scale)
+    expected = math.sqrt(sum((a - b) ** 2 for a, b in zip(Y, MU, strict=True)) / len(Y) / scale)
+    assert math.isclose(m.rmsse(Y, MU, scale), expected)
+
+
+def test_pinball_and_coverage_match_loops() -> None:
+    levels = (0.1, 0.5, 0.9)
+    q = np.stack([MU * 0.5, MU, MU * 1.5], axis=1)
+    total = 0.0
+    for i, y in enumerate(Y):
+        for j, tau in enumerate(levels):
+            d = y - q[i, j]
+            total += tau * d if d >= 0 else (tau - 1) * d
+    assert math.isclose(m.pinball(Y, q, levels), total / (len(Y) * len(levels)))
+    inside = sum(1 for i, y in enumerate(Y) if q[i, 0] <= y <= q[i, 2])
+    assert math.isclose(m.coverage(Y, q[:, 0], q[:, 2]), inside / len(Y))
+
+
+def test_2018_classes() -> None:
+    values = np.array([0, 0.4, 1, 13, 14, 37, 38, 100], dtype=float)
+    assert m.classes_2018(values).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert m.class_accuracy_2018(np.array([0.0, 20.0]), np.array([0.2, 40.0])) == 0.5
+
+
+def test_dispersion_fit_reaches_its_coverage_target() -> None:
+    rng = np.random.default_rng(5)
+    mean = rng.uniform(20, 200, 20_000)
+    alpha_true = 0.05
+    n = 1 / alpha_true
+    y = rng.negative_binomial(n, n / (n + mean)).astype(float)
+    alpha = fit_dispersion(y, mean, target=0.80)
+    assert 0.035 < alpha < 0.07
+    assert abs(interval_coverage(y, mean, alpha) - 0.80) < 0.02
+    q = nb_quantiles(mean[:2000], alpha, (0.1, 0.9))
+    inside = ((y[:2000] >= q[:, 0]) & (y[:2000] <= q[:, 1])).mean()
+    assert abs(inside - interval_coverage(y[:2000], mean[:2000], alpha)) < 1e-9
+
+
+def test_poisson_data_keeps_alpha_zero() -> None:
+    mean = np.full(5000, 0.3)
+    y = np.random.default_rng(2).poisson(mean).astype(float)
+    assert fit_dispersion(y, mean, target=0.82) == 0.0

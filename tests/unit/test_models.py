@@ -1,0 +1,61 @@
+"""Models behind one interface; CatBoost beats seasonal naive on generated data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from previsecours.core import metrics as m
+from previsecours.core.backtest import BacktestConfig, run_backtest
+from previsecours.core.features import area_attributes, make_spec
+from previsecours.core.generator import generate_events
+from previsecours.core.models import make_forecaster, model_names
+from previsecours.core.panel import count_panel
+
+TZ = "Europe/Paris"
+
+
+def test_baselines_read_their_columns() -> None:
+    spec = make_spec("hour", 168)
+    frame = pd.DataFrame(
+        {c: [np.nan, 2.0] for c in spec.columns}
+        | {"lag_168": [np.nan, 3.0], "season_mean_4": [1.5, 2.5]}
+    )
+    naive = make_forecaster("seasonal_naive", spec).fit(frame, np.zeros(2))
+    assert naive.predict(frame).tolist() == [1.5, 3.0]  # falls back to the 4-season mean
+    assert make_forecaster("seasonal_average_4", spec).predict(frame).tolist() == [1.5, 2.5]
+    weekly = make_spec("week", 1)
+    assert make_forecaster("last_period", weekly).chain[0] == "lag_1"  # type: ignore[attr-defined]
+    assert make_forecaster("seasonal_naive", weekly).chain[0] == "lag_52"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="unknown model"):
+        make_forecaster("prophet", spec)
+    assert {"catboost", "poisson_glm", "reference_3y_pm2"} <= set(model_names())
+
+
+def test_catboost_beats_seasonal_naive_on_generated_data(essonne) -> None:  # type: ignore[no-untyped-def]
+    events = generate_events(essonne, dt.date(2024, 2, 5), dt.date(2024, 5, 26), seed=8)
+    start, end = pd.Timestamp("2024-02-05", tz=TZ), pd.Timestamp("2024-05-27", tz=TZ)
+    panel = count_panel(events, essonne, "station", "hour", start=start, end=end, by_category=False)
+    spec = make_spec("hour", 168)
+    attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))
+    config = BacktestConfig(
+        horizon=168,
+        n_windows=2,
+        train_periods=24 * 7 * 8,
+        models=("catboost", "seasonal_naive"),
+        model_params={"catboost": {"iterations": 60}},
+    )
+    result = run_backtest(panel, spec, essonne, attrs, config)
+    p = result.predictions
+    scale = m.seasonal_scale(panel.counts[:, : result.windows[0].origin], 168)
+    rmsse = {
+        name: m.rmsse(g["actual"].to_numpy(), g["mean"].to_numpy(), scale)
+        for name, g in p.groupby("model")
+    }
+    assert rmsse["catboost"] < 0.9 * rmsse["seasonal_naive"]
+    assert (p["mean"] >= 0).all() and np.isfinite(p["mean"]).all()
+    dep = p[p["model"] == "catboost"].groupby("period_start")[["actual", "mean"]].sum()
+    assert abs(m.bias_pct(dep["actual"].to_numpy(), dep["mean"].to_numpy())) < 10
