@@ -204,6 +204,49 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
 
 
 @app.command()
+def panel(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+    """DVC stage: count the curated events into the modelled panel (data/panel/)."""
+    from previsecours.pipelines import train as pipeline
+
+    path = pipeline.panel_stage(settings_from(ctx, territory))
+    typer.echo(f"panel: {path}")
+
+
+@app.command()
+def backtest(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+    """DVC stage: rolling-origin backtest of every model (data/backtest/, metrics/)."""
+    from previsecours.core.backtest import metric_table
+    from previsecours.pipelines import train as pipeline
+
+    settings = settings_from(ctx, territory)
+    files = pipeline.backtest_stage(settings)
+    typer.echo("RMSSE over all windows (lower is better):")
+    typer.echo(metric_table(files.metrics, "rmsse").round(3).to_string())
+    typer.echo(f"metrics: {pipeline.metrics_file(settings)}")
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    territory: TerritoryOption = "essonne",
+    from_backtest: Annotated[
+        bool,
+        typer.Option(help="Reuse the backtest stage's outputs instead of backtesting again."),
+    ] = False,
+) -> None:
+    """Panel, backtest, final CatBoost fit, MLflow run and a new registered model version."""
+    from previsecours.pipelines import train as pipeline
+
+    settings = settings_from(ctx, territory)
+    run = pipeline.train_stage if from_backtest else pipeline.run_training
+    result = run(settings)
+    typer.echo("RMSSE over all windows (lower is better):")
+    typer.echo(result.rmsse.round(3).to_string())
+    typer.echo(f"run {result.run_id}: {result.model_uri} (version {result.version})")
+    typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+
+
+@app.command()
 def promote(
     ctx: typer.Context,
     territory: TerritoryOption = "essonne",
