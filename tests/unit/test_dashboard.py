@@ -299,6 +299,7 @@ def test_station_and_departement_exports(client: TestClient) -> None:
         "/api/map?period=999",
         "/api/map?level=region",
         "/api/station/NOPE",
+        "/api/export/station/NOPE.csv",
         "/api/area/commune/99999",
         "/api/geometry/rivers",
     ],

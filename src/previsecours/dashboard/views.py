@@ -304,22 +304,19 @@ class Dashboard:
             "note": note,
             "category": category,
             "category_label": CATEGORY_LABELS.get(category, category),
-            "forecast": {
-                "times": [t.isoformat() for t in series["period_start"]],
-                "mean": [_num(v) for v in series["mean"]],
-                "p10": [_num(v) for v in series["p10"]],
-                "p90": [_num(v) for v in series["p90"]],
-            },
+            "forecast": _series(series),
             "actuals": actuals,
             "actuals_note": "" if actuals else self._no_actuals_note(),
             "staffing": self._staffing(zone),
         }
 
     def station_rows(self, station_code: str, category: str) -> pd.DataFrame:
+        """A station's zone, hour by hour (the zone around it when it owns none)."""
         station = next((s for s in self.territory.stations if s.code == station_code), None)
-        zone = station.coverage_zone or station.within_zone if station else None
+        if station is None:
+            raise UnknownSelectionError(f"centre inconnu : {station_code}")
         frame = self.slice("station", "hour", category)
-        return frame[frame["area_code"] == zone]
+        return frame[frame["area_code"] == (station.coverage_zone or station.within_zone)]
 
     def departement_view(self) -> dict[str, Any]:
         """Totals per day and category, the peak hours and the alerts (computed once)."""
@@ -354,12 +351,7 @@ class Dashboard:
         return {
             "categories": [{"key": c, "label": CATEGORY_LABELS.get(c, c)} for c in categories],
             "days": table,
-            "hourly": {
-                "times": [t.isoformat() for t in hourly["period_start"]],
-                "mean": [_num(v) for v in hourly["mean"]],
-                "p10": [_num(v) for v in hourly["p10"]],
-                "p90": [_num(v) for v in hourly["p90"]],
-            },
+            "hourly": _series(hourly),
             "peaks": [
                 {
                     "label": _label(_ts(r.period_start), "hour"),
@@ -462,6 +454,16 @@ class Dashboard:
         if not self.history.answers("hour"):
             return self.history_note
         return "L'historique ne couvre pas les 7 jours qui précèdent la prévision."
+
+
+def _series(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """A forecast time series for a chart: times (ISO, with offset), mean and 80 % band."""
+    return {
+        "times": [t.isoformat() for t in frame["period_start"]],
+        "mean": [_num(v) for v in frame["mean"]],
+        "p10": [_num(v) for v in frame["p10"]],
+        "p90": [_num(v) for v in frame["p90"]],
+    }
 
 
 def _has(d: Dashboard, category: str) -> bool:
