@@ -239,6 +239,16 @@ def test_bad_input_is_rejected_with_a_clear_message_and_the_store_untouched(
         assert word in message, message
     assert store_snapshot(seeded_home) == before
     assert Path(report.report_file or "").is_file()
+    checks = {f.check for f in report.extract_failures}
+    assert checks == {EXPECTED_CHECK.get(case, "readable")}
+
+
+EXPECTED_CHECK = {  # the extract-level expectation (GX suite extract_table) or step that failed
+    "header only": "at_least_one_row",
+    "missing required column": "required_columns",
+    "parquet with wrong types": "column_types",
+    "truncated file": "quarantine_share",
+}
 
 
 def test_too_many_defects_reject_the_whole_extract(seeded_home: Path, essonne) -> None:  # type: ignore[no-untyped-def]

@@ -39,12 +39,41 @@ SDIS91_WEEKLY_COLUMNS: Final = (
     "ope_categorie",
     "nb_ope",
 )
+_SDIS91_DESCRIPTIVE: Final = ("ope_code_postal", "ope_nom_commune")  # not needed, dropped
 COUNTS_PRESETS: Final = (SDIS91_WEEKLY,)
 
 
 class ExtractError(ValueError):
     """A whole extract cannot be used; the message names the file and, where it applies, the
-    row and the column."""
+    row and the column. `check` names the extract-level check that failed."""
+
+    def __init__(self, message: str, check: str = "readable") -> None:
+        super().__init__(message)
+        self.check = check
+
+
+def required_export_columns(territory: Territory, kind: str, preset: str | None) -> list[str]:
+    """The export columns an extract of `kind` (events or counts) cannot do without."""
+    if kind == "counts":
+        if preset == SDIS91_WEEKLY:
+            return [
+                c for c in SDIS91_WEEKLY_COLUMNS if c not in ("ope_code_postal", "ope_nom_commune")
+            ]
+        return ["period_start", "area_code", "category", "count"]
+    columns = territory.mapping.columns
+    return [columns[c] for c in REQUIRED_COLUMNS if c in columns] + list(territory.mapping.id_from)
+
+
+def missing_columns_message(found: list[str], needed: list[str], source: str) -> str:
+    """Names the missing columns and what was found; suspects the separator if only one."""
+    missing = [c for c in needed if c not in found]
+    hint = ""
+    if len(found) == 1:
+        hint = (
+            f"; the header reads as a single column {found[0][:80]!r}: "
+            "is the separator one of ',' ';' or tab?"
+        )
+    return f"{source}: required column(s) missing: {missing}; found columns {found[:20]}{hint}"
 
 
 @dataclass(frozen=True)
@@ -76,8 +105,7 @@ def map_events(
     """
     mapping = territory.mapping
     columns = dict(mapping.columns)
-    needed = [columns[c] for c in REQUIRED_COLUMNS if c in columns] + list(mapping.id_from)
-    _require(raw, needed, source)
+    _require(raw, required_export_columns(territory, "events", None), source)
     if not text_source:
         _check_types(raw, columns, source)
     n = len(raw)
@@ -168,7 +196,7 @@ def map_counts(
     n = len(raw)
     out = pd.DataFrame(index=pd.RangeIndex(n))
     if preset == SDIS91_WEEKLY:
-        _require(raw, [c for c in SDIS91_WEEKLY_COLUMNS if c != "ope_code_postal"], source)
+        _require(raw, required_export_columns(territory, "counts", preset), source)
         week = _text(raw["ope_semaine"]).str.zfill(2)
         period_text = _text(raw["ope_annee"]).str.cat(week, sep="-W")
         naive = pd.to_datetime(period_text + "-1", format="%G-W%V-%u", errors="coerce")
@@ -176,7 +204,7 @@ def map_counts(
         frequency = "week"
         used = set(SDIS91_WEEKLY_COLUMNS) - {"ope_code_postal", "ope_nom_commune"}
     else:
-        _require(raw, ["period_start", "area_code", "category", "count"], source)
+        _require(raw, required_export_columns(territory, "counts", None), source)
         period_text = _text(raw["period_start"])
         naive = _parse_naive(raw["period_start"], territory.mapping.time_format)
         area, category, count = raw["area_code"], raw["category"], raw["count"]
@@ -323,19 +351,9 @@ def _complete(row_complete: pd.Series | None, n: int) -> np.ndarray[Any, np.dtyp
 
 
 def _require(raw: pd.DataFrame, needed: list[str], source: str) -> None:
-    missing = [c for c in needed if c not in raw.columns]
-    if not missing:
-        return
-    found = list(raw.columns)
-    hint = ""
-    if len(found) == 1:
-        hint = (
-            f"; the header reads as a single column {found[0][:80]!r}: "
-            "is the separator one of ',' ';' or tab?"
-        )
-    raise ExtractError(
-        f"{source}: required column(s) missing: {missing}; found columns {found[:20]}{hint}"
-    )
+    if any(c not in raw.columns for c in needed):
+        message = missing_columns_message([str(c) for c in raw.columns], needed, source)
+        raise ExtractError(message, "required_columns")
 
 
 def _check_types(raw: pd.DataFrame, columns: Mapping[str, str], source: str) -> None:
@@ -357,7 +375,7 @@ def _check_types(raw: pd.DataFrame, columns: Mapping[str, str], source: str) -> 
         if not ok:
             problems.append(f"column {name!r} ({canonical}) has type {dtype}, expected {expected}")
     if problems:
-        raise ExtractError(f"{source}: wrong column types: " + "; ".join(problems))
+        raise ExtractError(f"{source}: wrong column types: " + "; ".join(problems), "column_types")
 
 
 def canonical_part(frame: pd.DataFrame) -> pd.DataFrame:

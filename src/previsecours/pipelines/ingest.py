@@ -29,7 +29,15 @@ import pandas as pd
 from previsecours.adapters import store
 from previsecours.adapters.readers import RawExtract, read_extract
 from previsecours.adapters.versioning import commit_data_version, data_version, remote_path
-from previsecours.core.ingest import ROW, ExtractError, MappedExtract, map_counts, map_events
+from previsecours.core.ingest import (
+    ROW,
+    ExtractError,
+    MappedExtract,
+    map_counts,
+    map_events,
+    missing_columns_message,
+    required_export_columns,
+)
 from previsecours.core.ingest_decide import (
     CONFLICT,
     COUNT_KEY,
@@ -129,7 +137,7 @@ def _process(
             settings, raw=raw, source=str(path), options=options, params=params, now=now
         )
     except ExtractError as exc:
-        return replace(base, extract_failures=(ExtractFailure("readable", str(exc)),))
+        return replace(base, extract_failures=(ExtractFailure(exc.check, str(exc)),))
     return _conclude(settings, base=base, outcome=outcome, path=path, params=params, now=now)
 
 
@@ -145,6 +153,7 @@ def _validate_and_merge(
     from previsecours.adapters.validation import validate
 
     territory = settings.territory
+    _check_table(raw, source, required_export_columns(territory, options.format, options.preset))
     if options.format == "counts":
         mapped = map_counts(
             raw.frame,
@@ -159,9 +168,6 @@ def _validate_and_merge(
         mapped = map_events(raw.frame, territory, source, raw.row_complete, raw.text_source)
         suite, keep = "events_rows", _QUARANTINE_EVENT_COLUMNS
     frame = mapped.frame
-    if frame.empty:
-        failure = ExtractFailure("at_least_one_row", f"{source}: no data rows (header only?)")
-        return _Outcome(mapped, row_issues([], frame), (failure,), None, keep)
     skip = () if territory.lists_areas else ("unknown_commune", "unknown_area")
     failures = validate(frame, suite, suite_parameters(territory, params, now), skip)
     issues = _name_cut_column(row_issues(failures, frame), raw, territory)
@@ -180,6 +186,17 @@ def _validate_and_merge(
         extract_failures = _volume_failures(incoming, stored, params, source, validate)
     issues = _with_conflicts(issues, frame, valid, merge, options.format)
     return _Outcome(mapped, issues, extract_failures, merge, keep)
+
+
+def _check_table(raw: RawExtract, source: str, needed: list[str]) -> None:
+    """Extract-level expectations (suite `extract_table`): required columns, at least one row."""
+    from previsecours.adapters.validation import validate
+
+    for failure in validate(raw.frame, "extract_table", {"required_columns": needed}):
+        if failure.reason == "required_columns":
+            found = [str(c) for c in raw.frame.columns]
+            raise ExtractError(missing_columns_message(found, needed, source), failure.reason)
+        raise ExtractError(f"{source}: no data rows (header only?)", failure.reason)
 
 
 def _name_cut_column(issues: pd.DataFrame, raw: RawExtract, territory: Territory) -> pd.DataFrame:
