@@ -38,7 +38,7 @@ def main() -> None:
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        files = write_forecast_files(essonne, home / "forecasts" / "essonne", ISSUED_AT)
+        files = write_forecast_files(essonne, home, ISSUED_AT)
         write_history(home, essonne, ISSUED_AT)
         size = files.forecast.stat().st_size / 1e6
         port = free_port()

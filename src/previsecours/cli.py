@@ -149,7 +149,7 @@ def dashboard(
     from previsecours.dashboard.forecast_reader import latest_issue
 
     settings = settings_from(ctx, territory)
-    latest = latest_issue(settings.paths.forecasts, settings.territory.name)
+    latest = latest_issue(settings.paths, settings.territory.name)
     if latest is None:
         typer.echo(no_forecast_message(settings.paths, settings.territory), err=True)
     else:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.e2e.forecast_fixture import ForecastFiles, prepared_home
+from previsecours.adapters.forecast_files import ForecastFiles
+from tests.e2e.forecast_fixture import prepared_home
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -60,9 +61,8 @@ def free_port() -> int:
 def dashboard_server(
     tmp_path_factory: pytest.TempPathFactory, essonne, repo_root: Path
 ) -> Iterator[Server]:  # type: ignore[no-untyped-def]
-    files = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT)
-    home = files.home
-    assert home is not None
+    prepared = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT)
+    home, files = prepared.home, prepared.files
     port = free_port()
     script = Path(sys.executable).with_name("previsecours")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "previsecours.cli"]

@@ -1,5 +1,6 @@
-"""A realistic forecast file set for a territory, written exactly per `forecast_schema`, and a
-curated history around it (`write_history`).
+"""A realistic forecast issue for a territory, written by the forecast flow's own writer
+(`adapters.forecast_files.write_forecast`, which checks the `forecast_schema` contract), and a
+curated history around it (`write_history`, through the curated store's writer).
 
 Test data for the dashboard while (and wherever) no trained model is at hand: hourly means
 follow the département's known shape (≈ 10 interventions an hour, a trough at 5 am, a plateau
@@ -11,7 +12,6 @@ are each row's own Poisson quantiles. Deterministic given `seed`.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import poisson
 
+from previsecours.adapters import forecast_files
+from previsecours.adapters.forecast_files import ForecastFiles
 from previsecours.adapters.store import write_events
 from previsecours.core.forecast_schema import (
     ALL_CATEGORIES,
@@ -48,18 +50,15 @@ ENGAGEMENT_HOURS = 1.2
 
 
 @dataclass(frozen=True)
-class ForecastFiles:
-    """The four files of one issue."""
+class PreparedHome:
+    """A working root holding one forecast issue and a curated history around it."""
 
-    forecast: Path
-    staffing: Path
-    drivers: Path
-    metadata: Path
+    home: Path
+    files: ForecastFiles
     issued_at: pd.Timestamp
-    home: Path | None = None  # the working root, when built by `prepared_home`
 
 
-def prepared_home(base: Path, territory: Territory, issued_at: pd.Timestamp) -> ForecastFiles:
+def prepared_home(base: Path, territory: Territory, issued_at: pd.Timestamp) -> PreparedHome:
     """A working root under `base` with a forecast issue and its history, built once.
 
     Unit and browser tests of one session share it (building it costs a few seconds).
@@ -67,49 +66,36 @@ def prepared_home(base: Path, territory: Territory, issued_at: pd.Timestamp) -> 
     home = base / f"dashboard-{territory.name}"
     ready = home / "ready"
     if not ready.is_file():
-        files = write_forecast_files(territory, home / "forecasts" / territory.name, issued_at)
+        write_forecast_files(territory, home, issued_at)
         write_history(home, territory, issued_at)
-        ready.write_text(files.forecast.name, encoding="utf-8")
-    stem = ready.read_text(encoding="utf-8").removesuffix(".parquet")
-    folder = home / "forecasts" / territory.name
-    return ForecastFiles(
-        forecast=folder / f"{stem}.parquet",
-        staffing=folder / f"{stem}.staffing.parquet",
-        drivers=folder / f"{stem}.drivers.parquet",
-        metadata=folder / f"{stem}.json",
-        issued_at=issued_at,
-        home=home,
+        ready.touch()
+    files = forecast_files.issue_files(
+        Paths(home), territory.name, forecast_files.issue_stamp(issued_at)
     )
+    return PreparedHome(home, files, issued_at)
 
 
 def write_forecast_files(
     territory: Territory,
-    directory: Path,
+    home: Path,
     issued_at: pd.Timestamp,
     hours: int = 168,
     seed: int = 7,
 ) -> ForecastFiles:
-    """Write `<issued>.parquet`, `.staffing.parquet`, `.drivers.parquet` and `.json`."""
+    """Write one issue under `<home>/forecasts/<territory>/` with the forecast flow's writer."""
     rng = np.random.default_rng(seed)
     periods = _horizon(territory, issued_at, hours)
     hourly = _hourly_means(territory, periods, rng)
     forecast = _forecast_frame(territory, issued_at, periods, hourly, rng)
-    stem = issued_at.tz_convert("UTC").strftime("%Y%m%dT%H%M%SZ")
-    directory.mkdir(parents=True, exist_ok=True)
-    files = ForecastFiles(
-        forecast=directory / f"{stem}.parquet",
-        staffing=directory / f"{stem}.staffing.parquet",
-        drivers=directory / f"{stem}.drivers.parquet",
-        metadata=directory / f"{stem}.json",
-        issued_at=issued_at,
+    return forecast_files.write_forecast(
+        Paths(home),
+        territory.name,
+        issued_at,
+        forecast=forecast,
+        staffing=_staffing_frame(territory, forecast),
+        drivers=_drivers_frame(forecast, rng),
+        metadata=_metadata(hours, issued_at),
     )
-    forecast.to_parquet(files.forecast, index=False)
-    _staffing_frame(territory, forecast).to_parquet(files.staffing, index=False)
-    _drivers_frame(forecast, rng).to_parquet(files.drivers, index=False)
-    files.metadata.write_text(
-        json.dumps(_metadata(territory, issued_at, hours), indent=2), encoding="utf-8"
-    )
-    return files
 
 
 def _horizon(territory: Territory, issued_at: pd.Timestamp, hours: int) -> pd.DatetimeIndex:
@@ -310,11 +296,10 @@ def _drivers_frame(forecast: pd.DataFrame, rng: np.random.Generator) -> pd.DataF
     return pd.concat(parts, ignore_index=True).loc[:, list(DRIVER_COLUMNS)]
 
 
-def _metadata(territory: Territory, issued_at: pd.Timestamp, hours: int) -> dict[str, object]:
+def _metadata(hours: int, issued_at: pd.Timestamp) -> dict[str, object]:
+    """What the forecast flow records beside the files (the writer adds territory, issue time)."""
     utc = issued_at.tz_convert("UTC")
     return {
-        "territory": territory.name,
-        "issued_at": utc.isoformat(),
         "model_name": MODEL_NAME,
         "model_version": MODEL_VERSION,
         "data_version": DATA_VERSION,

@@ -30,9 +30,7 @@ ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Path:
-    home = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT).home
-    assert home is not None
-    return home
+    return prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT).home
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +61,9 @@ def period_rows(forecast: pd.DataFrame, level: str, index: int, frequency: str =
 
 
 def test_latest_issue_is_the_newest_complete_one(tmp_path: Path) -> None:
-    folder = tmp_path / "essonne"
-    assert latest_issue(tmp_path, "essonne") is None
-    folder.mkdir()
+    folder = tmp_path / "forecasts" / "essonne"
+    assert latest_issue(Paths(tmp_path), "essonne") is None
+    folder.mkdir(parents=True)
     for name in (
         "20261227T050000Z.parquet",
         "20261227T050000Z.json",
@@ -77,7 +75,7 @@ def test_latest_issue_is_the_newest_complete_one(tmp_path: Path) -> None:
         "notes.parquet",
     ):
         (folder / name).touch()
-    assert latest_issue(tmp_path, "essonne") == folder / "20261228T050000Z.parquet"
+    assert latest_issue(Paths(tmp_path), "essonne") == folder / "20261228T050000Z.parquet"
 
 
 def test_a_file_breaking_the_contract_is_refused_by_name(tmp_path: Path, forecast) -> None:  # type: ignore[no-untyped-def]

@@ -69,7 +69,7 @@ class DashboardStore:
         self._current: Dashboard | None = None
 
     def current(self) -> Dashboard:
-        path = latest_issue(self.paths.forecasts, self.territory.name)
+        path = latest_issue(self.paths, self.territory.name)
         if path is None:
             raise NoForecastError(no_forecast_message(self.paths, self.territory))
         with self._lock:

@@ -11,16 +11,15 @@ raises `ForecastFileError` naming the file and the missing columns.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from previsecours.adapters import forecast_files
 from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
-
-ISSUE_NAME = re.compile(r"^(\d{8}T\d{6}Z)\.parquet$")
+from previsecours.settings import Paths
 
 
 class ForecastFileError(ValueError):
@@ -50,22 +49,17 @@ class ForecastSet:
     metadata: Metadata
 
 
-def latest_issue(forecasts_dir: Path, territory: str) -> Path | None:
-    """The newest complete issue of `territory` (None if none), by the issue time in its name.
+def latest_issue(paths: Paths, territory: str) -> Path | None:
+    """The forecast file of the newest complete issue of `territory` (None if none).
 
-    The forecast writer renames each file into place and writes the `.json` metadata last: an
-    issue is complete once both its `.parquet` and its `.json` exist, so a forecast being
-    written is never read half-done.
+    Completeness is the writer's own rule (`adapters.forecast_files`: the `.json` metadata is
+    written last), so a forecast being written is never read half-done.
     """
-    folder = forecasts_dir / territory
-    if not folder.is_dir():
-        return None
-    issues = sorted(
-        p
-        for p in folder.iterdir()
-        if ISSUE_NAME.match(p.name) and p.with_name(p.name.replace(".parquet", ".json")).is_file()
-    )
-    return issues[-1] if issues else None
+    for stamp in reversed(forecast_files.list_issues(paths, territory)):
+        path = forecast_files.issue_files(paths, territory, stamp).forecast
+        if path.is_file():
+            return path
+    return None
 
 
 def read_forecast_set(path: Path, timezone: str) -> ForecastSet:
