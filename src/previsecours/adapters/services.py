@@ -16,7 +16,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,6 +133,22 @@ def stop_all(running: Sequence[Running], grace_s: float = 15.0) -> None:
             r.process.wait()
 
 
+@contextmanager
+def started(
+    services: Sequence[Service], logs: Path, announce: Callable[[str], None] = print
+) -> Iterator[list[Running]]:
+    """Start `services` in order, each healthy before the next; stop them all on exit."""
+    running: list[Running] = []
+    try:
+        for service in services:
+            announce(f"starting {service.name} …")
+            running.append(_start(service, logs))
+            _wait_healthy(running[-1], logs)
+        yield running
+    finally:
+        stop_all(running)
+
+
 def serve_all(
     services: Sequence[Service],
     home: Path,
@@ -159,27 +176,23 @@ def serve_all(
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(str(os.getpid()))
     logs = home / "logs"
-    running: list[Running] = []
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        for service in services:
-            announce(f"starting {service.name} …")
-            running.append(_start(service, logs))
-            _wait_healthy(running[-1], logs)
-        announce("\n".join(f"  {r.service.name:<12} {r.service.url}" for r in running))
-        announce("Ctrl-C stops them all.")
-        while until is None or not until():
-            dead = next((r for r in running if r.process.poll() is not None), None)
-            if dead is not None:
-                raise ServeError(
-                    f"{dead.service.name} stopped (code {dead.process.returncode});"
-                    f" see {logs / (dead.service.name + '.log')}"
-                )
-            time.sleep(1.0)
+        with started(services, logs, announce) as running:
+            announce("\n".join(f"  {r.service.name:<12} {r.service.url}" for r in running))
+            announce("Ctrl-C stops them all.")
+            while until is None or not until():
+                dead = next((r for r in running if r.process.poll() is not None), None)
+                if dead is not None:
+                    raise ServeError(
+                        f"{dead.service.name} stopped (code "
+                        f"{dead.process.returncode}); see "
+                        f"{logs / (dead.service.name + '.log')}"
+                    )
+                time.sleep(1.0)
     except KeyboardInterrupt:
         announce("stopping …")
     finally:
-        stop_all(running)
         signal.signal(signal.SIGTERM, previous)
         pid_file.unlink(missing_ok=True)
 

@@ -1,0 +1,72 @@
+"""The flows that make the steps one platform: weekly retrain, daily forecast, inbox watch.
+
+Each step is a subflow of its own (so its artifacts and logs sit under their own run, linked to
+the parent in the UI), with retries where a failure is I/O that a second try can fix: reading
+the inbox, the MLflow registry, the forecast files. Training is not retried: it is compute, and
+a failure there is a bug to read, not a glitch. Steps run one after the other: each needs the
+previous one's output, and DVC wants a single writer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ParamSpec, TypeVar
+
+from prefect import Flow, flow, get_run_logger
+
+from flows.forecast import forecast
+from flows.ingest import ingest
+from flows.monitor import monitor
+from flows.promote import promote
+from flows.train import train
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+IO_RETRIES = 2
+IO_RETRY_DELAY_S = 30
+
+
+def io_retried(step: Flow[P, R]) -> Flow[P, R]:
+    """The same subflow, retried when an I/O hiccup fails it."""
+    return step.with_options(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S)
+
+
+def _accepted_rows(reports: list[dict[str, Any]]) -> int:
+    return sum(int(r.get("rows_added", 0)) + int(r.get("rows_replaced", 0)) for r in reports)
+
+
+@flow(name="weekly-retrain", log_prints=True)
+def weekly_retrain(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+    """Ingest the inbox, check past forecasts, retrain, promote if better, forecast."""
+    reports = io_retried(ingest)(territory=territory, home=home)
+    # The retrain is already under way: the monitor reports, it does not trigger another one.
+    health = monitor(territory=territory, home=home, retrain=False, return_state=True)
+    trained = train(territory=territory, home=home)
+    decision = io_retried(promote)(territory=territory, home=home)
+    issued = io_retried(forecast)(territory=territory, home=home)
+    return {
+        "ingested_rows": _accepted_rows(reports),
+        "monitor": health.message,
+        "trained_version": trained.get("version"),
+        "promotion": decision,
+        "forecast": issued,
+    }
+
+
+@flow(name="daily-forecast", log_prints=True)
+def daily_forecast(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+    """Forecast the coming days with the current champion."""
+    result: dict[str, Any] = io_retried(forecast)(territory=territory, home=home)
+    return result
+
+
+@flow(name="ingest-inbox", log_prints=True)
+def ingest_inbox(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+    """Pick up new extracts from the inbox; when data arrived, monitor past forecasts."""
+    reports = io_retried(ingest)(territory=territory, home=home)
+    added = _accepted_rows(reports)
+    if not added:
+        get_run_logger().info("inbox: nothing new")
+        return {"extracts": len(reports), "rows_added": 0}
+    state = monitor(territory=territory, home=home, retrain=True, return_state=True)
+    return {"extracts": len(reports), "rows_added": added, "monitor": state.message}

@@ -1,0 +1,83 @@
+"""Deployments register on a real Prefect server with their cron, time zone and DST."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from previsecours.adapters.services import Service, python_module, started
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _scheduled_runs(client, deployment_id, minimum: int, timeout_s: float = 90):  # type: ignore[no-untyped-def]
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        runs = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id])),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+        if len(runs) >= minimum or time.monotonic() > deadline:
+            return runs
+        time.sleep(1)
+
+
+def test_weekly_retrain_is_monday_3am_paris_in_winter_and_summer(tmp_path: Path) -> None:
+    from flows.deployments import build_deployments
+    from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    port = _free_port()
+    server = Service(
+        "prefect",
+        python_module("prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)),
+        port=port,
+        health_path="/api/health",
+        env={
+            "PREFECT_HOME": str(tmp_path / ".prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
+            # Schedule far enough ahead to cross the spring DST change.
+            "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "30",
+            "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_SCHEDULED_TIME": "P250D",
+            "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME": "P250D",
+        },
+    )
+    with (
+        started([server], tmp_path / "logs", announce=lambda _: None),
+        temporary_settings(updates={PREFECT_API_URL: f"http://127.0.0.1:{port}/api"}),
+    ):
+        deployments = build_deployments("essonne")
+        for deployment in deployments:
+            deployment.apply()
+        with get_client(sync_client=True) as client:
+            weekly = client.read_deployment_by_name("weekly-retrain/essonne")
+            daily = client.read_deployment_by_name("daily-forecast/essonne")
+            client.read_deployment_by_name("ingest-inbox/essonne")
+            client.read_deployment_by_name("monitor/essonne")
+            schedule = weekly.schedules[0].schedule
+            assert (schedule.cron, schedule.timezone) == ("0 3 * * 1", "Europe/Paris")
+            daily_schedule = daily.schedules[0].schedule
+            assert (daily_schedule.cron, daily_schedule.timezone) == ("0 5 * * *", "Europe/Paris")
+            runs = _scheduled_runs(client, weekly.id, minimum=30)
+
+    starts = [r.expected_start_time for r in runs]
+    assert len(starts) >= 30, f"only {len(starts)} runs scheduled"
+    for start in starts:
+        local = start.astimezone(PARIS)
+        assert (local.weekday(), local.hour, local.minute) == (0, 3, 0), local
+        utc_hour = start.astimezone(ZoneInfo("UTC")).hour
+        assert utc_hour == (1 if local.dst() else 2), start
+    assert {s.astimezone(PARIS).dst().total_seconds() for s in starts} == {0, 3600}
