@@ -324,6 +324,28 @@ def test_counts_with_bad_rows_are_quarantined_with_reasons(tmp_path: Path, esson
     }
 
 
+def test_hourly_counts_in_canonical_columns_infer_their_frequency_across_dst(
+    tmp_path: Path, essonne
+) -> None:  # type: ignore[no-untyped-def]
+    hours = pd.date_range("2024-10-26 12:00", "2024-10-27 12:00", freq="h", tz="Europe/Paris")
+    frame = pd.DataFrame(
+        {
+            "period_start": hours.tz_localize(None).strftime("%Y-%m-%dT%H:%M:%S"),
+            "area_code": "91001",
+            "category": "SUAP",
+            "count": [str(i % 4) for i in range(len(hours))],
+        }
+    ).drop_duplicates("period_start")  # the repeated 02:00 reads the same in local time
+    path = tmp_path / "hourly.csv"
+    frame.to_csv(path, index=False)
+    settings = settings_at(tmp_path)
+    report = ingest_file(settings, path, IngestOptions(format="counts"))
+    assert report.accepted, report.summary()
+    assert (report.frequency, report.separator, report.dst_ambiguous) == ("hour", ",", 1)
+    stored = read_counts(settings.paths, settings.territory, "hour")
+    assert len(stored) == len(frame)
+
+
 # ---------------------------------------------------------------- CLI and inbox
 
 

@@ -206,7 +206,11 @@ def map_counts(
     else:
         _require(raw, required_export_columns(territory, "counts", None), source)
         period_text = _text(raw["period_start"])
-        naive = _parse_naive(raw["period_start"], territory.mapping.time_format)
+        # ISO 8601 is the canonical form; the service's own time format is tried second.
+        naive = _parse_naive(raw["period_start"], None)
+        if territory.mapping.time_format:
+            own = _parse_naive(raw["period_start"], territory.mapping.time_format)
+            naive = naive.fillna(own)
         area, category, count = raw["area_code"], raw["category"], raw["count"]
         used = {"period_start", "area_code", "category", "count"}
     times = _localise(period_text, naive, territory.timezone)
