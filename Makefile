@@ -15,7 +15,7 @@ export DVC_NO_ANALYTICS := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint typecheck test demo bench clean browser serve
+.PHONY: help setup lint typecheck test demo bench clean browser serve dashboard
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,7 +43,10 @@ test: lint typecheck browser ## Set up, lint, type-check and run the test suite
 browser: ## Install Debian's chromium for the dashboard's browser tests (when missing)
 	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
-serve: setup ## Serve the planners' dashboard on http://127.0.0.1:8050 (latest forecast)
+serve: setup ## Prefect server + schedules, MLflow UI and dashboard on 127.0.0.1 (Ctrl-C stops all)
+	$(BIN)/previsecours serve --territory essonne
+
+dashboard: setup ## Only the planners' dashboard on http://127.0.0.1:8050 (latest forecast)
 	$(BIN)/previsecours dashboard --territory essonne
 
 demo: setup ## Run the whole job end to end on the embedded default (Essonne)

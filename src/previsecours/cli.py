@@ -320,5 +320,44 @@ def forecast(
     typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 
+@app.command()
+def monitor(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+    """Score past forecasts against the actuals that have arrived, and check drift.
+
+    Exits with code 3 when accuracy degraded or the data drifted (the Prefect flow `monitor`
+    then triggers a retrain).
+    """
+    from previsecours.pipelines.monitor import run_monitor
+
+    result = run_monitor(settings_from(ctx, territory))
+    typer.echo(result.summary())
+    if result.assessment is not None:
+        typer.echo(result.assessment.accuracy.round(3).to_string(index=False))
+    if result.degraded:
+        raise typer.Exit(3)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    territory: TerritoryOption = "essonne",
+    prefect_port: Annotated[int, typer.Option(help="Prefect server and UI port.")] = 4200,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
+    dashboard_port: Annotated[int, typer.Option(help="Planners' dashboard port.")] = 8050,
+) -> None:
+    """Start the Prefect server with the scheduled deployments, the MLflow UI and the dashboard
+    on 127.0.0.1; Ctrl-C stops them all."""
+    from previsecours.adapters.services import ServeError, serve_all
+    from previsecours.pipelines.serve import Ports, platform_services
+
+    settings = settings_from(ctx, territory)
+    services = platform_services(settings, Ports(prefect_port, mlflow_port, dashboard_port))
+    try:
+        serve_all(services, settings.paths.home, announce=typer.echo)
+    except ServeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 def main() -> None:
     app()

@@ -39,7 +39,7 @@ def platform_services(settings: Settings, ports: Ports) -> list[Service]:
         ),
         Service(
             "deployments",
-            python_module("flows.deployments", "--territory", territory),
+            python_module("flows.deployments", "--territory", territory, "--home", str(paths.home)),
             port=None,
             env=home_env,
         ),
