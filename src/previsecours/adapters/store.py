@@ -21,7 +21,6 @@ Guarantees:
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import shutil
 import uuid
@@ -202,12 +201,8 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as exc:  # pragma: no cover - platform without directory fds
-        if exc.errno != errno.EISDIR:
-            raise
-        return
+    """Make a rename durable: the directory entry itself must reach the disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:

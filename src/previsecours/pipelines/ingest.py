@@ -183,7 +183,7 @@ def _validate_and_merge(
         stored = store.read_events(settings.paths, territory)
         incoming = frame.loc[valid, list(CANONICAL_COLUMNS)].reset_index(drop=True)
         merge = merge_into_store(stored, incoming, EVENT_KEY, options.replace)
-        extract_failures = _volume_failures(incoming, stored, params, source, validate)
+        extract_failures = _volume_failures(incoming, stored, params, source)
     issues = _with_conflicts(issues, frame, valid, merge, options.format)
     return _Outcome(mapped, issues, extract_failures, merge, keep)
 
@@ -234,8 +234,11 @@ def _counts_part(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _volume_failures(
-    incoming: pd.DataFrame, stored: pd.DataFrame, params: IngestParams, source: str, validate: Any
+    incoming: pd.DataFrame, stored: pd.DataFrame, params: IngestParams, source: str
 ) -> tuple[ExtractFailure, ...]:
+    """Extract-level volume expectations (suite `events_volume`) on whole days."""
+    from previsecours.adapters.validation import validate
+
     days = daily_volume(incoming["alert_time"], stored["alert_time"], params)
     if days.empty:
         return ()
