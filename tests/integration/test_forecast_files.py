@@ -1,0 +1,97 @@
+"""Forecast files: the contract's columns, complete issues only, spreadsheet-friendly CSV."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from previsecours.adapters import forecast_files
+from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
+from previsecours.settings import Paths
+
+TZ = "Europe/Paris"
+
+
+def _frames(issued: pd.Timestamp) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    starts = pd.date_range(pd.Timestamp("2025-10-26 01:00", tz=TZ), periods=3, freq="h")
+    forecast = pd.DataFrame(
+        {
+            "territory": "essonne",
+            "issued_at": issued,
+            "frequency": "hour",
+            "period_start": starts,
+            "period_end": starts + pd.Timedelta(hours=1),
+            "level": "commune",
+            "area_code": "91228",
+            "area_name": "Évry-Courcouronnes",
+            "category": "SUAP",
+            "mean": [1.5, 1.2, 0.9],
+            "p02_5": 0.0,
+            "p10": 0.0,
+            "p50": 1.0,
+            "p90": 3.0,
+            "p97_5": 4.0,
+            "ref_3y_mean": [1.0, float("nan"), 2.0],
+            "model_name": "previsecours-essonne",
+            "model_version": "3",
+            "data_version": "abc",
+        }
+    )
+    staffing = pd.DataFrame({c: [1] for c in STAFFING_COLUMNS})
+    drivers = pd.DataFrame({c: ["x"] for c in DRIVER_COLUMNS})
+    return forecast, staffing, drivers
+
+
+def test_write_then_read_the_latest_complete_issue(tmp_path: Path) -> None:
+    paths = Paths(tmp_path)
+    assert forecast_files.latest_forecast(paths, "essonne") is None
+    older = pd.Timestamp("2026-01-05 06:00", tz="UTC")
+    newer = pd.Timestamp("2026-01-06 06:00", tz="UTC")
+    for issued in (older, newer):
+        forecast, staffing, drivers = _frames(issued)
+        files = forecast_files.write_forecast(
+            paths,
+            "essonne",
+            issued,
+            forecast=forecast,
+            staffing=staffing,
+            drivers=drivers,
+            metadata={"model_version": "3", "inputs": {"interventions": "2026-01-05T23:59:00"}},
+        )
+    assert files.forecast.name == "20260106T060000Z.parquet"
+    # An issue whose metadata is not written yet is incomplete: readers skip it.
+    (files.forecast.parent / "20260107T060000Z.parquet").write_bytes(b"partial")
+    stored = forecast_files.latest_forecast(paths, "essonne")
+    assert stored is not None
+    assert stored.issued_at == newer
+    assert tuple(stored.forecast.columns) == FORECAST_COLUMNS
+    assert str(stored.forecast["period_start"].dt.tz) == TZ
+    assert stored.metadata["territory"] == "essonne"
+    assert forecast_files.list_issues(paths, "essonne") == ["20260105T060000Z", "20260106T060000Z"]
+    csv = pd.read_csv(files.csv, encoding="utf-8-sig")
+    # The repeated autumn hour keeps its offset: 02:00+02:00 then 02:00+01:00.
+    assert list(csv["period_start"]) == [
+        "2025-10-26T01:00:00+02:00",
+        "2025-10-26T02:00:00+02:00",
+        "2025-10-26T02:00:00+01:00",
+    ]
+    assert csv["area_name"].iloc[0] == "Évry-Courcouronnes"
+    assert json.loads(files.metadata.read_text("utf-8"))["issued_at"] == newer.isoformat()
+
+
+def test_a_frame_breaking_the_contract_is_refused(tmp_path: Path) -> None:
+    forecast, staffing, drivers = _frames(pd.Timestamp("2026-01-05", tz="UTC"))
+    with pytest.raises(ValueError, match="ref_3y_mean"):
+        forecast_files.write_forecast(
+            Paths(tmp_path),
+            "essonne",
+            pd.Timestamp("2026-01-05", tz="UTC"),
+            forecast=forecast.drop(columns="ref_3y_mean"),
+            staffing=staffing,
+            drivers=drivers,
+            metadata={},
+        )
+    assert not (tmp_path / "forecasts").exists() or not any((tmp_path / "forecasts").rglob("*"))
