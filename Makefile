@@ -56,4 +56,4 @@ bench: setup ## Benchmarks (speed, memory, accuracy): print tables
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## Remove run state (data/, mlruns/, .prefect/, forecasts/) — not the environment
-	rm -rf data/raw data/inbox data/quarantine mlruns/* .prefect forecasts
+	rm -rf data/raw data/inbox data/quarantine mlruns/* .prefect forecasts logs

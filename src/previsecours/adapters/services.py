@@ -118,15 +118,15 @@ def _wait_healthy(running: Running, logs: Path) -> None:
 
 
 def stop_all(running: Sequence[Running], grace_s: float = 15.0) -> None:
-    """SIGTERM every process group (last started first), then SIGKILL what is left."""
+    """Stop the last started first, each before the next (the deployments runner pauses its
+    schedules through the Prefect server, so the server goes last): SIGTERM, then SIGKILL."""
     for r in reversed(running):
-        if r.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(r.process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    for r in reversed(running):
+        if r.process.poll() is not None:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(r.process.pid, signal.SIGTERM)
         try:
-            r.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            r.process.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(r.process.pid, signal.SIGKILL)
