@@ -86,7 +86,7 @@ def write_forecast_files(
     rng = np.random.default_rng(seed)
     periods = _horizon(territory, issued_at, hours)
     hourly = _hourly_means(territory, periods, rng)
-    forecast = _forecast_frame(territory, issued_at, periods, hourly, rng)
+    forecast = _forecast_frame(territory, issued_at, periods, hourly)
     return forecast_files.write_forecast(
         Paths(home),
         territory.name,
@@ -105,8 +105,11 @@ def _horizon(territory: Territory, issued_at: pd.Timestamp, hours: int) -> pd.Da
 
 def _hourly_means(
     territory: Territory, periods: pd.DatetimeIndex, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """category → (communes × hours) means; the département's shape spread by population."""
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """category → (communes × hours) means and 3-year references, spread by population.
+
+    The references lack New Year's lift: whole weeks back, the same hours were ordinary ones.
+    """
     profile = HOUR_PROFILE[periods.hour] * np.where(periods.day_of_week >= 5, 0.93, 1.0)
     new_year = (periods.month == 12) & (periods.day == 31) & (periods.hour >= 20) | (
         (periods.month == 1) & (periods.day == 1) & (periods.hour < 6)
@@ -114,12 +117,12 @@ def _hourly_means(
     population = np.array([max(c.population, 300) for c in territory.communes], dtype=float)
     weights = population * rng.lognormal(0.0, 0.25, len(population))
     weights /= weights.sum()
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for category, share in CATEGORY_SHARES.items():
         lift = np.where(new_year, 5.0 if category == "INCU" else 1.6, 1.0)
-        departement = DEPARTEMENT_HOURLY_MEAN * share * profile * lift
-        noise = rng.lognormal(0.0, 0.08, (len(population), len(periods)))
-        out[category] = np.outer(weights, departement) * noise
+        usual = np.outer(weights, DEPARTEMENT_HOURLY_MEAN * share * profile)
+        noise = rng.lognormal(0.0, 0.08, usual.shape)
+        out[category] = (usual * lift * noise, usual * rng.uniform(0.85, 1.05, usual.shape))
     return out
 
 
@@ -127,8 +130,7 @@ def _forecast_frame(
     territory: Territory,
     issued_at: pd.Timestamp,
     periods: pd.DatetimeIndex,
-    hourly: dict[str, np.ndarray],
-    rng: np.random.Generator,
+    hourly: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> pd.DataFrame:
     communes = [c.code for c in territory.communes]
     names = {c.code: c.name for c in territory.communes}
@@ -143,25 +145,19 @@ def _forecast_frame(
         station = territory.zone_station(zone)
         zone_names[zone] = station.name if station else zone
     categories = list(CATEGORY_SHARES)
-    by_category = {c: hourly[c] for c in categories}
-    by_category[ALL_CATEGORIES] = sum(hourly[c] for c in categories)
+    by_category = {c: np.stack(hourly[c]) for c in categories}  # (mean|ref) × communes × hours
+    by_category[ALL_CATEGORIES] = sum(by_category[c] for c in categories)
+    departement = ([territory.name], {territory.name: territory.label})
     blocks = []
-    for category, commune_means in by_category.items():
+    for category, commune_values in by_category.items():
         levels = (
-            ("commune", communes, names, commune_means),
-            ("station", zones, zone_names, shares @ commune_means),
-            (
-                "departement",
-                [territory.name],
-                {territory.name: territory.label},
-                commune_means.sum(axis=0, keepdims=True),
-            ),
+            ("commune", communes, names, commune_values),
+            ("station", zones, zone_names, shares @ commune_values),
+            ("departement", *departement, commune_values.sum(axis=1, keepdims=True)),
         )
-        for level, codes, labels, means in levels:
-            for frequency, starts, matrix in _rollups(periods, means):
-                blocks.append(
-                    _block(level, codes, labels, category, frequency, starts, matrix, rng)
-                )
+        for level, codes, labels, values in levels:
+            for frequency, starts, matrix in _rollups(periods, values):
+                blocks.append(_block(level, codes, labels, category, frequency, starts, matrix))
     frame = pd.concat(blocks, ignore_index=True)
     frame.insert(0, "territory", territory.name)
     frame.insert(1, "issued_at", issued_at.tz_convert("UTC"))
@@ -172,36 +168,36 @@ def _forecast_frame(
 
 
 def _rollups(
-    periods: pd.DatetimeIndex, means: np.ndarray
+    periods: pd.DatetimeIndex, values: np.ndarray
 ) -> list[tuple[str, pd.DatetimeIndex, np.ndarray]]:
-    """Hourly means and their daily and weekly sums (weeks start on Monday)."""
-    out = [("hour", periods, means)]
+    """Hourly values (… × hours) and their daily and weekly sums (weeks start on Monday)."""
+    out = [("hour", periods, values)]
     days = periods.normalize()
     weeks = days - pd.to_timedelta(periods.day_of_week, unit="D")
     for frequency, keys in (("day", days), ("week", weeks)):
         starts = keys.unique().sort_values()
-        matrix = np.stack([means[:, keys == s].sum(axis=1) for s in starts], axis=1)
+        matrix = np.stack([values[..., keys == s].sum(axis=-1) for s in starts], axis=-1)
         out.append((frequency, starts, matrix))
     return out
 
 
-def _block(  # noqa: PLR0917 - one private builder, called once
+def _block(  # noqa: PLR0917 - one private builder
     level: str,
     codes: list[str],
     labels: dict[str, str],
     category: str,
     frequency: str,
     starts: pd.DatetimeIndex,
-    means: np.ndarray,
-    rng: np.random.Generator,
+    values: np.ndarray,
 ) -> pd.DataFrame:
+    """Rows of one level, category and frequency; `values` = (mean, reference) × areas × periods."""
     step = {
         "hour": pd.Timedelta(hours=1),
         "day": pd.Timedelta(days=1),
         "week": pd.Timedelta(7, "D"),
     }
-    n_areas, n_periods = means.shape
-    mean = means.ravel()
+    _, n_areas, n_periods = values.shape
+    mean, reference = values[0].ravel(), values[1].ravel()
     tiled = starts[np.tile(np.arange(n_periods), n_areas)]
     block = pd.DataFrame(
         {
@@ -217,7 +213,7 @@ def _block(  # noqa: PLR0917 - one private builder, called once
     )
     for column, q in zip(QUANTILE_COLUMNS, QUANTILES, strict=True):
         block[column] = poisson.ppf(q, np.maximum(mean, 1e-9)).astype(float)
-    block["ref_3y_mean"] = mean * rng.uniform(0.82, 1.08, len(mean))
+    block["ref_3y_mean"] = reference
     return block
 
 

@@ -387,3 +387,22 @@ def test_weekly_counts_give_the_same_weekly_reference_as_the_events(
     station = from_counts.get("/api/station/EVRY").json()
     assert station["actuals"] is None
     assert "hebdomadaires" in station["actuals_note"]
+
+
+def test_alerts_need_to_beat_both_past_years_and_the_horizon(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.dashboard.views import Dashboard
+
+    issue = read_forecast_set(
+        next((home / "forecasts" / "essonne").glob("*Z.parquet")), essonne.timezone
+    )
+    alerts = Dashboard(essonne, issue, None).alerts()
+    assert {a["start"][:13] for a in alerts} == {"2026-12-31T00", "2026-12-31T20"}
+    # A forecast whose references already hold the peak (a habitual one) raises no alert.
+    habitual = issue.forecast.assign(ref_3y_mean=issue.forecast["mean"])
+    assert Dashboard(essonne, dataclasses.replace(issue, forecast=habitual), None).alerts() == []
+    # Without references, the horizon's usual level for the hour still finds New Year's night.
+    unknown = issue.forecast.assign(ref_3y_mean=np.nan)
+    without = Dashboard(essonne, dataclasses.replace(issue, forecast=unknown), None).alerts()
+    night = [a for a in without if a["category"] == "ALL" and a["frequency"] == "hour"]
+    assert night[0]["label"] == "jeu. 31/12 20:00 → ven. 01/01 06:00"
+    assert night[0]["ratio"] >= 1.5

@@ -472,44 +472,46 @@ def _has(d: Dashboard, category: str) -> bool:
 
 def _alert_runs(frame: pd.DataFrame, category: str, frequency: str) -> list[dict[str, Any]]:
     """Consecutive periods whose mean beats the usual by ALERT_RATIO, merged into one alert."""
-    starts = frame["period_start"]
-    key = starts.dt.hour if frequency == "hour" else pd.Series(0, index=frame.index)
-    usual = frame.groupby(key)["mean"].transform("median")
+    usual = _usual(frame, frequency)
     hot = (frame["mean"] >= ALERT_RATIO * usual) & (
         frame["mean"] - usual >= ALERT_MIN_EXCESS[frequency]
     )
     runs = (hot != hot.shift()).cumsum()[hot]
+    label = CATEGORY_LABELS.get(category, category)
     out = []
     for _, run in frame[hot].groupby(runs):
         ratio = float((run["mean"] / usual[run.index]).max())
         first, last = run["period_start"].iloc[0], run["period_end"].iloc[-1]
-        reference = run["ref_3y_mean"].sum()
+        times = f"{ratio:.1f}".replace(".", ",")
         out.append(
             {
                 "category": category,
-                "category_label": CATEGORY_LABELS.get(category, category),
+                "category_label": label,
                 "frequency": frequency,
                 "start": first.isoformat(),
-                "label": _run_label(first, last)
-                if frequency == "hour"
-                else _label(first, frequency),
+                "label": _run_label(first, last) if frequency == "hour" else _label(first, "day"),
                 "expected": _num(run["mean"].sum()),
+                "usual": _num(usual[run.index].sum()),
                 "ratio": round(ratio, 1),
-                "ref_3y": _num(reference) if not math.isnan(reference) else None,
-                "text": (
-                    f"{CATEGORY_LABELS.get(category, category)} : jusqu'à {ratio:.1f}".replace(
-                        ".", ","
-                    )
-                    + " fois "
-                    + (
-                        "l'activité habituelle à cette heure"
-                        if frequency == "hour"
-                        else "un jour habituel"
-                    )
-                ),
+                "text": f"{label} : jusqu'à {times} fois l'habituel",
             }
         )
     return out
+
+
+def _usual(frame: pd.DataFrame, frequency: str) -> pd.Series:
+    """Each period's usual level: the higher of two, so that only what beats both alerts.
+
+    - the same period over the last 3 years (`ref_3y_mean`, whole weeks back: a Saturday night
+      beside Saturday nights, New Year's night beside ordinary nights) — but from 3 samples,
+      noisy hour by hour, and low when a holiday fell in it;
+    - the horizon's median for the same hour of day (or the median day) — smooth, but blind to
+      weekdays.
+    """
+    key = frame["period_start"].dt.hour if frequency == "hour" else pd.Series(0, frame.index)
+    median = frame.groupby(key)["mean"].transform("median")
+    reference = frame["ref_3y_mean"].astype(float)
+    return pd.concat([reference, median], axis=1).max(axis=1)  # NaN references are skipped
 
 
 def _driver_text(driver: str, effect: float) -> str:
