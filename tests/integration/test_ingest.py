@@ -87,6 +87,32 @@ def test_reingesting_the_same_extract_counts_nothing_twice(seeded_home: Path) ->
     assert store_snapshot(seeded_home) == before
 
 
+def test_a_store_changed_after_its_last_dvc_commit_is_versioned_by_the_next_ingest(
+    tmp_path: Path, january
+) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.adapters.store import write_events
+
+    settings = settings_at(tmp_path)
+    path = write_csv(january.head(3000), tmp_path / "a.csv")
+    first = ingest_file(settings, path, IngestOptions())
+    stored = read_events(settings.paths, settings.territory)
+    # As if killed after the store's swap and before DVC recorded it:
+    write_events(settings.paths, settings.territory, stored.iloc[:-5])
+    assert data_version(settings.paths) == first.data_version  # stale pointer
+    (tmp_path / "empty.csv").write_bytes(b"")
+    before = store_snapshot(tmp_path)
+    rejected = ingest_file(settings, tmp_path / "empty.csv", IngestOptions())
+    assert rejected.status == "rejected"
+    assert rejected.data_version != first.data_version  # the pointer caught up first
+    after = store_snapshot(tmp_path)
+    assert {k: v for k, v in after.items() if k != "data.dvc"} == {
+        k: v for k, v in before.items() if k != "data.dvc"
+    }
+    again = ingest_file(settings, path, IngestOptions())
+    assert again.rows_added == 5
+    assert again.data_version == first.data_version  # same content, same version
+
+
 def test_overlapping_extracts_add_only_the_new_interventions(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
     whole = clean_export(essonne, date(2024, 2, 1), date(2024, 2, 10))
     day = pd.to_datetime(whole["date_heure_alerte"], format="%d/%m/%Y %H:%M:%S").dt.day

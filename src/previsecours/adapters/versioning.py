@@ -59,6 +59,22 @@ def commit_data_version(paths: Paths, remote: Path) -> str:
     return data_version(paths)
 
 
+def reconcile_data_version(paths: Paths, remote: Path) -> str:
+    """Commit the store if it changed since `data.dvc` was written (a process killed between
+    the store's swap and its DVC commit); otherwise touch nothing. Returns the data version."""
+    from dvc.repo import Repo
+
+    dvc_file = paths.home / DVC_FILE
+    if not (paths.home / ".dvc").is_dir() or not dvc_file.is_file() or not paths.curated.is_dir():
+        return data_version(paths)
+    repo = Repo(str(paths.home))
+    try:
+        stale = bool(repo.status(targets=[str(dvc_file)]))
+    finally:
+        repo.close()
+    return commit_data_version(paths, remote) if stale else data_version(paths)
+
+
 def _open_or_init(home: Path) -> Any:
     from dvc.repo import Repo
 

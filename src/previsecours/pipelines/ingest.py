@@ -28,7 +28,12 @@ import pandas as pd
 
 from previsecours.adapters import store
 from previsecours.adapters.readers import RawExtract, read_extract
-from previsecours.adapters.versioning import commit_data_version, data_version, remote_path
+from previsecours.adapters.versioning import (
+    commit_data_version,
+    data_version,
+    reconcile_data_version,
+    remote_path,
+)
 from previsecours.core.ingest import (
     ROW,
     ExtractError,
@@ -94,6 +99,7 @@ def ingest_file(
     now = now or datetime.now(UTC)
     params = ingest_params(settings)
     with _ingest_lock(settings):
+        reconcile_data_version(settings.paths, remote_path(settings.paths, params.dvc_remote))
         report = _process(settings, path.resolve(), options, params, now)
         report = _write_report(settings, report, now)
     if _in_inbox(settings, path):
