@@ -98,6 +98,13 @@ def write_forecast_files(
     )
 
 
+def category_shares(territory: Territory) -> dict[str, float]:
+    """SDIS 91's shares of its categories; another territory's categories share equally."""
+    if set(territory.categories) == set(CATEGORY_SHARES):
+        return CATEGORY_SHARES
+    return {c: 1 / len(territory.categories) for c in territory.categories}
+
+
 def _horizon(territory: Territory, issued_at: pd.Timestamp, hours: int) -> pd.DatetimeIndex:
     first = issued_at.tz_convert(territory.timezone).ceil("h")
     return pd.date_range(first, periods=hours, freq="h")
@@ -118,7 +125,7 @@ def _hourly_means(
     weights = population * rng.lognormal(0.0, 0.25, len(population))
     weights /= weights.sum()
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for category, share in CATEGORY_SHARES.items():
+    for category, share in category_shares(territory).items():
         lift = np.where(new_year, 5.0 if category == "INCU" else 1.6, 1.0)
         usual = np.outer(weights, DEPARTEMENT_HOURLY_MEAN * share * profile)
         noise = rng.lognormal(0.0, 0.08, usual.shape)
@@ -144,7 +151,7 @@ def _forecast_frame(
     for zone in zones:
         station = territory.zone_station(zone)
         zone_names[zone] = station.name if station else zone
-    categories = list(CATEGORY_SHARES)
+    categories = list(category_shares(territory))
     by_category = {c: np.stack(hourly[c]) for c in categories}  # (mean|ref) × communes × hours
     by_category[ALL_CATEGORIES] = sum(by_category[c] for c in categories)
     departement = ([territory.name], {territory.name: territory.label})

@@ -406,3 +406,10 @@ def test_alerts_need_to_beat_both_past_years_and_the_horizon(home: Path, essonne
     night = [a for a in without if a["category"] == "ALL" and a["frequency"] == "hour"]
     assert night[0]["label"] == "jeu. 31/12 20:00 → ven. 01/01 06:00"
     assert night[0]["ratio"] >= 1.5
+
+
+def test_without_populations_bubbles_are_all_alike(essonne) -> None:  # type: ignore[no-untyped-def]
+    communes = tuple(dataclasses.replace(c, population=0) for c in essonne.communes)
+    bare = dataclasses.replace(essonne, geometry=Geometry(), communes=communes)
+    geometry = layer_shapes(bare, "commune", MapProjection.for_territory(bare))
+    assert {s["r"] for s in geometry["shapes"]} == {MAX_BUBBLE / 2}

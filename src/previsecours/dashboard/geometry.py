@@ -145,10 +145,12 @@ def _bubbles(territory: Territory, layer: str, projection: MapProjection) -> lis
                 points.append(
                     (zone, station.name, station.longitude, station.latitude, covered.get(zone, 0))
                 )
-    largest = max((p[4] for p in points), default=1.0) or 1.0
+    largest = max((p[4] for p in points), default=0.0)
     shapes = []
     for code, name, lon, lat, weight in points:
         x, y = projection.point(lon, lat)
-        radius = max(3.0, MAX_BUBBLE * math.sqrt(weight / largest))
+        # Without populations, every area gets the same mid-sized bubble.
+        share = weight / largest if largest > 0 else 0.25
+        radius = max(3.0, MAX_BUBBLE * math.sqrt(share))
         shapes.append({"code": code, "name": name, "x": x, "y": y, "r": round(radius, 1)})
     return shapes

@@ -201,10 +201,10 @@ function renderLegend(breaks) {
     item.append(document.createTextNode(`${label} (${range} ${unit})`));
     legend.append(item);
   });
-  const types = el("span", {}, "■ CSP  ● CS  ▲ CPI ; couleur = groupement : ");
-  legend.append(types);
-  for (const [name, colour] of Object.entries(GROUPEMENT_COLOURS)) {
-    legend.append(el("span", { style: `color:${colour};font-weight:700` }, name));
+  if (!state.stations.length) return;
+  legend.append(el("span", {}, "■ CSP  ● CS  ▲ CPI ; couleur = groupement : "));
+  for (const name of new Set(state.stations.map((s) => s.groupement))) {
+    legend.append(el("span", { style: `color:${GROUPEMENT_COLOURS[name] || "#777"};font-weight:700` }, name));
   }
 }
 
@@ -533,6 +533,10 @@ async function start() {
   fillSelect($("#station-category"), meta.categories, state.stationCategory);
   fillSelect($("#frequency"), meta.frequencies, state.frequency);
   state.stations = await api("/api/stations");
+  // A territory without stations (or without a coverage-zone forecast) shows neither.
+  $("#tabs [data-view=station]").hidden = !state.stations.length;
+  const zones = $("#layer option[value=station]");
+  zones.disabled = zones.hidden = !meta.levels.some((level) => level.key === "station");
   fillSelect(
     $("#station-select"),
     state.stations.map((s) => ({ key: s.code, label: `${s.name} (${s.type})` })),
