@@ -9,14 +9,20 @@ alert_time and duration_min) exceed the crews held at its station?
   their historical average load (greedy: each crew goes where it cuts the Poisson exceedance
   probability the most).
 
-Usage: .venv/bin/python bench/bench_staffing_replay.py [--train-years 3] [--seed 7]
+With `--model`, the rates also come from the real model: CatBoost trained (default settings,
+one backtest window) on the years before the replayed one, forecasting each week of it from the
+history known at its start.
+
+Usage: .venv/bin/python bench/bench_staffing_replay.py [--train-years 3] [--seed 7] [--model]
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import tempfile
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -156,19 +162,83 @@ def replay(
     }
 
 
+def model_rates(
+    events: pd.DataFrame, territory: Territory, hours: pd.DatetimeIndex, home: Path
+) -> pd.DataFrame:
+    """Hourly station × category rates of the replayed year from weekly CatBoost forecasts.
+
+    The model is trained (in `home`) on the events before the replayed year only; each week is
+    then forecast from the history known at its Monday 00:00, as the forecast flow would.
+    """
+    import yaml
+
+    from previsecours.adapters import store
+    from previsecours.adapters.registry import use_registry
+    from previsecours.adapters.tracking import load_forecaster
+    from previsecours.core.hierarchy import level_means, split_categories
+    from previsecours.core.panel import DensePanel
+    from previsecours.pipelines.predict import history_panel
+    from previsecours.pipelines.train import run_training
+    from previsecours.settings import load_settings, repository_root
+
+    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    params["train"] = {**params.get("train", {}), "n_windows": 1}
+    (home / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
+    settings = load_settings(territory.name, home)
+    store.write_events(settings.paths, territory, events[events["alert_time"] < hours[0]])
+    trained = run_training(settings, register=False)
+    use_registry(settings.paths)
+    forecaster = load_forecaster(trained.model_uri)
+    spec, tz = forecaster.spec, territory.timezone
+    panel = history_panel(
+        forecaster,
+        events,
+        territory,
+        hours[0] - pd.Timedelta(hours=spec.max_lag + 1),
+        hours[-1] + pd.Timedelta(days=8),
+    )
+    stations_only = replace(
+        forecaster.hierarchy, levels={"station": forecaster.hierarchy.levels["station"]}
+    )
+    frames = []
+    # Issued every 6 days with a 7-day horizon: every hour is covered (DST weeks have 167 or
+    # 169 hours); where two issues overlap the later one is kept, as it would be in use.
+    for origin in pd.date_range(hours[0], hours[-1], freq="144h"):
+        o = int(panel.starts.get_indexer(pd.DatetimeIndex([origin]))[0])
+        known = panel.counts.copy()
+        known[:, o:] = np.nan  # the model only sees what happened before the week
+        means = forecaster.modelled_means(
+            DensePanel(panel.series, panel.starts, known), territory, o, o + spec.horizon
+        )
+        per_category = split_categories(means, forecaster.hierarchy, tz, spec.frequency)
+        frames.append(level_means(per_category, stations_only)["station"].to_frame())
+    rates = pd.concat(frames, ignore_index=True)
+    rates = rates[(rates["category"] != "ALL") & rates["period_start"].isin(hours)]
+    rates = rates.drop_duplicates(["area_code", "category", "period_start"], keep="last")
+    rates = rates.rename(columns={"area_code": "station_code", "count": "mean"})
+    rates["period_end"] = rates["period_start"] + pd.Timedelta(hours=1)
+    return rates.reset_index(drop=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--train-years", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--model", action="store_true", help="also replay with weekly CatBoost forecasts"
+    )
     args = parser.parse_args()
     territory: Territory = load_territory(ROOT / "territories" / "essonne.yaml")
     clock = time.perf_counter()
-    start = date(REPLAY_YEAR - args.train_years, 1, 1)
-    events = generate_events(territory, start, date(REPLAY_YEAR, 12, 31), args.seed)
+    first_year = REPLAY_YEAR - (5 if args.model else args.train_years)
+    events = generate_events(
+        territory, date(first_year, 1, 1), date(REPLAY_YEAR, 12, 31), args.seed
+    )
     t_generate = time.perf_counter() - clock
 
     replay_from = pd.Timestamp(f"{REPLAY_YEAR}-01-01", tz=territory.timezone)
-    train = events[events["alert_time"] < replay_from]
+    profile_from = pd.Timestamp(f"{REPLAY_YEAR - args.train_years}-01-01", tz=territory.timezone)
+    train = events[(events["alert_time"] >= profile_from) & (events["alert_time"] < replay_from)]
     replayed = events[events["alert_time"] >= replay_from - pd.Timedelta(days=2)]
     stations = sorted(territory.coverage_zones)
     hours = pd.date_range(
@@ -184,43 +254,50 @@ def main() -> None:
         territory.holidays_subdivision,
     )
     clock = time.perf_counter()
-    rates = seasonal_rates(train, hours, stations, territory.categories)
+    sources = {"seasonal profile": seasonal_rates(train, hours, stations, territory.categories)}
     durations = measure_durations(train, territory.categories)
     t_profile = time.perf_counter() - clock
+    t_model = 0.0
+    if args.model:
+        clock = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="replay-home-") as home:
+            sources["CatBoost, weekly"] = model_rates(events, territory, hours, Path(home))
+        t_model = time.perf_counter() - clock
 
     rows, t_plan, t_replay = [], 0.0, 0.0
-    for variant, policy in VARIANTS.items():
-        clock = time.perf_counter()
-        plan = plan_crews(rates, durations, policy, off)
-        t_plan += time.perf_counter() - clock
-        forecast = plan.hourly.rename(columns={"recommended_crews": "crews"})
-        # Flat: the historical average load of each station (the profile's load averaged over
-        # the year, i.e. without its time variation), same average crews on duty.
-        avg_load = plan.hourly.groupby("station_code")["load"].mean()
-        flat_k = flat_crews(avg_load, forecast["crews"].sum() / hours.size, policy)
-        flat = forecast.assign(crews=flat_k.reindex(forecast["station_code"]).to_numpy())
-        clock = time.perf_counter()
-        rows.append(
-            {"staffing": f"forecast, {variant}", **replay(replayed, stations, hours, forecast)}
-        )
-        rows.append(
-            {"staffing": "  flat, same crew-hours", **replay(replayed, stations, hours, flat)}
-        )
-        t_replay += time.perf_counter() - clock
+    for source, rates in sources.items():
+        for variant, policy in VARIANTS.items():
+            clock = time.perf_counter()
+            plan = plan_crews(rates, durations, policy, off)
+            t_plan += time.perf_counter() - clock
+            forecast = plan.hourly.rename(columns={"recommended_crews": "crews"})
+            # Flat: each station's average load over the year (no time variation), the same
+            # average crews on duty in total.
+            avg_load = plan.hourly.groupby("station_code")["load"].mean()
+            flat_k = flat_crews(avg_load, forecast["crews"].sum() / hours.size, policy)
+            flat = forecast.assign(crews=flat_k.reindex(forecast["station_code"]).to_numpy())
+            clock = time.perf_counter()
+            label = f"{source}, {variant}"
+            rows.append({"staffing": label, **replay(replayed, stations, hours, forecast)})
+            rows.append(
+                {"staffing": "  flat, same crew-hours", **replay(replayed, stations, hours, flat)}
+            )
+            t_replay += time.perf_counter() - clock
     table = pd.DataFrame(rows).set_index("staffing")
     n_replayed = int((events["alert_time"] >= replay_from).sum())
     target = StaffingPolicy().exceedance_target
     print(
-        f"Replay {REPLAY_YEAR} on generated Essonne data (seed {args.seed}, profile learnt on "
+        f"Replay {REPLAY_YEAR} on generated Essonne data (seed {args.seed}; profile learnt on the "
         f"{args.train_years} previous years): {n_replayed:,} interventions, {len(stations)} "
         f"stations, target P(N > k) ≤ {target:.2e} (5 h/year)"
     )
-    with pd.option_context("display.width", 200, "display.max_columns", 10):
+    with pd.option_context("display.width", 220, "display.max_columns", 10):
         print(table.round(5).to_string())
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"\ngenerate {t_generate:.1f} s · profile + durations {t_profile:.1f} s · "
-        f"plans {t_plan:.1f} s · replays {t_replay:.1f} s · peak RSS {rss:.0f} MiB"
+        f"\ngenerate {t_generate:.1f} s · profile + durations {t_profile:.1f} s · model "
+        f"(train + 61 forecasts) {t_model:.1f} s · plans {t_plan:.1f} s · replays "
+        f"{t_replay:.1f} s · peak RSS {rss:.0f} MiB (machine shared: timings noisy)"
     )
 
 
