@@ -154,6 +154,7 @@ def test_clicking_a_station_opens_its_seven_day_chart(
     assert "Intervalle à 80 %" in names
     assert "Prévision (moyenne)" in names
     assert "Réalisé (7 derniers jours)" in names
+    assert "Même période, moyenne sur 3 ans" in names
     assert dict(traces)["Prévision (moyenne)"] == 168  # 7 days, hourly
     expected = forecast[
         (forecast["level"] == "station")

@@ -463,6 +463,7 @@ def _series(frame: pd.DataFrame) -> dict[str, list[Any]]:
         "mean": [_num(v) for v in frame["mean"]],
         "p10": [_num(v) for v in frame["p10"]],
         "p90": [_num(v) for v in frame["p90"]],
+        "ref_3y": [_num(v) for v in frame["ref_3y_mean"]],
     }
 
 

@@ -364,6 +364,7 @@ async function refreshStation() {
       fillcolor: "rgba(179,38,30,0.18)", name: "Intervalle à 80 %",
     },
     { x, y: data.forecast.mean, mode: "lines", line: { color: "#b3261e", width: 2 }, name: "Prévision (moyenne)" },
+    referenceTrace(x, data.forecast.ref_3y),
   ];
   if (data.actuals) {
     traces.push({
@@ -380,6 +381,13 @@ async function refreshStation() {
   await (await plotly()).react("station-chart", traces, layout, PLOT_CONFIG);
   renderStaffing(data.staffing);
   updateExportLink();
+}
+
+function referenceTrace(x, y) {
+  return {
+    x, y, mode: "lines", line: { color: "#5b6475", width: 1, dash: "dot" },
+    name: "Même période, moyenne sur 3 ans",
+  };
 }
 
 function renderStaffing(rows) {
@@ -449,6 +457,7 @@ async function refreshDepartement() {
     { x: hx, y: data.hourly.p10, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false },
     { x: hx, y: data.hourly.p90, mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(179,38,30,0.18)", name: "Intervalle à 80 %" },
     { x: hx, y: data.hourly.mean, mode: "lines", line: { color: "#b3261e" }, name: "Prévision" },
+    referenceTrace(hx, data.hourly.ref_3y),
   ], { margin: { l: 50, r: 10, t: 10, b: 40 }, yaxis: { title: { text: "interventions / heure" }, rangemode: "tozero" }, legend: { orientation: "h", y: -0.15 } }, PLOT_CONFIG);
   updateExportLink();
 }
