@@ -23,7 +23,7 @@ from previsecours.dashboard.forecast_reader import (
 )
 from previsecours.dashboard.geometry import MAX_BUBBLE, MapProjection, layer_shapes
 from previsecours.settings import Paths
-from tests.e2e.forecast_fixture import prepared_home
+from tests.e2e.forecast_fixture import prepared_home, write_forecast_files
 
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 
@@ -413,3 +413,14 @@ def test_without_populations_bubbles_are_all_alike(essonne) -> None:  # type: ig
     bare = dataclasses.replace(essonne, geometry=Geometry(), communes=communes)
     geometry = layer_shapes(bare, "commune", MapProjection.for_territory(bare))
     assert {s["r"] for s in geometry["shapes"]} == {MAX_BUBBLE / 2}
+
+
+def test_a_newer_issue_is_served_without_a_restart(tmp_path: Path, home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    shutil.copytree(home / "forecasts", tmp_path / "forecasts")
+    client = TestClient(create_app(Paths(tmp_path), essonne))
+    assert client.get("/api/meta").json()["issued_label"] == "28/12/2026 06:00"
+    later = pd.Timestamp("2026-12-29T05:00:00Z")
+    write_forecast_files(essonne, tmp_path, later, hours=24)
+    meta = client.get("/api/meta").json()
+    assert meta["issued_label"] == "29/12/2026 06:00"
+    assert len(meta["frequencies"][0]["periods"]) == 24

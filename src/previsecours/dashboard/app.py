@@ -67,16 +67,20 @@ class DashboardStore:
         self.events_reader = events_reader
         self._lock = threading.Lock()
         self._current: Dashboard | None = None
+        self._version: tuple[Path, int] | None = None
 
     def current(self) -> Dashboard:
         path = latest_issue(self.paths, self.territory.name)
         if path is None:
             raise NoForecastError(no_forecast_message(self.paths, self.territory))
+        # An issue rewritten under the same name (a re-run) is a new issue too.
+        version = (path, path.with_suffix(".json").stat().st_mtime_ns)
         with self._lock:
-            if self._current is None or self._current.forecasts.path != path:
+            if self._current is None or self._version != version:
                 forecasts = read_forecast_set(path, self.territory.timezone)
                 history, note = self._history()
                 self._current = Dashboard(self.territory, forecasts, history, note)
+                self._version = version
                 log.info("dashboard: serving %s", path)
             return self._current
 
