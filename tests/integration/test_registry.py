@@ -1,14 +1,13 @@
 """The registry adapter against a real MLflow sqlite registry in a temporary home.
 
 Small real models (scikit-learn linear regressions) stand in for the trained ones here: what is
-tested is the alias, tag and rollback mechanics, and that a fresh process serves the champion.
+tested is the alias, tag and rollback mechanics. That a fresh process serves a champion
+registered by an earlier one is tested with the real trained model and the real command
+(`previsecours forecast` in a subprocess) in test_promote_and_forecast.py.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,30 +100,3 @@ def test_decision_tags_and_incompatible_feature_spec(paths: Paths) -> None:
     registry.set_champion(paths, TERRITORY, version)
     with pytest.raises(registry.IncompatibleModelError, match="needs feature spec version 99"):
         registry.load_champion(paths, TERRITORY, {1})
-
-
-SERVE = """
-import json, sys
-from pathlib import Path
-import numpy as np
-from previsecours.adapters import registry
-from previsecours.settings import Paths
-served = registry.load_champion(Paths(Path(sys.argv[1])), sys.argv[2], {1})
-print(json.dumps({"version": served.version.version,
-                  "y": float(served.model.predict(np.array([[5.0]]))[0])}))
-"""
-
-
-def test_a_fresh_process_serves_the_champion_registered_earlier(paths: Paths) -> None:
-    register_linear(paths, 1.5)
-    registry.set_champion(paths, TERRITORY, register_linear(paths, 2.5))
-    done = subprocess.run(
-        [sys.executable, "-c", SERVE, str(paths.home), TERRITORY],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    served = json.loads(done.stdout.strip().splitlines()[-1])
-    assert served == {"version": 2, "y": pytest.approx(12.5)}
