@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, ParamSpec, TypeVar
 
 from prefect import Flow, flow, get_run_logger
+from prefect.runtime import flow_run
 
 from flows.forecast import forecast
 from flows.ingest import ingest
@@ -45,6 +46,8 @@ def weekly_retrain(territory: str = "essonne", home: str | None = None) -> dict[
     decision = io_retried(promote)(territory=territory, home=home)
     issued = io_retried(forecast)(territory=territory, home=home)
     return {
+        "run": flow_run.name,
+        "ingest": reports,
         "ingested_rows": _accepted_rows(reports),
         "monitor": health.message,
         "trained_version": trained.get("version"),

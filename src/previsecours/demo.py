@@ -1,17 +1,28 @@
 """`make demo`: the whole job end to end on the embedded default territory (Essonne).
 
-Steps so far:
 1. generate six years of seeded history (params.yaml `generate:`, ending a month before its
    `end`) into `<home>/data/inbox/` as a clean CSV;
 2. generate the last month as a dirty extract (Latin-1, personal data, defects, a manifest),
-   the kind of file ingestion must survive.
-Later steps (ingest, train, promote, forecast) are added here as they land.
+   the kind of file ingestion must survive;
+3. run the `weekly-retrain` Prefect flow for real (recorded in `<home>/.prefect/`, so that
+   `make serve` shows it afterwards): ingest the inbox (the dirty extract shows its
+   quarantine), monitor, train and log to MLflow, promote to `champion`, forecast the next
+   7 days with crews per station;
+4. print where to look.
+
+Idempotent: a second run regenerates the same files, whose interventions are already stored
+(nothing is counted twice), trains a new version that must beat the champion to replace it.
+`--years` shrinks the history (CI runs the demo with 2 years).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 from previsecours.pipelines.generate import GenerateRequest, GenerateResult, generate_extract
 from previsecours.settings import Settings, load_settings
@@ -28,21 +39,23 @@ class DemoPeriods:
     recent_end: date
 
 
-def demo_periods(end: date) -> DemoPeriods:
-    """Six years ending at `end`: all but the last month as history, the last month as recent."""
+def demo_periods(end: date, years: int = HISTORY_YEARS) -> DemoPeriods:
+    """`years` years ending at `end`: all but the last month as history, the last month recent."""
     recent_start = end.replace(day=1)
     return DemoPeriods(
-        history_start=date(end.year - HISTORY_YEARS + 1, 1, 1),
+        history_start=date(end.year - years + 1, 1, 1),
         history_end=recent_start - timedelta(days=1),
         recent_start=recent_start,
         recent_end=end,
     )
 
 
-def generate_demo_data(settings: Settings) -> tuple[GenerateResult, GenerateResult]:
+def generate_demo_data(
+    settings: Settings, years: int = HISTORY_YEARS
+) -> tuple[GenerateResult, GenerateResult]:
     section = settings.section("generate")
     params = GenerateRequest.from_params(section, out=settings.paths.inbox)
-    periods = demo_periods(params.end)
+    periods = demo_periods(params.end, years)
     inbox, name = settings.paths.inbox, settings.territory.name
     history = GenerateRequest.from_params(
         section,
@@ -62,14 +75,82 @@ def generate_demo_data(settings: Settings) -> tuple[GenerateResult, GenerateResu
     return generate_extract(territory, history), generate_extract(territory, recent)
 
 
-def main() -> None:
-    settings = load_settings(TERRITORY)
-    print(f"Prévisecours demo — {settings.territory.label}, home {settings.paths.home}")
-    print("1-2. generating the history and a dirty recent extract (seeded) ...")
-    for result in generate_demo_data(settings):
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Prévisecours end to end on Essonne.")
+    parser.add_argument("--years", type=int, default=HISTORY_YEARS, help="history to generate")
+    parser.add_argument("--home", type=Path, default=None, help="working root (default: repo)")
+    args = parser.parse_args(argv)
+    settings = load_settings(TERRITORY, args.home)
+    home = settings.paths.home
+    # Flow runs go to this home's Prefect database, where `make serve` finds them.
+    os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
+    print(f"Prévisecours demo — {settings.territory.label}, home {home}")
+    print(f"1-2. generating {args.years} years of history and a dirty recent extract ...")
+    for result in generate_demo_data(settings, args.years):
         print(f"  {result.rows:>8} interventions → {result.path}")
         if result.manifest is not None:
             print(f"  {result.defects:>8} defective rows, manifest {result.manifest}")
+    print(
+        "3. weekly-retrain flow: ingest → monitor → train → promote → forecast "
+        "(a real Prefect run; the first start of its API takes ~15 s) ..."
+    )
+    from flows.operations import weekly_retrain
+
+    outcome = weekly_retrain(territory=TERRITORY, home=str(home))
+    print_outcome(settings, outcome)
+
+
+def print_outcome(settings: Settings, outcome: dict[str, Any]) -> None:
+    from previsecours.adapters.forecast_files import latest_forecast
+
+    print(f"\nPrefect flow run: weekly-retrain / {outcome['run']}")
+    for report in outcome["ingest"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(report["reason_counts"].items()))
+        print(
+            f"  ingest {Path(report['extract']).name}: {report['status']} — "
+            f"{report['rows_read']} read, {report['rows_added']} added, "
+            f"{report['rows_unchanged']} already stored, {report['rows_quarantined']} "
+            f"quarantined{' (' + reasons + ')' if reasons else ''}"
+        )
+        if report["quarantine_file"]:
+            print(f"    quarantine: {report['quarantine_file']}")
+    print(f"  monitor: {outcome['monitor']}")
+    promotion = outcome["promotion"]
+    print(
+        f"  trained version {outcome['trained_version']}; promotion: "
+        f"{'promoted' if promotion['promoted'] else 'refused'} — {promotion['reason']}"
+    )
+    stored = latest_forecast(settings.paths, settings.territory.name)
+    if stored is not None:
+        print(f"  forecast: {stored.files.forecast} (+ .csv, .staffing.parquet, .json)")
+        print_crews(stored.staffing)
+    paths = settings.paths
+    print(f"""
+Where to look
+  MLflow experiment  previsecours-{settings.territory.name}  (DB {paths.mlruns / "mlflow.db"})
+  forecasts          {paths.forecasts / settings.territory.name}/
+  quarantine         {paths.quarantine}/
+  the UIs            make serve   → Prefect http://127.0.0.1:4200, MLflow http://127.0.0.1:5000,
+                                    dashboard http://127.0.0.1:8050""")
+
+
+def print_crews(staffing: Any) -> None:
+    """The five busiest stations' recommended crews per shift."""
+    busiest = (
+        staffing.groupby("station_code")["expected_interventions"]
+        .sum()
+        .sort_values(ascending=False)
+        .head(5)
+        .index
+    )
+    table = staffing[staffing["station_code"].isin(busiest)]
+    print("  crews per station and shift (5 busiest stations, first days):")
+    for row in table.head(15).itertuples():
+        print(
+            f"    {row.station_code:<6} {row.shift:<15} {row.shift_start:%a %d %b %H:%M}  "
+            f"{row.expected_interventions:5.1f} expected, peak {row.expected_peak_concurrency:4.1f}"
+            f" in progress → {row.recommended_crews} crews"
+        )
 
 
 if __name__ == "__main__":

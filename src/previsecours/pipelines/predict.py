@@ -102,7 +102,12 @@ def predict_levels(  # noqa: PLR0917 (the contract's positional signature)
     panel = DensePanel(panel.series, panel.starts, counts)
     origin = int(panel.starts.get_indexer(pd.DatetimeIndex([first]))[0])
     means = forecaster.modelled_means(panel, territory, origin, origin + periods)
-    return forecaster.levels(means, territory, grains)
+    out = forecaster.levels(means, territory, grains)
+    # Rollups built with another tz object than the hourly rows concatenate to `object`:
+    # the contract is one datetime column in the territory's zone.
+    for column in ("period_start", "period_end"):
+        out[column] = pd.to_datetime(out[column], utc=True).dt.tz_convert(tz)
+    return out
 
 
 def _local(t: pd.Timestamp, tz: str) -> pd.Timestamp:
