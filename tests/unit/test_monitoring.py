@@ -46,14 +46,18 @@ def _forecast_for(actuals: pd.DataFrame, mean: float, issued: pd.Timestamp) -> p
     return f
 
 
-def test_as_issued_keeps_latest_forecast_before_the_period() -> None:
+def test_as_issued_keeps_the_forecast_from_the_latest_origin() -> None:
     actuals = _daily_actuals(3, 250, seed=1)
     early = _forecast_for(actuals, 200.0, pd.Timestamp("2025-01-01", tz=TZ))
-    late = _forecast_for(actuals, 250.0, pd.Timestamp("2025-01-05", tz=TZ))
-    after = _forecast_for(actuals, 999.0, pd.Timestamp("2025-02-01", tz=TZ))  # hindsight
-    kept = as_issued(pd.concat([early, after, late]))
+    early["origin"] = pd.Timestamp("2025-01-01", tz=TZ)
+    late = _forecast_for(actuals, 250.0, pd.Timestamp("2025-01-02", tz=TZ))
+    late["origin"] = pd.Timestamp("2025-01-05", tz=TZ)
+    reissued = late.assign(mean=260.0, issued_at=pd.Timestamp("2025-01-03", tz=TZ))
+    kept = as_issued(pd.concat([reissued, early, late]))
     assert len(kept) == 3
-    assert (kept["mean"] == 250.0).all()
+    assert (kept["mean"] == 260.0).all()  # same origin: the later issue wins
+    hindsight = late.assign(origin=late["period_start"].max() + pd.Timedelta(days=1))
+    assert as_issued(hindsight).empty  # a row before its own origin is no forecast
 
 
 def test_a_good_model_beats_naive_and_a_broken_one_raises_alerts() -> None:

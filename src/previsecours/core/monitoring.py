@@ -3,8 +3,9 @@
 Guarantees:
 - accuracy is computed only on periods the actuals fully cover, each forecast row compared with
   the count of its own level, area, category and period (a period with no event counts 0);
-- for each period the forecast kept is the latest one issued before the period started (what a
-  planner actually saw), so re-issued forecasts never flatter the score;
+- every forecast row was made from data ending at its issue's origin (the first period it
+  forecasts), so it is a true forecast whenever it was written; for each period the row kept is
+  the one with the latest origin (ties: the latest issue) — what a planner had in hand;
 - relative accuracy compares the model with the seasonal-naive forecast (same hour or same day
   one week earlier) on the same periods: above 1 the model did worse than naive;
 - drift compares recent events with the training events by the population stability index of
@@ -52,9 +53,12 @@ class MonitorAssessment:
 
 
 def as_issued(forecasts: pd.DataFrame) -> pd.DataFrame:
-    """Per period, the latest forecast issued before the period started."""
-    usable = forecasts[forecasts["issued_at"] <= forecasts["period_start"]]
-    ordered = usable.sort_values("issued_at")
+    """Per period, the forecast from the latest origin (ties: the latest issue).
+
+    `forecasts` carries `origin` (the first period its issue forecast) and `issued_at`.
+    """
+    usable = forecasts[forecasts["origin"] <= forecasts["period_start"]]
+    ordered = usable.sort_values(["origin", "issued_at"], kind="stable")
     return ordered.drop_duplicates(KEYS, keep="last").reset_index(drop=True)
 
 

@@ -80,14 +80,15 @@ def monitor_params(section: Mapping[str, Any]) -> MonitorParams:
 
 
 def past_forecasts(settings: Settings) -> tuple[pd.DataFrame, int]:
-    """Every stored forecast row at the monitored grains, with its issue time."""
+    """Every stored forecast row at the monitored grains, with its issue time and origin."""
     paths, name = settings.paths, settings.territory.name
     frames = []
     stamps = forecast_files.list_issues(paths, name)
     for stamp in stamps:
         issue = forecast_files.read_issue(paths, name, stamp)
         rows = issue.forecast[issue.forecast["frequency"].isin(GRAINS)]
-        frames.append(rows.assign(issued_at=issue.issued_at))
+        origin = rows["period_start"].min()  # the issue's data ended there
+        frames.append(rows.assign(issued_at=issue.issued_at, origin=origin))
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), len(stamps)
 
 
