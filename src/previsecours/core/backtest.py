@@ -39,7 +39,7 @@ GRAINS: Final[dict[str, tuple[str, ...]]] = {
     "week": ("week",),
 }
 KINDS: Final = ("ALL", "category")
-INTERVAL_SAMPLE: Final = 20_000
+INTERVAL_SAMPLE: Final = 10_000
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class PoissonGLM:
         p = params or {}
         self.alpha = float(p.get("alpha", 1e-4))
         self.max_rows = int(p.get("max_rows", 200_000))
+        self.max_iter = int(p.get("max_iter", 150))
         self.seed = int(p.get("seed", 0))
         self.pipeline: Pipeline | None = None
 
@@ -59,7 +60,7 @@ class PoissonGLM:
                 ("trend", StandardScaler(), ["years_since_2000"]),
             ]
         )
-        return make_pipeline(columns, PoissonRegressor(alpha=self.alpha, max_iter=300))
+        return make_pipeline(columns, PoissonRegressor(alpha=self.alpha, max_iter=self.max_iter))
 
     def fit(self, features: pd.DataFrame, y: np.ndarray) -> PoissonGLM:
         rows = np.arange(len(features))
