@@ -132,6 +132,8 @@ def test_worse_challenger_is_refused_and_tagged(story: Story) -> None:
     assert tags["decision"] == "rejected"
     assert tags["decision_reason"].startswith("Refused")
     assert "station×hour" in tags["metrics_summary"]
+    champion_tags = registry.get_version(story.settings.paths, "essonne", 1).tags
+    assert champion_tags["last_challenge"] == "version 3: promoted"  # the latest challenge
 
 
 def test_better_challenger_is_promoted_and_the_old_champion_kept(story: Story) -> None:

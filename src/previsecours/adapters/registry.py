@@ -166,10 +166,17 @@ def champion(paths: Paths, territory: str) -> VersionInfo | None:
 def record_decision(
     paths: Paths, territory: str, version: int, tags: Mapping[str, str], now: datetime
 ) -> None:
-    """Write a decision's tags on a version (values cut at MLflow's tag limit)."""
+    """Write a decision's tags on a version, stamped `decision_at`."""
+    tag_version(
+        paths, territory, version, {**tags, "decision_at": now.isoformat(timespec="seconds")}
+    )
+
+
+def tag_version(paths: Paths, territory: str, version: int, tags: Mapping[str, str]) -> None:
+    """Set tags on a version (values cut at MLflow's tag limit)."""
     c = client(paths)
     name = model_name(territory)
-    for key, value in {**tags, "decision_at": now.isoformat(timespec="seconds")}.items():
+    for key, value in tags.items():
         c.set_model_version_tag(name, str(version), key, str(value)[:TAG_LIMIT])
 
 

@@ -127,11 +127,15 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     )
     seconds["score challenger"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    incumbent, label = naive_of(candidate), SEASONAL_NAIVE
     if champion is not None:
-        incumbent = as_forecaster(registry.load_version(paths, champion, {FEATURE_SPEC_VERSION}))
-        label = f"champion {champion.label}"
-    else:
-        incumbent, label = naive_of(candidate), SEASONAL_NAIVE
+        try:
+            served = registry.load_version(paths, champion, {FEATURE_SPEC_VERSION})
+            incumbent, label = as_forecaster(served), f"champion {champion.label}"
+        except registry.IncompatibleModelError as exc:
+            # A champion this code can no longer serve cannot be re-scored: the challenger
+            # then has to beat seasonal naive, like a first version.
+            label = f"{SEASONAL_NAIVE} (the champion cannot be re-scored: {exc})"
     reference = ModelScore(
         label,
         metric_table(score_on_window(incumbent, events, territory, n_windows=windows, end=end)),
@@ -142,6 +146,16 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     registry.record_decision(
         paths, territory.name, challenger.version, decision_tags(decision, policy), now
     )
+    if champion is not None:
+        registry.tag_version(
+            paths,
+            territory.name,
+            champion.version,
+            {
+                "last_challenge": f"{challenger.label}: {decision.outcome}",
+                "last_challenge_at": now.isoformat(timespec="seconds"),
+            },
+        )
     after = champion.version if champion else None
     if decision.promoted:
         registry.set_champion(paths, territory.name, challenger.version)
