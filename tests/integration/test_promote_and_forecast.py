@@ -228,6 +228,11 @@ def test_crews_and_drivers_are_written(served: forecast_files.StoredForecast) ->
     assert (staffing["recommended_crews"] >= 1).all()
     evry = staffing[staffing["station_code"] == "EVRY"]["recommended_crews"].max()
     assert evry > staffing["recommended_crews"].median()
+    from previsecours.pipelines.forecast import station_days
+
+    days = station_days(served.forecast)  # the flow's table artifact
+    assert len(days) == 34 * 7
+    assert days["peak_hour"].str.fullmatch(r"\d\dh").all()
     assert tuple(drivers.columns) == DRIVER_COLUMNS
     assert set(drivers["rank"]) == {1, 2, 3}
     assert drivers["driver"].isin(["heure de pointe", "nuit", "heure creuse"]).any()
