@@ -16,6 +16,11 @@ Guarantees: every hour of the input belongs to exactly one shift occurrence (the
 is checked); loads are hour averages of m(t), whose sum over hours equals Σ λ · E[D] (durations
 capped at `MAX_LAG_H` hours); recommended crews satisfy the target exactly (no continuous
 approximation of the Poisson tail); output columns are `STAFFING_COLUMNS`.
+
+Limits, said plainly: the rate is taken as known (the forecast's uncertainty on the mean — its
+negative-binomial dispersion — is not added to the Poisson spread, so tails are a little
+optimistic on days the forecast is unsure of); crews are interchangeable (one crew per
+intervention, whatever its category); a station's demand is the demand of its coverage zone.
 """
 
 from __future__ import annotations
@@ -364,6 +369,9 @@ def plan_crews(
 
     `rates`: hourly forecast means per station and category (`station_code`, `category`,
     `period_start`, `period_end`, `mean`); categories outside `policy.categories` are ignored.
+    Per shift: `expected_interventions` = Σ hourly means; `expected_peak_concurrency` = the
+    load of its busiest hour; `recommended_crews` sized on that load; `saturation_risk` =
+    P(demand > current crews) at that hour (NaN when the current crews are unknown).
     """
     if policy.categories is not None:
         rates = rates[rates["category"].isin(policy.categories)]
