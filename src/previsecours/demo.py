@@ -82,8 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = load_settings(TERRITORY, args.home)
     home = settings.paths.home
-    # Flow runs go to this home's Prefect database, where `make serve` finds them.
+    # Flow runs go to this home's Prefect database, where `make serve` finds them; the
+    # temporary API needs more than its default 20 s to start on 2 busy cores (STACK_NOTES).
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     print(f"Prévisecours demo — {settings.territory.label}, home {home}")
     print(f"1-2. generating {args.years} years of history and a dirty recent extract ...")
     for result in generate_demo_data(settings, args.years):
