@@ -312,7 +312,7 @@ def forecast(
             horizon=horizon,
             start=pd.Timestamp(start) if start else None,
         )
-    except RegistryError as exc:
+    except (RegistryError, pipeline.ForecastError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(pipeline.riskiest_markdown(result))

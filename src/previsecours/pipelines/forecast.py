@@ -54,6 +54,10 @@ REFERENCE_YEARS = (1, 2, 3)
 YEAR_SHIFT = pd.Timedelta(days=364)  # 52 weeks: the same weekday one year before
 
 
+class ForecastError(ValueError):
+    """A forecast that cannot be made as asked, with what to do about it."""
+
+
 @dataclass(frozen=True)
 class ForecastParams:
     horizon: str = "7d"
@@ -103,6 +107,11 @@ def run_forecast(
     clock.lap("read history")
     spec = forecaster.spec
     periods = horizon_periods(horizon or params.horizon, spec.frequency)
+    if periods > spec.horizon:
+        raise ForecastError(
+            f"horizon {horizon or params.horizon} is {periods} {spec.frequency}s; the champion "
+            f"forecasts {spec.horizon} at most (retrain with a longer `train.horizon`)"
+        )
     origin = start if start is not None else data_end(events, territory, spec.frequency)
     levels = predict_levels(
         forecaster, events, territory, origin, periods, spec.frequency, grains=params.grains
