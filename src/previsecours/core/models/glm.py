@@ -44,7 +44,7 @@ class PoissonGLM:
             for c in features.columns
             if c.startswith(("lag_", "roll_", "season_", "ref_", "day_"))
         ]
-        history += [c for c in features.columns if c.startswith("cov_")]
+        covariates = [c for c in features.columns if c.startswith("cov_")]
         log_history = make_pipeline(
             SimpleImputer(
                 strategy="constant", fill_value=0.0, add_indicator=True, keep_empty_features=True
@@ -58,6 +58,11 @@ class PoissonGLM:
                 ("flags", "passthrough", list(FLAGS)),
                 ("history", log_history, history),
                 ("trend", StandardScaler(), ["years_since_2000"]),
+                (
+                    "covariates",
+                    make_pipeline(SimpleImputer(keep_empty_features=True), StandardScaler()),
+                    covariates,
+                ),
             ]
         )
         return make_pipeline(columns, PoissonRegressor(alpha=self.alpha, max_iter=self.max_iter))
