@@ -16,11 +16,12 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.retry import IO_RETRIES
 from previsecours.pipelines import forecast as pipeline
 from previsecours.settings import Settings, load_settings
 
 
-@task(name="forecast-all-levels", cache_policy=NO_CACHE)
+@task(name="forecast-all-levels", cache_policy=NO_CACHE, **IO_RETRIES)
 def run(settings: Settings, horizon: str | None, start: str | None) -> pipeline.ForecastResult:
     return pipeline.run_forecast(
         settings,

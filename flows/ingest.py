@@ -15,12 +15,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.retry import IO_RETRIES
 from previsecours.core.ingest_report import IngestReport
 from previsecours.pipelines import ingest as pipeline
 from previsecours.settings import Settings, load_settings
 
 
-@task(name="ingest-extract", cache_policy=NO_CACHE)
+@task(name="ingest-extract", cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest_extract(settings: Settings, path: Path, options: pipeline.IngestOptions) -> IngestReport:
     report = pipeline.ingest_file(settings, path, options)
     get_run_logger().info(report.summary())

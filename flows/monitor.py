@@ -8,22 +8,23 @@ deployment (when one is registered: `previsecours serve` registers it).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.states import Completed, Failed
 
+from flows.artifacts import records
+from flows.retry import IO_RETRIES
 from previsecours.pipelines import monitor as pipeline
 from previsecours.settings import Settings, load_settings
 
 RETRAIN_FLOW = "weekly-retrain"
 
 
-@task(name="score-past-forecasts", retries=2, retry_delay_seconds=10, cache_policy=NO_CACHE)
+@task(name="score-past-forecasts", cache_policy=NO_CACHE, **IO_RETRIES)
 def assess(settings: Settings) -> pipeline.MonitorResult:
     return pipeline.run_monitor(settings)
 
@@ -35,13 +36,13 @@ def publish(result: pipeline.MonitorResult) -> None:
         lines += [f"- **{a}**" for a in result.assessment.alerts] or ["No alert."]
         accuracy = result.assessment.accuracy.round(4)
         create_table_artifact(
-            _records(accuracy),
+            records(accuracy),
             key="monitor-accuracy",
             description="Past forecasts vs actuals, per grain and level",
         )
         drift = result.assessment.drift.table.round(4)
         create_table_artifact(
-            _records(drift),
+            records(drift),
             key="monitor-drift",
             description="Recent data vs the same weeks a year earlier",
         )
@@ -52,11 +53,7 @@ def publish(result: pipeline.MonitorResult) -> None:
     )
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
-@task(name="trigger-retrain", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
+@task(name="trigger-retrain", cache_policy=NO_CACHE, **IO_RETRIES)
 def trigger_retrain(territory: str, home: str | None) -> str | None:
     """Start a run of the territory's weekly-retrain deployment now; None if none exists."""
     from prefect.deployments import run_deployment

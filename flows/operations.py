@@ -1,17 +1,16 @@
 """The flows that make the steps one platform: weekly retrain, daily forecast, inbox watch.
 
 Each step is a subflow of its own (so its artifacts and logs sit under their own run, linked to
-the parent in the UI), with retries where a failure is I/O that a second try can fix: reading
-the inbox, the MLflow registry, the forecast files. Training is not retried: it is compute, and
-a failure there is a bug to read, not a glitch. Steps run one after the other: each needs the
-previous one's output, and DVC wants a single writer.
+the parent in the UI); their tasks retry failures that a second try can fix (files, sockets, a
+locked sqlite database: `flows/retry.py`), never deterministic ones. Steps run one after the
+other: each needs the previous one's output, and DVC wants a single writer.
 """
 
 from __future__ import annotations
 
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
-from prefect import Flow, flow, get_run_logger
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.forecast import forecast
@@ -19,17 +18,6 @@ from flows.ingest import ingest
 from flows.monitor import monitor
 from flows.promote import promote
 from flows.train import train
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-IO_RETRIES = 2
-IO_RETRY_DELAY_S = 30
-
-
-def io_retried(step: Flow[P, R]) -> Flow[P, R]:
-    """The same subflow, retried when an I/O hiccup fails it."""
-    return step.with_options(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_S)
 
 
 def _accepted_rows(reports: list[dict[str, Any]]) -> int:
@@ -39,12 +27,17 @@ def _accepted_rows(reports: list[dict[str, Any]]) -> int:
 @flow(name="weekly-retrain", log_prints=True)
 def weekly_retrain(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
     """Ingest the inbox, check past forecasts, retrain, promote if better, forecast."""
-    reports = io_retried(ingest)(territory=territory, home=home)
+    reports = ingest(territory=territory, home=home)
     # The retrain is already under way: the monitor reports, it does not trigger another one.
     health = monitor(territory=territory, home=home, retrain=False, return_state=True)
     trained = train(territory=territory, home=home)
-    decision = io_retried(promote)(territory=territory, home=home)
-    issued = io_retried(forecast)(territory=territory, home=home)
+    decision = promote(territory=territory, home=home)
+    if decision["champion"] is None:
+        # No version has ever beaten seasonal naive: there is nothing trustworthy to forecast with.
+        get_run_logger().warning("no champion yet (%s): forecast skipped", decision["reason"])
+        issued: dict[str, Any] = {"skipped": "no champion: " + decision["reason"]}
+    else:
+        issued = forecast(territory=territory, home=home)
     return {
         "run": flow_run.name,
         "ingest": reports,
@@ -59,14 +52,14 @@ def weekly_retrain(territory: str = "essonne", home: str | None = None) -> dict[
 @flow(name="daily-forecast", log_prints=True)
 def daily_forecast(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
     """Forecast the coming days with the current champion."""
-    result: dict[str, Any] = io_retried(forecast)(territory=territory, home=home)
+    result: dict[str, Any] = forecast(territory=territory, home=home)
     return result
 
 
 @flow(name="ingest-inbox", log_prints=True)
 def ingest_inbox(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
     """Pick up new extracts from the inbox; when data arrived, monitor past forecasts."""
-    reports = io_retried(ingest)(territory=territory, home=home)
+    reports = ingest(territory=territory, home=home)
     added = _accepted_rows(reports)
     if not added:
         get_run_logger().info("inbox: nothing new")

@@ -15,16 +15,17 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.retry import IO_RETRIES
 from previsecours.pipelines import promote as pipeline
 from previsecours.settings import Settings, load_settings
 
 
-@task(name="score-and-decide", cache_policy=NO_CACHE)
+@task(name="score-and-decide", cache_policy=NO_CACHE, **IO_RETRIES)
 def score_and_decide(settings: Settings, version: int | None) -> pipeline.PromoteResult:
     return pipeline.run_promote(settings, now=datetime.now(UTC), version=version)
 
 
-@task(name="move-champion-back", cache_policy=NO_CACHE)
+@task(name="move-champion-back", cache_policy=NO_CACHE, **IO_RETRIES)
 def move_back(settings: Settings) -> pipeline.RollbackOutcome:
     return pipeline.run_rollback(settings, now=datetime.now(UTC))
 

@@ -14,6 +14,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.artifacts import records
+from flows.retry import IO_RETRIES
 from previsecours.pipelines import train as pipeline
 from previsecours.settings import Settings, load_settings
 
@@ -23,7 +25,7 @@ def run_backtest(settings: Settings) -> pipeline.BacktestFiles:
     return pipeline.backtest_stage(settings)
 
 
-@task(name="fit-log-register", cache_policy=NO_CACHE)
+@task(name="fit-log-register", cache_policy=NO_CACHE, **IO_RETRIES)
 def fit_and_register(settings: Settings, files: pipeline.BacktestFiles) -> pipeline.TrainResult:
     return pipeline.train_stage(settings, files=files)
 
@@ -32,7 +34,7 @@ def fit_and_register(settings: Settings, files: pipeline.BacktestFiles) -> pipel
 def publish(result: pipeline.TrainResult) -> None:
     table = result.rmsse.round(3).reset_index()
     create_table_artifact(
-        table.to_dict(orient="records"),
+        records(table),
         key="train-rmsse",
         description="RMSSE per level × grain and model, over all backtest windows",
     )
