@@ -123,6 +123,8 @@ def print_outcome(settings: Settings, outcome: dict[str, Any]) -> None:
         f"  trained version {outcome['trained_version']}; promotion: "
         f"{'promoted' if promotion['promoted'] else 'refused'} — {promotion['reason']}"
     )
+    if "skipped" in outcome["forecast"]:
+        print(f"  forecast skipped — {outcome['forecast']['skipped']}")
     stored = latest_forecast(settings.paths, settings.territory.name)
     if stored is not None:
         print(f"  forecast: {stored.files.forecast} (+ .csv, .staffing.parquet, .json)")
