@@ -1,8 +1,8 @@
 """`make demo`: the whole job end to end on the embedded default territory (Essonne).
 
-1. generate six years of seeded history (params.yaml `generate:`, ending a month before its
-   `end`) into `<home>/data/inbox/` as a clean CSV;
-2. generate the last month as a dirty extract (Latin-1, personal data, defects, a manifest),
+1. generate six years of seeded history ending yesterday (so the forecast is for the coming
+   week; `--end` to choose), all but its last month into `<home>/data/inbox/` as a clean CSV;
+2. generate that last month as a dirty extract (Latin-1, personal data, defects, a manifest),
    the kind of file ingestion must survive;
 3. run the `weekly-retrain` Prefect flow for real (recorded in `<home>/.prefect/`, so that
    `make serve` shows it afterwards): ingest the inbox (the dirty extract shows its
@@ -51,11 +51,12 @@ def demo_periods(end: date, years: int = HISTORY_YEARS) -> DemoPeriods:
 
 
 def generate_demo_data(
-    settings: Settings, years: int = HISTORY_YEARS
+    settings: Settings, years: int = HISTORY_YEARS, end: date | None = None
 ) -> tuple[GenerateResult, GenerateResult]:
+    """History and a dirty last month ending at `end` (default: params.yaml `generate.end`)."""
     section = settings.section("generate")
     params = GenerateRequest.from_params(section, out=settings.paths.inbox)
-    periods = demo_periods(params.end, years)
+    periods = demo_periods(end or params.end, years)
     inbox, name = settings.paths.inbox, settings.territory.name
     history = GenerateRequest.from_params(
         section,
@@ -79,6 +80,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Prévisecours end to end on Essonne.")
     parser.add_argument("--years", type=int, default=HISTORY_YEARS, help="history to generate")
     parser.add_argument("--home", type=Path, default=None, help="working root (default: repo)")
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=date.today() - timedelta(days=1),
+        help="last day of generated data (default: yesterday, so the forecast is for the "
+        "coming week)",
+    )
     args = parser.parse_args(argv)
     settings = load_settings(TERRITORY, args.home)
     home = settings.paths.home
@@ -89,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     print(f"Prévisecours demo — {settings.territory.label}, home {home}")
     print(f"1-2. generating {args.years} years of history and a dirty recent extract ...")
-    for result in generate_demo_data(settings, args.years):
+    for result in generate_demo_data(settings, args.years, args.end):
         print(f"  {result.rows:>8} interventions → {result.path}")
         if result.manifest is not None:
             print(f"  {result.defects:>8} defective rows, manifest {result.manifest}")

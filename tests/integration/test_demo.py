@@ -11,7 +11,6 @@ import pytest
 import yaml
 
 SMALL = {
-    "generate": {"end": "2025-03-31"},
     "train": {
         "train_years": 0.15,
         "history_years": 1.0,
@@ -26,7 +25,17 @@ SMALL = {
 def _demo(home: Path) -> str:
     env = {**os.environ, "PREFECT_HOME": str(home / ".prefect")}
     done = subprocess.run(
-        [sys.executable, "-m", "previsecours.demo", "--years", "1", "--home", str(home)],
+        [
+            sys.executable,
+            "-m",
+            "previsecours.demo",
+            "--years",
+            "1",
+            "--end",
+            "2025-03-31",
+            "--home",
+            str(home),
+        ],
         capture_output=True,
         text=True,
         env=env,
