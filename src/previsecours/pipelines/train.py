@@ -28,6 +28,11 @@ Design (measured in bench/bench_train.py):
 - Direct multi-horizon features (lags ≥ horizon), see core/features.py.
 - Intervals: negative binomial around the mean, dispersion per level × grain fitted on the
   backtest forecasts, coverage reported cross-fitted (core/intervals.py).
+
+Measured at Essonne scale (bench/bench_train.py: 7 generated years, 670 k events, 34 zones,
+4 weekly windows, 6 models, 2 cores shared with other jobs): whole train 168 s (backtest fits
+116 s, evaluation 16 s, final fit 27 s, MLflow logging 9 s), peak RSS 0.98 GB; CatBoost fits the
+final 596 k × 37 matrix in 9.9 s against LightGBM's 11.4 s.
 """
 
 from __future__ import annotations
