@@ -22,7 +22,12 @@ from previsecours.settings import Settings, load_settings
 
 @task(name="backtest", cache_policy=NO_CACHE)
 def run_backtest(settings: Settings) -> pipeline.BacktestFiles:
-    return pipeline.backtest_stage(settings)
+    logger = get_run_logger()
+
+    def progress(step: str, done: int, total: int) -> None:
+        logger.info("backtest %d/%d — %s", done, total, step)
+
+    return pipeline.backtest_stage(settings, progress=progress)
 
 
 @task(name="fit-log-register", cache_policy=NO_CACHE, **IO_RETRIES)

@@ -6,6 +6,8 @@ does not validate never pays for Great Expectations' import.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -54,6 +56,26 @@ def settings_from(ctx: typer.Context, territory: str) -> Settings:
         return load_settings(territory, ctx.obj)
     except TerritoryError as exc:
         raise typer.BadParameter(str(exc), param_hint="--territory") from exc
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A terminal progress bar fed by a pipeline's `progress(step, done, total)` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns) as bar:
+        task = bar.add_task(label, total=None)
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{label}: {step}", completed=done, total=total)
+
+        yield report
 
 
 @app.command()
@@ -219,7 +241,8 @@ def backtest(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None
     from previsecours.pipelines import train as pipeline
 
     settings = settings_from(ctx, territory)
-    files = pipeline.backtest_stage(settings)
+    with progress_bar("backtest") as progress:
+        files = pipeline.backtest_stage(settings, progress=progress)
     typer.echo("RMSSE over all windows (lower is better):")
     typer.echo(metric_table(files.metrics, "rmsse").round(3).to_string())
     typer.echo(f"metrics: {pipeline.metrics_file(settings)}")
@@ -238,8 +261,11 @@ def train(
     from previsecours.pipelines import train as pipeline
 
     settings = settings_from(ctx, territory)
-    run = pipeline.train_stage if from_backtest else pipeline.run_training
-    result = run(settings)
+    if from_backtest:
+        result = pipeline.train_stage(settings)
+    else:
+        with progress_bar("backtest") as progress:
+            result = pipeline.run_training(settings, progress=progress)
     typer.echo("RMSSE over all windows (lower is better):")
     typer.echo(result.rmsse.round(3).to_string())
     typer.echo(f"run {result.run_id}: {result.model_uri} (version {result.version})")

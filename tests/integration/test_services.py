@@ -39,8 +39,21 @@ def test_busy_port_is_reported_not_crashed(tmp_path: Path) -> None:
 
 def test_services_start_healthy_and_stop_together(tmp_path: Path) -> None:
     port = _free_port()
-    web = Service("web", [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                          "--directory", str(tmp_path)], port=port, startup_timeout_s=30)
+    web = Service(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(tmp_path),
+        ],
+        port=port,
+        startup_timeout_s=30,
+    )
     worker = Service("worker", [sys.executable, "-c", "import time; time.sleep(600)"], port=None)
     seen: list[str] = []
     up = threading.Event()

@@ -15,7 +15,7 @@ scores each level × grain against that level's own actual counts.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -40,6 +40,9 @@ GRAINS: Final[dict[str, tuple[str, ...]]] = {
 }
 KINDS: Final = ("ALL", "category")
 INTERVAL_SAMPLE: Final = 10_000
+
+Progress = Callable[[str, int, int], None]
+"""Told after each step of a long computation: (what was done, steps done, steps in all)."""
 
 
 @dataclass(frozen=True)
@@ -88,7 +91,9 @@ def run_backtest(
     config: BacktestConfig,
     *,
     covariates: pd.DataFrame | None = None,
+    progress: Progress | None = None,
 ) -> BacktestResult:
+    """Fit and predict every model at every origin; `progress(step, done, total)` after each."""
     windows = rolling_windows(
         len(panel.starts), config.horizon, config.n_windows, config.step or config.horizon
     )
@@ -120,6 +125,9 @@ def run_backtest(
             frame["actual"] = block.y[test]
             frame["mean"] = mean
             frames.append(frame)
+            if progress is not None:
+                step = f"window {w.index + 1}/{len(windows)}: {name}"
+                progress(step, len(frames), len(windows) * len(config.models))
     return BacktestResult(tuple(windows), pd.concat(frames, ignore_index=True), fit_s, predict_s)
 
 

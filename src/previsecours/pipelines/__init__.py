@@ -1,1 +1,1 @@
-"""One function per step (ingest, train, promote, forecast, monitor): core + adapters, plain results."""
+"""One function per step (ingest, train, promote, forecast, monitor): core + adapters."""

@@ -53,6 +53,7 @@ from previsecours.core.backtest import (
     BacktestConfig,
     BacktestResult,
     Evaluation,
+    Progress,
     default_levels,
     evaluate,
     flat_metrics,
@@ -236,7 +237,11 @@ def fitted_hierarchy(
 
 
 def backtest(
-    events: pd.DataFrame, territory: Territory, params: TrainParams, data: PanelData | None = None
+    events: pd.DataFrame,
+    territory: Territory,
+    params: TrainParams,
+    data: PanelData | None = None,
+    progress: Progress | None = None,
 ) -> BacktestOutcome:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -247,7 +252,7 @@ def backtest(
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
     attributes = area_attributes(territory, params.model_level, areas)
     t0 = time.perf_counter()
-    result = run_backtest(data.panel, spec, territory, attributes, config)
+    result = run_backtest(data.panel, spec, territory, attributes, config, progress=progress)
     seconds["backtest_fit_predict"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     first_origin = data.panel.starts[result.windows[0].origin]
@@ -447,14 +452,16 @@ def read_panel(path: Path, end: pd.Timestamp) -> PanelData:
     return PanelData(DensePanel(series, starts, counts), starts[0], end)
 
 
-def backtest_stage(settings: Settings, events: pd.DataFrame | None = None) -> BacktestFiles:
+def backtest_stage(
+    settings: Settings, events: pd.DataFrame | None = None, progress: Progress | None = None
+) -> BacktestFiles:
     """Backtest every model; write predictions, metrics, dispersion and DVC's metrics file."""
     events = load_events(settings) if events is None else events
     params = train_params(settings.section("train"))
     end = data_end(events, settings.territory, params.frequency_of(settings.territory))
     path = panel_file(settings)
     data = read_panel(path, end) if path.is_file() else None
-    outcome = backtest(events, settings.territory, params, data)
+    outcome = backtest(events, settings.territory, params, data, progress)
     files = BacktestFiles(
         predictions=outcome.result.predictions,
         metrics=outcome.evaluation.metrics,
@@ -561,12 +568,16 @@ def train_stage(
 
 
 def run_training(
-    settings: Settings, *, events: pd.DataFrame | None = None, register: bool | None = None
+    settings: Settings,
+    *,
+    events: pd.DataFrame | None = None,
+    register: bool | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """The whole training in one process: panel, backtest, final fit, logging."""
     events = load_events(settings) if events is None else events
     t0 = time.perf_counter()
-    files = backtest_stage(settings, events)
+    files = backtest_stage(settings, events, progress)
     result = train_stage(settings, events=events, files=files, register=register)
     seconds = dict(result.seconds)
     seconds["total"] = time.perf_counter() - t0
