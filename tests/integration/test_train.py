@@ -12,6 +12,7 @@ import yaml
 
 from previsecours.settings import Settings, load_settings
 
+PROGRESS: list[tuple[str, int, int]] = []
 PARAMS = {
     "train": {
         "train_years": 0.12,
@@ -41,7 +42,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne) -> Settings:
 def result(trained_home: Settings):  # type: ignore[no-untyped-def]
     from previsecours.pipelines.train import run_training
 
-    return run_training(trained_home)
+    return run_training(trained_home, progress=lambda *step: PROGRESS.append(step))
 
 
 def test_train_logs_runs_metrics_artifacts_and_registers(trained_home: Settings, result) -> None:  # type: ignore[no-untyped-def]
@@ -140,3 +141,10 @@ def test_train_flow_registers_the_next_version(trained_home: Settings, result, p
     state = train(territory="essonne", home=str(trained_home.paths.home), return_state=True)
     assert state.is_completed()
     assert state.result()["version"] == 2
+
+
+def test_training_reports_its_progress(result) -> None:  # type: ignore[no-untyped-def]
+    """Every window × model of the backtest is reported, in order, up to the total."""
+    assert [done for _, done, _ in PROGRESS] == list(range(1, len(PROGRESS) + 1))
+    assert {total for _, _, total in PROGRESS} == {len(PROGRESS)} == {2 * 3}
+    assert PROGRESS[-1][0] == "window 2/2: poisson_glm"
