@@ -28,19 +28,15 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import infer_signature
 
+from previsecours.adapters.registry import model_name
 from previsecours.core.models.boosting import CatBoostCount
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.settings import Paths
 
-MODEL_PREFIX = "previsecours-"
 FORECASTER_FILE = "forecaster.json"
 CATBOOST_FILE = "model.cbm"
 SPEC_VERSION_KEY = "feature_spec_version"  # read by adapters.registry before loading
 REQUIREMENTS = ("catboost", "pandas", "numpy", "scipy", "pyarrow", "scikit-learn", "mlflow")
-
-
-def model_name(territory: str) -> str:
-    return f"{MODEL_PREFIX}{territory}"
 
 
 def use_tracking(paths: Paths, territory: str) -> str:
