@@ -8,18 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-SMALL = {
-    "train": {
-        "train_years": 0.15,
-        "history_years": 1.0,
-        "n_windows": 2,
-        "models": ["catboost", "seasonal_naive", "poisson_glm"],
-        "catboost": {"iterations": 60},
-        "poisson_glm": {"max_rows": 5000},
-    },
-}
+from tests.small import write_small_params
 
 
 def _demo(home: Path) -> str:
@@ -48,7 +38,7 @@ def _demo(home: Path) -> str:
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_again(tmp_path: Path) -> None:
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(SMALL), encoding="utf-8")
+    write_small_params(tmp_path)
     first = _demo(tmp_path)
     assert "Prefect flow run: weekly-retrain /" in first
     assert "quarantined (" in first  # the dirty extract's defects are reported

@@ -9,31 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from previsecours.adapters.export_files import write_export
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.export import dispatch_export
 from previsecours.core.territory import Territory
 from previsecours.pipelines.generate import GenerateRequest, generate_extract
+from tests.small import write_small_params
 
-SMALL = {
-    "train": {
-        "train_years": 0.12,
-        "history_years": 1.0,
-        "n_windows": 2,
-        "models": ["catboost", "seasonal_naive", "poisson_glm"],
-        "catboost": {"iterations": 60},
-        "poisson_glm": {"max_rows": 5000},
-    }
-}
 STEPS = {"ingest", "monitor", "train", "promote", "forecast"}
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Path:
     home = tmp_path_factory.mktemp("operations-home")
-    (home / "params.yaml").write_text(yaml.safe_dump(SMALL), encoding="utf-8")
+    write_small_params(home)
     inbox = home / "data" / "inbox"
     history = generate_events(essonne, date(2024, 1, 1), date(2024, 4, 7), seed=21)
     write_export(dispatch_export(history, essonne, 21), inbox / "history.csv")

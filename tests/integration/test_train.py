@@ -8,21 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from previsecours.settings import Settings, load_settings
+from tests.small import write_small_params
 
 PROGRESS: list[tuple[str, int, int]] = []
-PARAMS = {
-    "train": {
-        "train_years": 0.12,
-        "history_years": 1.0,
-        "n_windows": 2,
-        "models": ["catboost", "seasonal_naive", "poisson_glm"],
-        "catboost": {"iterations": 40},
-        "poisson_glm": {"max_rows": 5000},
-    }
-}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +21,7 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne) -> Settings:
     from previsecours.core.generator import generate_events
 
     home = tmp_path_factory.mktemp("train-home")
-    (home / "params.yaml").write_text(yaml.safe_dump(PARAMS), encoding="utf-8")
+    write_small_params(home)
     settings = load_settings("essonne", home)
     events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 4, 14), seed=21)
     write_events(settings.paths, settings.territory, events)
