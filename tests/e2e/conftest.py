@@ -98,8 +98,11 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
     pytest.fail(f"dashboard server not up after {timeout} s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Closed after its module: Playwright's sync API keeps an asyncio loop in this thread
+    while it is open, and Prefect's sync calls made later in the session would then return
+    coroutines."""
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: run `make browser`")
     from playwright.sync_api import sync_playwright

@@ -8,7 +8,6 @@ nothing but the local server.
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,11 +35,10 @@ def clean(page_log: PageLog, dashboard_server: Server) -> Iterator[None]:
     assert foreign == []
 
 
-def open_dashboard(page, server: Server) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
+def open_dashboard(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+    """Load the page until the map is coloured (its speed is measured in bench/, not here)."""
     page.goto(server.url + "/")
     page.wait_for_selector(READY, timeout=30_000)
-    return time.perf_counter() - started
 
 
 def hourly_rows(forecast: pd.DataFrame, level: str, index: int) -> pd.DataFrame:
@@ -72,7 +70,7 @@ def move_slider(page, steps: int) -> None:  # type: ignore[no-untyped-def]
 def test_map_has_one_shape_per_commune_and_shows_provenance(
     page, dashboard_server: Server, essonne, artifacts: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    seconds = open_dashboard(page, dashboard_server)
+    open_dashboard(page, dashboard_server)
 
     shapes = shape_state(page)
     assert len(shapes) == 196
@@ -86,7 +84,6 @@ def test_map_has_one_shape_per_commune_and_shows_provenance(
     assert page.locator("#meta-data").inner_text() == "md5:4f2a9c0e"
     assert page.locator("#meta-issued").inner_text() == "28/12/2026 06:00 (Europe/Paris)"
     assert "interventions : 28/12/2026 05:10" in page.locator("#meta-inputs").inner_text()
-    assert seconds < 3, f"map ready after {seconds:.1f} s"  # the issue's "usable within 3 s"
     page.screenshot(path=artifacts / "dashboard-map.png", full_page=True)
 
 
