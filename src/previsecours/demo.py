@@ -148,7 +148,7 @@ Where to look
 
 
 def print_crews(staffing: Any) -> None:
-    """The five busiest stations' recommended crews per shift."""
+    """The five busiest stations' recommended crews for the next occurrence of each shift."""
     busiest = (
         staffing.groupby("station_code")["expected_interventions"]
         .sum()
@@ -156,13 +156,16 @@ def print_crews(staffing: Any) -> None:
         .head(5)
         .index
     )
-    table = staffing[staffing["station_code"].isin(busiest)]
-    print("  crews per station and shift (5 busiest stations, first days):")
-    for row in table.head(15).itertuples():
+    table = staffing[staffing["station_code"].isin(busiest)].sort_values("shift_start")
+    first = table.drop_duplicates(["station_code", "shift"]).sort_values(
+        ["station_code", "shift_start"]
+    )
+    print("  crews per station and shift (5 busiest stations, next occurrence of each shift):")
+    for row in first.itertuples():
         print(
             f"    {row.station_code:<6} {row.shift:<15} {row.shift_start:%a %d %b %H:%M}  "
-            f"{row.expected_interventions:5.1f} expected, peak {row.expected_peak_concurrency:4.1f}"
-            f" in progress → {row.recommended_crews} crews"
+            f"{row.expected_interventions:5.1f} expected, peak "
+            f"{row.expected_peak_concurrency:4.1f} in progress → {row.recommended_crews} crews"
         )
 
 
