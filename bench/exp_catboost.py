@@ -1,0 +1,120 @@
+"""Quick CatBoost experiments on generated Essonne data (backtest + evaluation only, no MLflow).
+
+Generates (and caches under /tmp) `--years` of events ending `--end` with `--seed`, runs the
+rolling-origin backtest of `--windows` weekly windows for the listed models with the params.yaml
+`train:` section (optionally overridden: `--set catboost.depth=5`), and prints RMSSE per level ×
+grain for every model, then (when CatBoost is listed) bias % and 80 % coverage. Meant for
+iterating on features and settings, also on windows other than the official bench's (other
+seasons, other seeds); confirm any choice with bench/bench_train.py.
+
+`--truth` also prints, per model, the RMSE of its département × day forecasts against the actual
+counts and against the generator's own expected counts (the noise-free truth: seeded episodes ×
+calendar × levels, before the daily gamma multiplier and the Poisson draw). With 28 days scored,
+the ranking against actuals is mostly the realised noise; against the truth it is accuracy.
+
+Usage: .venv/bin/python bench/exp_catboost.py [--years 5] [--end 2025-06-30] [--seed 7]
+           [--windows 4] [--models catboost,seasonal_naive,...] [--set catboost.depth=5 ...]
+           [--truth] [--save predictions.parquet]
+`--years 7` (default end and seed) is bench/bench_train.py's data: same backtest figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+ALL_MODELS = "catboost,seasonal_naive,seasonal_average_4,reference_3y,reference_3y_pm2,poisson_glm"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--years", type=int, default=5)
+    parser.add_argument("--end", default="2025-12-31")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--windows", type=int, default=4)
+    parser.add_argument("--models", default=ALL_MODELS)
+    parser.add_argument("--set", action="append", default=[])
+    parser.add_argument("--truth", action="store_true")
+    parser.add_argument("--save", help="write the backtest predictions to this Parquet file")
+    args = parser.parse_args()
+
+    from previsecours.core.backtest import metric_table
+    from previsecours.core.generator import generate_events
+    from previsecours.pipelines.train import backtest, train_params
+    from previsecours.settings import load_settings, repository_root
+
+    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    section = params["train"]
+    section["models"] = args.models.split(",")
+    section["n_windows"] = args.windows
+    for item in args.set:
+        key, value = item.split("=", 1)
+        target = section
+        *path, last = key.split(".")
+        for p in path:
+            target = target.setdefault(p, {})
+        target[last] = yaml.safe_load(value)
+    settings = load_settings("essonne", repository_root())
+    end = dt.date.fromisoformat(args.end)
+    cache = Path(f"/tmp/exp/events_{args.seed}_{args.years}_{end}.parquet")
+    start = dt.date(end.year - args.years, end.month, end.day) + dt.timedelta(days=1)
+    if cache.exists():
+        events = pd.read_parquet(cache)
+    else:
+        events = generate_events(settings.territory, start, end, seed=args.seed)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        events.to_parquet(cache)
+    t0 = time.perf_counter()
+    outcome = backtest(events, settings.territory, train_params(section))
+    seconds = time.perf_counter() - t0
+    metrics = outcome.evaluation.metrics
+    if args.save:
+        outcome.result.predictions.to_parquet(args.save)
+    pd.set_option("display.width", 200)
+    print(f"{args} backtest {seconds:.0f} s, catboost fit {outcome.result.fit_seconds}")
+    print(metric_table(metrics, "rmsse").round(3).to_string())
+    if "catboost" in args.models:
+        print(metric_table(metrics, "bias_pct").round(2).to_string())
+        print(metric_table(metrics, "coverage_80").round(3).to_string())
+    if args.truth:
+        _against_truth(outcome.result.predictions, settings.territory, start, end, args.seed)
+
+
+def _against_truth(
+    predictions: pd.DataFrame, territory: object, start: dt.date, end: dt.date, seed: int
+) -> None:
+    """RMSE of each model's département × day totals against actuals and the generator's mean."""
+    import numpy as np
+
+    from previsecours.core.generator import calendar, rates
+    from previsecours.core.generator.episodes import draw_episodes
+    from previsecours.core.generator.events import Streams
+
+    grid = calendar.hourly_grid(start, end, territory.timezone)  # type: ignore[attr-defined]
+    days = calendar.day_calendar(start, end, territory)  # type: ignore[arg-type]
+    expected = rates.expected_counts(grid, days, draw_episodes(days, Streams(seed)("episodes")))
+    daily = np.zeros(len(days.dates))
+    np.add.at(daily, grid.day, expected.sum(axis=1))
+    truth = pd.Series(daily, index=pd.Index(days.dates))
+    day = predictions["period_start"].dt.date
+    totals = predictions.groupby(["model", day])[["mean", "actual"]].sum()
+    rows = {}
+    for model, grouped in totals.groupby(level="model"):
+        frame = grouped.droplevel("model")
+        mu = truth.reindex(frame.index).to_numpy()
+        rows[model] = {
+            "rmse_vs_actual": float(np.sqrt(np.mean((frame["mean"] - frame["actual"]) ** 2))),
+            "rmse_vs_truth": float(np.sqrt(np.mean((frame["mean"] - mu) ** 2))),
+            "truth_rmse_vs_actual": float(np.sqrt(np.mean((mu - frame["actual"]) ** 2))),
+        }
+    print("\ndépartement × day, interventions a day (all windows)")
+    print(pd.DataFrame(rows).T.round(1).to_string())
+
+
+if __name__ == "__main__":
+    main()
