@@ -28,6 +28,14 @@ PERIOD_HOURS: Final[dict[str, int]] = {"hour": 1, "day": 24, "week": 168}
 # Number of periods in a week and in a year (52 weeks keep the weekday aligned).
 WEEK_PERIODS: Final[dict[str, int]] = {"hour": 168, "day": 7, "week": 1}
 YEAR_PERIODS: Final[dict[str, int]] = {"hour": 52 * 168, "day": 52 * 7, "week": 52}
+DAY_FLAGS: Final = (
+    "is_holiday",
+    "is_bridge",
+    "is_school_holiday",
+    "is_new_year_night",
+    "is_national_day",
+    "is_music_day",
+)
 CALENDAR_COLUMNS: Final = (
     "hour",
     "weekday",
@@ -39,12 +47,7 @@ CALENDAR_COLUMNS: Final = (
     "doy_sin",
     "doy_cos",
     "years_since_2000",
-    "is_holiday",
-    "is_bridge",
-    "is_school_holiday",
-    "is_new_year_night",
-    "is_national_day",
-    "is_music_day",
+    *DAY_FLAGS,
 )
 
 

@@ -16,15 +16,10 @@ from sklearn.linear_model import PoissonRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
+from previsecours.core.calendar import DAY_FLAGS
+
 ONE_HOT: Final = ("hour", "weekday", "month", "area_id", "category_id")
-FLAGS: Final = (
-    "is_holiday",
-    "is_bridge",
-    "is_school_holiday",
-    "is_new_year_night",
-    "is_national_day",
-    "is_music_day",
-)
+FLAGS: Final = DAY_FLAGS
 
 
 class PoissonGLM:
