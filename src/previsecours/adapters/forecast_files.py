@@ -109,9 +109,30 @@ def latest_forecast(paths: Paths, territory: str) -> StoredForecast | None:
     return read_issue(paths, territory, issues[-1]) if issues else None
 
 
+def read_metadata(paths: Paths, territory: str, stamp: str) -> dict[str, Any]:
+    """An issue's `.json` metadata (model, data version, `start` = its first period, …)."""
+    text = issue_files(paths, territory, stamp).metadata.read_text(encoding="utf-8")
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def read_forecast_rows(
+    paths: Paths,
+    territory: str,
+    stamp: str,
+    *,
+    frequencies: tuple[str, ...],
+    since: pd.Timestamp,
+) -> pd.DataFrame:
+    """The forecast rows of an issue at `frequencies` whose period starts at `since` or later,
+    read without loading the rest of the issue."""
+    filters = [("frequency", "in", list(frequencies)), ("period_start", ">=", since)]
+    return pd.read_parquet(issue_files(paths, territory, stamp).forecast, filters=filters)
+
+
 def read_issue(paths: Paths, territory: str, stamp: str) -> StoredForecast:
     files = issue_files(paths, territory, stamp)
-    metadata = json.loads(files.metadata.read_text(encoding="utf-8"))
+    metadata = read_metadata(paths, territory, stamp)
     return StoredForecast(
         issued_at=pd.Timestamp(metadata["issued_at"]),
         forecast=pd.read_parquet(files.forecast),

@@ -1,8 +1,9 @@
 """Monitoring: past forecasts against the actuals that have arrived since, and data drift.
 
-Composes `core.monitoring` with the stores: forecasts from `forecasts/<territory>/`, actuals
-from the curated store counted per level with the training panel code (so a forecast and its
-actual are counted exactly alike), the result logged to MLflow as a monitoring run of the
+Composes `core.monitoring` with the stores: the forecasts (from `forecasts/<territory>/`) of
+the last `recent_days` (28) that the actuals now cover; the actuals from the curated store,
+counted per level with the training panel code (so a forecast and its actual are counted
+exactly alike); the result logged to MLflow as a monitoring run of the
 territory's experiment. The Prefect flow `monitor` publishes it and triggers a retrain.
 
 Drift reference: the same 4 weeks one year earlier (weekday-aligned, 364 days) — seasonal
@@ -79,17 +80,28 @@ def monitor_params(section: Mapping[str, Any]) -> MonitorParams:
     )
 
 
-def past_forecasts(settings: Settings) -> tuple[pd.DataFrame, int]:
-    """Every stored forecast row at the monitored grains, with its issue time and origin."""
+def past_forecasts(settings: Settings, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+    """Stored forecast rows at the monitored grains for periods from `since`, with their issue
+    time and origin; and how many issues had such rows. Only those rows are read: the store of
+    past issues grows every day, the monitored window does not."""
     paths, name = settings.paths, settings.territory.name
     frames = []
-    stamps = forecast_files.list_issues(paths, name)
-    for stamp in stamps:
-        issue = forecast_files.read_issue(paths, name, stamp)
-        rows = issue.forecast[issue.forecast["frequency"].isin(GRAINS)]
-        origin = rows["period_start"].min()  # the issue's data ended there
-        frames.append(rows.assign(issued_at=issue.issued_at, origin=origin))
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), len(stamps)
+    for stamp in forecast_files.list_issues(paths, name):
+        rows = forecast_files.read_forecast_rows(
+            paths, name, stamp, frequencies=GRAINS, since=since
+        )
+        if rows.empty:
+            continue
+        metadata = forecast_files.read_metadata(paths, name, stamp)
+        # The issue's data ended at its first period (`start`; the rows' earliest otherwise).
+        origin = pd.Timestamp(metadata["start"]) if "start" in metadata else None
+        frames.append(
+            rows.assign(
+                issued_at=pd.Timestamp(metadata["issued_at"]),
+                origin=origin if origin is not None else rows["period_start"].min(),
+            )
+        )
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), len(frames)
 
 
 def actual_counts(
@@ -121,11 +133,14 @@ def drift_windows(
 def run_monitor(settings: Settings) -> MonitorResult:
     params = monitor_params(settings.section("monitor"))
     name = settings.territory.name
-    forecasts, issues = past_forecasts(settings)
     events = store.read_events(settings.paths, settings.territory)
-    if forecasts.empty or events.empty:
-        return MonitorResult(name, None, issues, None, None)
+    if events.empty:
+        return MonitorResult(name, None, 0, None, None)
     covered_until = data_end(events, settings.territory, "hour")
+    since = covered_until - pd.Timedelta(days=params.recent_days)
+    forecasts, issues = past_forecasts(settings, since)
+    if forecasts.empty:
+        return MonitorResult(name, covered_until, issues, None, None)
     kept = as_issued(forecasts)
     kept = kept[kept["period_end"] <= covered_until]
     if kept.empty:
