@@ -97,23 +97,24 @@ def _start(service: Service, logs: Path) -> Running:
     return Running(service, process)
 
 
+WORKER_SETTLE_S = 5.0  # a service without endpoint that stays up this long has started
+
+
 def _wait_healthy(running: Running, logs: Path) -> None:
-    deadline = time.monotonic() + running.service.startup_timeout_s
-    while time.monotonic() < deadline:
+    service = running.service
+    started = time.monotonic()
+    while (waited := time.monotonic() - started) < service.startup_timeout_s:
         if running.process.poll() is not None:
             raise ServeError(
-                f"{running.service.name} exited with code {running.process.returncode}"
-                f" during start-up; see {logs / (running.service.name + '.log')}"
+                f"{service.name} exited with code {running.process.returncode}"
+                f" during start-up; see {logs / (service.name + '.log')}"
             )
-        url = running.service.health_url
-        if url is None and time.monotonic() > deadline - running.service.startup_timeout_s + 5:
-            return  # a worker without endpoint that stayed up 5 s has started
-        if url is not None and _healthy(url):
+        url = service.health_url
+        if (url is None and waited >= WORKER_SETTLE_S) or (url is not None and _healthy(url)):
             return
         time.sleep(0.5)
     raise ServeError(
-        f"{running.service.name} was not healthy after "
-        f"{running.service.startup_timeout_s:.0f} s; see {logs}"
+        f"{service.name} was not healthy after {service.startup_timeout_s:.0f} s; see {logs}"
     )
 
 
