@@ -94,6 +94,36 @@ def territory(ctx: typer.Context, territory: TerritoryOption = "essonne") -> Non
     )
 
 
+@app.command("synth-territory")
+def synth_territory(
+    stations: Annotated[int, typer.Option(help="Number of fire stations.")] = 50,
+    out: Annotated[Path, typer.Option(help="Directory for NAME.yaml and its NAME/ tables.")] = (
+        Path("territories")
+    ),
+    name: Annotated[str | None, typer.Option(help="Territory name (default synth-N).")] = None,
+    communes: Annotated[
+        int | None, typer.Option(help="Number of communes (default: Essonne's ~4 per station).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same territory.")] = 0,
+) -> None:
+    """Write a synthetic territory of any size (Essonne's densities), loadable with -t PATH."""
+    from previsecours.adapters.territory_files import write_territory
+    from previsecours.core.synthetic_territory import synthetic_territory
+
+    try:
+        t = synthetic_territory(
+            name or f"synth-{stations}", stations, n_communes=communes, seed=seed
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    path = write_territory(t, out)
+    population = sum(c.population for c in t.communes)
+    typer.echo(
+        f"{path}: {len(t.stations)} stations, {len(t.communes)} communes, "
+        f"{len(t.coverage_zones)} coverage zones, {population:,} inhabitants"
+    )
+
+
 @app.command()
 def generate(  # noqa: PLR0917 (Typer reads options from the parameters)
     ctx: typer.Context,

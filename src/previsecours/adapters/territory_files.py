@@ -149,3 +149,102 @@ def _share(row: dict[str, str]) -> CoverageShare:
         coverage_zone=row["coverage_zone"],
         share_pct=float(row["share_pct"]),
     )
+
+
+# ------------------------------------------------------------------ writing
+
+
+def write_territory(territory: Territory, directory: Path) -> Path:
+    """Write `territory` as `<directory>/<name>.yaml` and its tables under `<directory>/<name>/`.
+
+    The inverse of `load_territory`: loading the written file gives an equal territory
+    (geometry aside: a written territory has none). Returns the YAML file's path.
+    """
+    tables = directory / territory.name
+    tables.mkdir(parents=True, exist_ok=True)
+    areas: dict[str, str] = {}
+    for key, header, rows in _table_rows(territory):
+        if rows:
+            _write_csv(tables / f"{key}.csv", header, rows)
+            areas[key] = f"{territory.name}/{key}.csv"
+    path = directory / f"{territory.name}.yaml"
+    path.write_text(
+        yaml.safe_dump(_document(territory, areas), sort_keys=False, allow_unicode=True),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
+    m = t.mapping
+    extract: dict[str, Any] = {"columns": dict(m.columns), "categories": dict(m.categories)}
+    optional = {
+        "time_format": m.time_format,
+        "category_pattern": m.category_pattern,
+        "station_pattern": m.station_pattern,
+        "counts_preset": m.counts_preset,
+    }
+    extract |= {k: v for k, v in optional.items() if v is not None}
+    if m.id_from:
+        extract["id_from"] = list(m.id_from)
+    box = t.bounding_box
+    return {
+        "name": t.name,
+        "label": t.label,
+        "timezone": t.timezone,
+        "holidays": {"country": t.holidays_country, "subdivision": t.holidays_subdivision},
+        "school_holidays": {"zone": t.school_zone},
+        "bounding_box": {
+            "lat_min": box.lat_min,
+            "lat_max": box.lat_max,
+            "lon_min": box.lon_min,
+            "lon_max": box.lon_max,
+        },
+        "categories": list(t.categories),
+        "frequency": t.frequency,
+        "areas": areas,
+        "extract": extract,
+    }
+
+
+def _table_rows(t: Territory) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:
+    communes = [(c.code, c.name, c.population, c.latitude, c.longitude) for c in t.communes]
+    stations = [
+        (
+            s.code,
+            s.name,
+            s.type,
+            s.groupement,
+            s.latitude,
+            s.longitude,
+            s.coverage_zone,
+            s.within_zone,
+        )
+        for s in t.stations
+    ]
+    shares = [(s.commune_code, s.coverage_zone, s.share_pct) for s in t.coverage_shares]
+    return [
+        ("communes", ("code", "name", "population", "latitude", "longitude"), communes),
+        (
+            "stations",
+            (
+                "code",
+                "name",
+                "type",
+                "groupement",
+                "latitude",
+                "longitude",
+                "coverage_zone",
+                "within_zone",
+            ),
+            stations,
+        ),
+        ("coverage_shares", ("commune_code", "coverage_zone", "share_pct"), shares),
+    ]
+
+
+def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(tuple("" if v is None else v for v in row) for row in rows)

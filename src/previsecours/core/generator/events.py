@@ -6,7 +6,8 @@ Guarantees of `generate_events(territory, start, end, seed)`:
 - rows sorted by alert time; `intervention_id` unique, "<YYYYMMDD><4-digit rank in the day>";
 - a pure function of its arguments: the same seed gives the same frame, bit for bit.
 
-The process: expected counts per hour and category (`rates`), a gamma multiplier per day and
+The process: expected counts per hour and category (`rates`, scaled by the territory's
+population relative to SDIS 91's: `rates.volume_scale`), a gamma multiplier per day and
 category (negative-binomial over-dispersion fitted on the real weekly totals), Poisson counts,
 a uniform second inside each hour, then commune, first station, position and duration.
 Each stage draws from its own stream of the seed, so changing one stage leaves the others.
@@ -58,6 +59,9 @@ def draw_alerts(
     grid = calendar.hourly_grid(start, end, territory.timezone)
     days = calendar.day_calendar(start, end, territory)
     expected = rates.expected_counts(grid, days, draw_episodes(days, rng("episodes")))
+    scale = rates.volume_scale(territory)
+    if scale != 1.0:  # Essonne itself: the same bytes as before volumes were scaled
+        expected = expected * scale
     counts = draw_counts(expected, grid.day, len(days.dates), rng("counts"))
     cell = np.repeat(np.arange(counts.size), counts.ravel())
     hour, category = np.divmod(cell, counts.shape[1])

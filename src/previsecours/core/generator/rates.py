@@ -6,6 +6,10 @@ rate(hour, category) = annual level(year) / 365.25 × week-of-year profile × ep
 The calendar (`calendar.calendar_rates`) is fixed by `profiles`; the levels and week-of-year
 profiles come from the fitted `figures`, which were fitted on real weekly totals divided by the
 same calendar, so nothing is counted twice.
+
+The fitted levels are SDIS 91's. Another territory's rates are scaled by `volume_scale`: its
+listed population over Essonne's (`REFERENCE_POPULATION`); a territory listing no population
+keeps Essonne's volumes (scale 1), as before populations were read.
 """
 
 from __future__ import annotations
@@ -17,9 +21,19 @@ import numpy.typing as npt
 
 from previsecours.core.generator import figures, profiles
 from previsecours.core.generator.calendar import DayCalendar, HourGrid, calendar_rates
+from previsecours.core.territory import Territory
 
 FloatArray = npt.NDArray[np.float64]
 DAYS_PER_YEAR: Final = 365.25
+# Inhabitants of the 196 communes of territories/essonne/communes.csv, whose interventions the
+# figures were fitted on.
+REFERENCE_POPULATION: Final = 1_338_485
+
+
+def volume_scale(territory: Territory) -> float:
+    """Expected interventions relative to SDIS 91's: the ratio of listed populations."""
+    population = sum(c.population for c in territory.communes)
+    return population / REFERENCE_POPULATION if population > 0 else 1.0
 
 
 def annual_levels(year_fraction: FloatArray) -> FloatArray:
