@@ -302,6 +302,47 @@ def train(
     typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 
+@app.command("retrain-all")
+def retrain_all(
+    ctx: typer.Context,
+    territories: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--territory", "-t", help="A territory (repeatable; default: all of territories/)."
+        ),
+    ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            "--dask-address",
+            envvar="DASK_SCHEDULER_ADDRESS",
+            help="`local` (a Dask cluster started for the run) or an existing scheduler's "
+            "address (tcp://HOST:8786). Needs PREFECT_API_URL. Default: one fit at a time.",
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes of a --dask local cluster.")] = 2,
+) -> None:
+    """Retrain every territory (fits fanned out on Dask), register, promote to champion."""
+    from flows.retrain_all import DaskCluster, PrefectServerRequiredError, run
+
+    cluster = None
+    if dask:
+        cluster = DaskCluster(local_workers=workers) if dask == "local" else DaskCluster(dask)
+    home = str(ctx.obj) if ctx.obj else None
+    try:
+        result = run(territories, home, cluster)
+    except PrefectServerRequiredError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for name, r in result["territories"].items():
+        worker = r["worker"]
+        typer.echo(
+            f"{name}: version {r['version']}, champion {r['champion']}"
+            f" (fit on {worker['host']} pid {worker['pid']}) — {r['reason']}"
+        )
+
+
 @app.command()
 def promote(
     ctx: typer.Context,

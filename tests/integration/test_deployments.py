@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from previsecours.adapters.services import Service, python_module, started
+from previsecours.adapters.services import started
+from tests.servers import free_port, prefect_server
 
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _scheduled_runs(client, deployment_id, minimum: int, timeout_s: float = 90):  # type: ignore[no-untyped-def]
@@ -39,15 +33,11 @@ def test_weekly_retrain_is_monday_3am_paris_in_winter_and_summer(tmp_path: Path)
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    port = _free_port()
-    server = Service(
-        "prefect",
-        python_module("prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)),
-        port=port,
-        health_path="/api/health",
+    port = free_port()
+    server = prefect_server(
+        tmp_path / ".prefect",
+        port,
         env={
-            "PREFECT_HOME": str(tmp_path / ".prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
             # Schedule far enough ahead to cross the spring DST change.
             "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "30",

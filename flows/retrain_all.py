@@ -1,0 +1,153 @@
+"""Prefect flow `retrain-all`: every territory retrained, the compute fanned out on Dask.
+
+Thin by design (logic in `previsecours.pipelines.retrain_all`):
+- one `fit-territory` task per territory is submitted to the flow's task runner — a Dask
+  cluster (`DaskTaskRunner`: a local one started for the run, or an existing scheduler's
+  address), or one thread at a time without Dask. These tasks only compute;
+- as each fit completes, `record-territory` runs in the flow's own process (backtest files,
+  MLflow run and version, promotion to `champion`): recording overlaps the other fits, and the
+  registry and DVC keep a single writer.
+A territory that fails does not stop the others; the flow fails at the end, naming it.
+
+With Dask, a real Prefect server is required (`require_prefect_server`): without
+`PREFECT_API_URL`, every worker process would start its own temporary server on the same
+sqlite file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, as_completed
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
+
+from flows.retry import IO_RETRIES
+from previsecours.pipelines import retrain_all as pipeline
+from previsecours.settings import Settings, load_settings, repository_root
+
+DASK_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+class PrefectServerRequiredError(RuntimeError):
+    """Dask asked for without a Prefect server to report to."""
+
+
+@dataclass(frozen=True)
+class DaskCluster:
+    """Where the fits run: an existing scheduler (`address`), else a local cluster of
+    `local_workers` single-threaded worker processes started for the run."""
+
+    address: str | None = None
+    local_workers: int = 2
+
+
+def require_prefect_server() -> str:
+    """The Prefect API URL, or a clear error saying how to get one."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().api.url
+    if not url:
+        raise PrefectServerRequiredError(
+            "Dask needs a real Prefect server: set PREFECT_API_URL "
+            "(e.g. http://127.0.0.1:4200/api after `make serve` or `prefect server start`). "
+            "Without it every Dask worker starts its own temporary server on the same database."
+        )
+    return str(url)
+
+
+def task_runner(cluster: DaskCluster | None) -> TaskRunner[Any]:
+    """Dask when a cluster is given (checking the Prefect server), else one fit at a time."""
+    if cluster is None:
+        return ThreadPoolTaskRunner(max_workers=1)
+    require_prefect_server()
+    from prefect_dask.task_runners import DaskTaskRunner
+
+    if cluster.address:
+        return DaskTaskRunner(address=cluster.address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": cluster.local_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "host": "127.0.0.1",
+            "dashboard_address": None,
+        }
+    )
+
+
+@task(name="fit-territory", task_run_name="fit-{settings.territory.name}", cache_policy=NO_CACHE)
+def fit_territory(settings: Settings, data_version: str) -> pipeline.TerritoryFit:
+    return pipeline.fit_territory(settings, data_version)
+
+
+@task(
+    name="record-territory",
+    task_run_name="record-{settings.territory.name}",
+    cache_policy=NO_CACHE,
+    **IO_RETRIES,
+)
+def record_territory(settings: Settings, fit: pipeline.TerritoryFit) -> pipeline.Retrained:
+    return pipeline.record_territory(settings, fit, now=datetime.now(UTC))
+
+
+def _summary(done: list[pipeline.Retrained], failed: dict[str, str]) -> str:
+    lines = [
+        "# Retrain of every territory",
+        "",
+        "| territory | version | champion | promoted | fit on | fit s | recorded s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(done, key=lambda r: r.territory):
+        fit_s = sum(v for k, v in r.seconds.items() if k not in ("logging", "promotion"))
+        recorded_s = r.seconds.get("logging", 0.0) + r.seconds.get("promotion", 0.0)
+        lines.append(
+            f"| {r.territory} | {r.version} | {r.champion} | {r.promoted} | "
+            f"{r.worker.host}:{r.worker.pid} | {fit_s:.1f} | {recorded_s:.1f} |"
+        )
+    lines += [f"| {name} | failed: {error} | | | | | |" for name, error in failed.items()]
+    return "\n".join(lines)
+
+
+@flow(name="retrain-all", log_prints=True)
+def retrain_all(territories: list[str] | None = None, home: str | None = None) -> dict[str, Any]:
+    """Retrain and promote every territory (all of `territories/` when none is named)."""
+    logger = get_run_logger()
+    home_path = Path(home) if home else None
+    names = territories or [
+        str(p) for p in pipeline.territory_files(repository_root() / "territories")
+    ]
+    settings = [load_settings(name, home_path) for name in names]
+    from previsecours.adapters.versioning import data_version
+
+    submitted: list[tuple[PrefectFuture[pipeline.TerritoryFit], Settings]] = [
+        (fit_territory.submit(s, data_version(s.paths)), s) for s in settings
+    ]
+    by_id = {future.task_run_id: s for future, s in submitted}
+    done: list[pipeline.Retrained] = []
+    failed: dict[str, str] = {}
+    for future in as_completed([f for f, _ in submitted]):
+        s = by_id[future.task_run_id]
+        try:
+            done.append(record_territory(s, future.result()))
+        except Exception as exc:  # one territory's failure must not stop the others
+            logger.error("territory %s failed: %r", s.territory.name, exc)
+            failed[s.territory.name] = repr(exc)
+    create_markdown_artifact(_summary(done, failed), key="retrain-all", description="retrain-all")
+    if failed:
+        raise RuntimeError(f"retrain-all: {len(failed)} territories failed: {sorted(failed)}")
+    return {"territories": {r.territory: asdict(r) for r in done}}
+
+
+def run(
+    territories: list[str] | None, home: str | None, cluster: DaskCluster | None
+) -> dict[str, Any]:
+    """`retrain_all` on the task runner `cluster` asks for."""
+    flow_with_runner: Any = retrain_all.with_options(task_runner=task_runner(cluster))
+    result: dict[str, Any] = flow_with_runner(territories=territories, home=home)
+    return result
