@@ -51,7 +51,8 @@ dashboard: setup ## Only the planners' dashboard on http://127.0.0.1:8050 (lates
 demo: setup ## Run the whole job end to end on the embedded default (Essonne)
 	$(BIN)/python -m previsecours.demo
 
-bench: setup ## Benchmarks (speed, memory, accuracy): print tables
+bench: setup browser ## Benchmarks (speed, memory, accuracy vs peers): tables → bench/results/*.md
+	$(UV) sync --frozen --project bench/peers --python $(PYTHON)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean: ## Remove run state (data/, mlruns/, .prefect/, forecasts/) — not the environment

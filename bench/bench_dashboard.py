@@ -135,4 +135,7 @@ def _since(t: float) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    from common import recorded
+
+    with recorded("dashboard", "Dashboard speed for Essonne", (__doc__ or "").split("\n\n")[0]):
+        main()

@@ -118,4 +118,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common import recorded
+
+    with recorded(
+        "forecast",
+        "Forecast step at Essonne scale: time per step, fresh process, Prefect flow",
+        (__doc__ or "").split("\n\n")[0],
+    ):
+        main()

@@ -82,4 +82,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if "--case" in sys.argv:
+        main()
+    else:
+        from common import recorded
+
+        with recorded(
+            "generate", "Generating 7 years of Essonne", (__doc__ or "").split("\n\n")[0]
+        ):
+            main()

@@ -1,13 +1,15 @@
-"""Real Montgomery County (PA) 911 calls: hourly forecasts per township and for the county.
+"""Real Montgomery County (PA) 911 calls against the peers: hourly per township and county.
 
-Maps ../shared/data/montco911/911.zip with the territory file (territories/montgomery-pa.yaml,
-the ingest mapping: no intervention id, categories from "EMS: …" titles, US/Eastern local time),
-keeps calls with a known township and category, and backtests township × hour (categories
-together, split by measured shares) with 4 weekly windows: CatBoost against the seasonal naive
-(same hour last week), the 4-week seasonal average and the Poisson GLM. Levels: township (the
-territory's "commune") and the county (its "departement"); grains: hour and day.
+Maps ../shared/data/montco911/911.zip through the ingestion path's reader and mapping
+(adapters.readers.read_extract, core.ingest.map_events with territories/montgomery-pa.yaml: no
+intervention id, categories from "EMS: …" titles, US/Eastern local time), keeps calls with a
+known township and category, then compares Prévisecours (its production backtest with
+params.yaml's `train:` section; only `model_level` is set to `commune`, the territory having
+no coverage zones) with the peers on the same township × hour series and windows
+(bench/accuracy.py). Levels: township (the territory's "commune") and the county (its
+"departement"); grains: hour and day.
 
-Usage: .venv/bin/python bench/bench_montgomery.py [--threads 2]
+Writes bench/results/montgomery.md. Usage: .venv/bin/python bench/bench_montgomery.py
 """
 
 from __future__ import annotations
@@ -16,24 +18,40 @@ import argparse
 import time
 
 import pandas as pd
+import yaml
+
+from accuracy import PEERS, compare, fit_seconds_table, level_table, own_intervals, verdict
+from common import Report, peak_rss_mib
+
+HEADLINE = (
+    ("commune", "hour"),
+    ("commune", "day"),
+    ("departement", "hour"),
+    ("departement", "day"),
+)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--windows", type=int, help="quick check only: fewer windows")
     args = parser.parse_args()
 
     from previsecours.adapters.readers import read_extract
     from previsecours.adapters.territory_files import load_territory
-    from previsecours.core.backtest import metric_table
     from previsecours.core.ingest import map_events
     from previsecours.core.schema import CANONICAL_COLUMNS
-    from previsecours.pipelines.train import backtest, train_params
+    from previsecours.pipelines.train import train_params
     from previsecours.settings import repository_root
 
     root = repository_root()
+    report = Report(
+        "montgomery",
+        "Accuracy against the peers — real Montgomery County 911 calls, hourly",
+        (__doc__ or "").split("\n\n")[0],
+    )
     territory = load_territory(root / "territories" / "montgomery-pa.yaml")
     path = root.parent / "shared" / "data" / "montco911" / "911.zip"
+    t0 = time.perf_counter()
     raw = read_extract(path)
     mapped = map_events(raw.frame, territory, path.name, raw.row_complete, raw.text_source).frame
     events = mapped[list(CANONICAL_COLUMNS)]
@@ -43,28 +61,53 @@ def main() -> None:
         & events["commune_code"].isin(territory.commune_codes)
     )
     events = events[keep].drop_duplicates("intervention_id").reset_index(drop=True)
-    print(f"{len(events):,} calls kept of {len(raw.frame):,}")
-    params = train_params(
-        {
-            "model_level": "commune",
-            "split_categories": True,
-            "horizon": "7d",
-            "n_windows": 4,
-            "train_years": 0.5,
-            "history_years": 1.0,
-            "allocation_years": 1.0,
-            "models": ["catboost", "seasonal_naive", "seasonal_average_4", "poisson_glm"],
-            "catboost": {"thread_count": args.threads},
-        }
+    section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
+    section["model_level"] = "commune"
+    if args.windows:
+        section["n_windows"] = args.windows
+    params = train_params(section)
+    report.add(
+        f"\n{len(events):,} calls kept of {len(raw.frame):,} "
+        f"({events['alert_time'].min().date()} … {events['alert_time'].max().date()}), read and "
+        f"mapped in {time.perf_counter() - t0:.0f} s. Prévisecours: params.yaml `train:` with "
+        f"model level commune ({params.n_windows} windows of {params.horizon}, "
+        f"{params.train_years:g} training years)."
     )
-    t0 = time.perf_counter()
-    outcome = backtest(events, territory, params)
-    print(f"backtest in {time.perf_counter() - t0:.0f} s: {dict(outcome.result.fit_seconds)}")
+    comparison = compare(events, territory, params, "montgomery", PEERS)
+    windows = comparison.outcome.result.windows
+    starts = comparison.data.panel.starts
+    report.add(
+        f"\nWindows: {len(windows)} × {windows[0].end - windows[0].origin} hours, origins "
+        + ", ".join(str(starts[w.origin].date()) for w in windows)
+        + f"; {len(comparison.data.panel.series)} township series (all categories together)."
+    )
+    verdicts = []
+    names = {"commune": "township", "departement": "county"}
+    for level, grain in HEADLINE:
+        table = level_table(comparison.metrics, level, grain)
+        heading = f"{names[level]} × {grain}"
+        report.table(heading, table)
+        verdicts.append(verdict(table, heading))
+    base = comparison.predictions
+    report.table(
+        "Peers' own intervals at township × hour (the tables above use the project's NB "
+        "intervals for everyone)",
+        own_intervals(base[base["model"].isin(PEERS)]),
+    )
+    report.table(
+        "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
+    )
+    report.add("\n### Verdict (RMSSE, all categories together)\n\n" + "\n".join(verdicts))
+    skipped = comparison.peers.get("skipped", {})
+    if skipped:
+        report.add("\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    report.add(
+        "\nStages: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in comparison.seconds.items())
+        + f"; peak RSS (main process) {peak_rss_mib():.0f} MiB."
+    )
     pd.set_option("display.width", 200)
-    metrics = outcome.evaluation.metrics
-    for metric in ("rmsse", "mae", "poisson_deviance", "bias_pct", "coverage_80"):
-        print(f"\n## {metric} (4 windows of 7 days, all categories)")
-        print(metric_table(metrics, metric).round(3).to_string())
+    report.write()
 
 
 if __name__ == "__main__":

@@ -376,4 +376,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common import recorded
+
+    with recorded(
+        "reconciliation",
+        "Bottom-up vs reconciled station and département forecasts",
+        (__doc__ or "").split("\n\n")[0],
+    ):
+        main()

@@ -1,30 +1,56 @@
-"""Real SDIS 91 weekly totals: backtest over 2014–2015, 1-week horizon, weekly SUAP MAPE.
+"""Real SDIS 91 weekly totals against the peers: backtest over 2014–2015, 1-week horizon.
 
 Reads ../shared/data/sdis91/weekly_totals_by_category_2010_2015.csv (département-wide weekly
 counts per category, 2010–2015, with real covariates), builds the département × category × week
-panel (missing source weeks stay unknown, never zero), and backtests every model with one
-window per week of 2014–2015 (origin steps of one week, refit at each origin, all the history
-before it). Covariates (flu incidence, mean temperature, school holidays) enter lagged by the
-horizon: last week's values, known when forecasting.
+panel (the 2 weeks missing from the source stay unknown, never zero), and backtests every model
+with one window per week of 2014–2015 (origin steps of one week, refit at each origin on all the
+history before it). Covariates (flu incidence, mean temperature, school holidays) enter lagged
+by the horizon: last week's values, known when forecasting.
 
-Prints weekly SUAP MAPE (and all categories' total) per model and year; the naive "last week"
-forecast is the reference the issue names (≈ 6.5 % on later years).
+Prévisecours is the project's CatBoost with params.yaml's `train: catboost` settings and the
+project's weekly features (core.features, core.backtest — the production code; there is no
+weekly territory in production, so the backtest is called directly). The core baselines run
+beside it; the peers (statsforecast, mlforecast + LightGBM, Prophet) get the same 5 series and
+the same 104 origins in their environment (missing weeks dropped from their training rows).
 
-Usage: .venv/bin/python bench/bench_sdis91_weekly.py [--threads 2]
+Scoring (core/metrics.py through core.backtest.scores, every model alike), pooled over the 104
+windows: per category ("category") and for the five categories' total ("ALL"); RMSSE scaled by
+the seasonal-naive (52 weeks) error of 2012–2013, the two years before the first window; 80/95 %
+intervals negative binomial around each model's mean, dispersion cross-fitted by year (2014's
+from 2015's errors and the reverse). Also weekly MAPE (SUAP by year, and the total).
+
+Writes bench/results/sdis91_weekly.md. Usage: .venv/bin/python bench/bench_sdis91_weekly.py
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import time
 
 import numpy as np
 import pandas as pd
+import yaml
+
+from accuracy import PEERS, label, verdict
+from common import WORK, PeerTask, Report, peer_predictions, run_peers, write_inputs
+from previsecours.core import metrics as m
+from previsecours.core.backtest import scores
+from previsecours.core.intervals import fit_dispersion
 
 COVARIATES = ("inc_grippe", "temperature_average", "has_vacation")
 CATEGORIES = ("SUAP", "ACCI", "INCU", "INCN", "AUTR")
 TZ = "Europe/Paris"
+CORE_MODELS = (
+    "catboost",
+    "last_period",
+    "seasonal_naive",
+    "seasonal_average_4",
+    "reference_3y",
+    "reference_3y_pm2",
+    "poisson_glm",
+)
+SEASON = 52
+COVERAGE_TARGET = 0.82
 
 
 def load(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -42,11 +68,75 @@ def load(path: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return counts, covariates
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+def pooled_scores(predictions: pd.DataFrame, history: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Metrics per model × kind over all windows (scales from the 2 years before them)."""
+    rows = []
+    p = predictions.assign(year=pd.DatetimeIndex(predictions["period_start"]).year)
+    total = p.groupby(["model", "window", "period_start", "year"], sort=False)[
+        ["actual", "mean"]
+    ].sum(min_count=1)
+    kinds = {"category": p, "ALL": total.reset_index()}
+    for kind, rows_of_kind in kinds.items():
+        frame = rows_of_kind.dropna(subset=["actual"])
+        scale = m.seasonal_scale(history[kind], SEASON)
+        for model, f in frame.groupby("model", sort=False):
+            y, mu = f["actual"].to_numpy(float), f["mean"].to_numpy(float)
+            years = f["year"].to_numpy()
+            alphas = {
+                yr: fit_dispersion(y[years != yr], mu[years != yr], COVERAGE_TARGET)
+                for yr in np.unique(years)
+            }
+            per_year = [
+                scores(y[years == yr], mu[years == yr], scale, a, level="departement", grain="week")
+                for yr, a in alphas.items()
+            ]
+            point = scores(y, mu, scale, 0.0, level="departement", grain="week")
+            weights = [int((years == yr).sum()) for yr in alphas]
+            for metric, value in point.items():
+                if metric in ("pinball", "coverage_80", "coverage_95"):
+                    # intervals: each year's with its cross-fitted dispersion
+                    pooled = np.average([s[metric] for s in per_year], weights=weights)
+                    rows.append((model, kind, metric, float(pooled)))
+                else:
+                    rows.append((model, kind, metric, value))
+    return pd.DataFrame(rows, columns=["model", "kind", "metric", "value"])
 
+
+def table_of(metrics: pd.DataFrame, kind: str) -> pd.DataFrame:
+    keep = (
+        "rmsse",
+        "mae",
+        "rmse",
+        "poisson_deviance",
+        "bias_pct",
+        "pinball",
+        "coverage_80",
+        "coverage_95",
+        "mape",
+    )
+    sel = metrics[(metrics["kind"] == kind) & metrics["metric"].isin(keep)]
+    table = sel.pivot_table(index="model", columns="metric", values="value", sort=False)
+    table = table.reindex(columns=[c for c in keep if c in table.columns]).sort_values("rmsse")
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table.index = pd.Index([label(str(i)) for i in table.index], name="model")
+    return table
+
+
+def suap_mape(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Weekly SUAP MAPE % per model and year (the figure of the 2018 project)."""
+    p = predictions.dropna(subset=["actual"])
+    p = p.assign(year=pd.DatetimeIndex(p["period_start"]).year)
+    suap = p[p["category"] == "SUAP"]
+    ape = (suap["mean"] - suap["actual"]).abs() / suap["actual"] * 100
+    mape = ape.groupby([suap["model"], suap["year"]]).mean().unstack("year")
+    mape["SUAP 2014–2015"] = ape.groupby(suap["model"]).mean()
+    mape = mape.sort_values("SUAP 2014–2015")
+    mape.index = pd.Index([label(str(i)) for i in mape.index], name="model")
+    mape.columns = [str(c) for c in mape.columns]
+    return mape
+
+
+def main() -> None:
     from previsecours.adapters.territory_files import load_territory
     from previsecours.core.backtest import BacktestConfig, run_backtest
     from previsecours.core.features import area_attributes, make_spec
@@ -54,6 +144,12 @@ def main() -> None:
     from previsecours.settings import repository_root
 
     root = repository_root()
+    report = Report(
+        "sdis91_weekly",
+        "Accuracy against the peers — real SDIS 91 weekly totals",
+        (__doc__ or "").split("\n\n")[0],
+    )
+    train = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
     territory = load_territory(root / "territories" / "essonne.yaml")
     counts, covariates = load(
         str(root.parent / "shared" / "data" / "sdis91" / "weekly_totals_by_category_2010_2015.csv")
@@ -67,45 +163,71 @@ def main() -> None:
     panel = DensePanel(panel.series, panel.starts, dense)
     spec = make_spec("week", 1, covariates=COVARIATES)
     attributes = area_attributes(territory, "departement", ["essonne"])
-    n_windows = int((panel.starts >= pd.Timestamp("2014-01-01", tz=TZ)).sum())
-    models = (
-        "catboost",
-        "last_period",
-        "seasonal_naive",
-        "seasonal_average_4",
-        "reference_3y",
-        "reference_3y_pm2",
-        "poisson_glm",
-    )
+    first_scored = pd.Timestamp("2014-01-01", tz=TZ)
+    n_windows = int((panel.starts >= first_scored).sum())
     config = BacktestConfig(
         horizon=1,
         n_windows=n_windows,
         step=1,
         refit=True,
-        models=models,
-        model_params={
-            "catboost": {"iterations": 300, "depth": 4, "thread_count": args.threads},
-        },
+        models=CORE_MODELS,
+        model_params={"catboost": dict(train.get("catboost") or {})},
     )
     t0 = time.perf_counter()
     result = run_backtest(panel, spec, territory, attributes, config, covariates=covariates)
-    seconds = time.perf_counter() - t0
-    p = result.predictions.dropna(subset=["actual"])
-    p = p.assign(year=pd.DatetimeIndex(p["period_start"]).year)
-    print(f"## SDIS 91 weekly, {n_windows} one-week windows over 2014–2015 ({seconds:.0f} s)")
-    suap = p[p["category"] == "SUAP"]
-    ape = (suap["mean"] - suap["actual"]).abs() / suap["actual"] * 100
-    table = ape.groupby([suap["model"], suap["year"]]).mean().unstack("year")
-    table["2014–2015"] = ape.groupby(suap["model"]).mean()
-    total = p.groupby(["model", "period_start"])[["actual", "mean"]].sum()
-    total_ape = (
-        ((total["mean"] - total["actual"]).abs() / total["actual"] * 100).groupby("model").mean()
+    core_seconds = time.perf_counter() - t0
+    task = PeerTask(
+        folder=WORK / "sdis91_weekly",
+        frequency="week",
+        seasons=(SEASON,),
+        horizon=1,
+        train_periods=0,
+        windows=tuple((w.origin, w.end) for w in result.windows),
+        models=PEERS,
     )
-    table["all categories 2014–2015"] = total_ape
-    print("\nWeekly MAPE % (SUAP by year; all categories' total)")
-    print(table.loc[list(models)].round(2).to_string())
-    print("\nFit seconds per model (all windows):")
-    print("  " + ", ".join(f"{k} {v:.1f}" for k, v in result.fit_seconds.items()))
+    write_inputs(task, panel.series, panel.starts, panel.counts)
+    t0 = time.perf_counter()
+    peers = run_peers(task)
+    peer_seconds = time.perf_counter() - t0
+    keys = ["window", "area_code", "category", "period_start"]
+    base = result.predictions[result.predictions["model"] == "catboost"][[*keys, "actual"]]
+    peer_rows = base.merge(peer_predictions(task, panel.starts), on=keys, how="left")
+    predictions = pd.concat(
+        [result.predictions, peer_rows[[*result.predictions.columns]]], ignore_index=True
+    )
+    before = (panel.starts < first_scored) & (
+        panel.starts >= first_scored - pd.Timedelta(weeks=104)
+    )
+    history = {
+        "category": panel.counts[:, before],
+        "ALL": panel.counts[:, before].sum(axis=0, keepdims=True),
+    }
+    metrics = pooled_scores(predictions, history)
+    report.add(
+        f"\n{n_windows} one-week windows, origins "
+        f"{panel.starts[result.windows[0].origin].date()} … "
+        f"{panel.starts[result.windows[-1].origin].date()}; "
+        "CatBoost = params.yaml `train: catboost`. "
+        f"Core models {core_seconds:.0f} s, peers {peer_seconds:.0f} s (2 shared cores)."
+    )
+    verdicts = []
+    for kind, heading in (
+        ("ALL", "all categories' total × week"),
+        ("category", "each category × week"),
+    ):
+        table = table_of(metrics, kind)
+        report.table(f"département, {heading}", table)
+        verdicts.append(verdict(table, f"département {heading}"))
+    mape = suap_mape(predictions)
+    report.table("Weekly SUAP MAPE % (the 2018 project's figure)", mape, 2)
+    report.add("\n### Verdict (RMSSE)\n\n" + "\n".join(verdicts))
+    seconds = {**{label(k): v for k, v in result.fit_seconds.items()}, **peers["seconds"]}
+    report.add(
+        "\nFit seconds (all windows): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())
+    )
+    if peers.get("skipped"):
+        report.add("\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in peers["skipped"].items()))
+    report.write()
 
 
 if __name__ == "__main__":

@@ -302,4 +302,11 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common import recorded
+
+    with recorded(
+        "staffing_replay",
+        "Replay of the crews recommendation on generated Essonne history",
+        (__doc__ or "").split("\n\n")[0],
+    ):
+        main()

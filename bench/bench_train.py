@@ -121,4 +121,11 @@ def _catboost_vs_lightgbm(settings, events: pd.DataFrame, threads: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from common import recorded
+
+    with recorded(
+        "train",
+        "Training at Essonne scale: time per step, memory, accuracy, CatBoost vs LightGBM",
+        (__doc__ or "").split("\n\n")[0],
+    ):
+        main()

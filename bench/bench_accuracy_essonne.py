@@ -1,0 +1,177 @@
+"""Accuracy and calibration against the peers on generated Essonne data, hourly, 7 years.
+
+Generates 2019–2025 (the calibrated generator, seed 7 — bench_train.py's data), runs
+Prévisecours' production backtest with params.yaml's `train:` section (coverage zone × hour,
+its windows and training span), the peers on the same series and windows in their own
+environment, and scores everyone with the project's metric code (bench/accuracy.py). Headline
+levels: station × hour, station × day, département × hour, département × day.
+
+The generator's expected counts are known (before its daily gamma multiplier and the Poisson
+draw), so the département tables also give the share of the attainable skill:
+(MSE of the seasonal naive − MSE of the model) / (MSE of the seasonal naive − MSE of the
+generator's own mean), all against the actual counts.
+
+Writes bench/results/accuracy_essonne.md. Usage:
+    .venv/bin/python bench/bench_accuracy_essonne.py [--years 7] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from accuracy import LABELS, PEERS, compare, fit_seconds_table, level_table, own_intervals, verdict
+from common import Report, peak_rss_mib
+from previsecours.core.territory import Territory
+from previsecours.pipelines.train import train_params
+from previsecours.settings import load_settings, repository_root
+
+HEADLINE = (
+    ("station", "hour"),
+    ("station", "day"),
+    ("departement", "hour"),
+    ("departement", "day"),
+)
+REFERENCE = "seasonal_naive"
+
+
+def generator_mean(territory: Territory, start: dt.date, end: dt.date, seed: int) -> pd.Series:
+    """The generator's expected interventions per hour (all categories), by UTC hour start."""
+    from previsecours.core.generator import calendar, rates
+    from previsecours.core.generator.episodes import draw_episodes
+    from previsecours.core.generator.events import Streams
+
+    grid = calendar.hourly_grid(start, end, territory.timezone)
+    days = calendar.day_calendar(start, end, territory)
+    expected = rates.expected_counts(grid, days, draw_episodes(days, Streams(seed)("episodes")))
+    hourly = expected.sum(axis=1) * rates.volume_scale(territory)
+    index = pd.to_datetime(grid.utc_seconds, unit="s", utc=True)
+    return pd.Series(hourly, index=index)
+
+
+def attainable_skill(
+    predictions: pd.DataFrame, truth: pd.Series, timezone: str
+) -> dict[str, pd.DataFrame]:
+    """Département × hour and × day: RMSE, and the share of the attainable skill, per model."""
+    hourly = (
+        predictions.groupby(["model", "window", "period_start"], sort=False)[["mean", "actual"]]
+        .sum()
+        .reset_index()
+    )
+    utc = pd.DatetimeIndex(hourly["period_start"]).tz_convert("UTC")
+    hourly["truth"] = truth.reindex(utc).to_numpy()
+    local_day = pd.DatetimeIndex(hourly["period_start"]).tz_convert(timezone).normalize()
+    grouped = hourly.assign(day=local_day).groupby(["model", "window", "day"], sort=False)
+    daily = grouped[["mean", "actual", "truth"]].sum()
+    # Whole local days only (23–25 hours): a window need not start at midnight.
+    daily = daily[grouped.size() >= 23].reset_index()
+    out = {}
+    for grain, frame in (("hour", hourly), ("day", daily)):
+        mse = (
+            frame.assign(
+                model_se=(frame["mean"] - frame["actual"]) ** 2,
+                truth_se=(frame["truth"] - frame["actual"]) ** 2,
+            )
+            .groupby("model")[["model_se", "truth_se"]]
+            .mean()
+        )
+        truth_mse = float(mse["truth_se"].iloc[0])
+        ref = float(mse.loc[REFERENCE, "model_se"])
+        table = pd.DataFrame(
+            {
+                "rmse": np.sqrt(mse["model_se"]),
+                "share_of_attainable_skill": (ref - mse["model_se"]) / (ref - truth_mse),
+            }
+        )
+        table.loc["generator mean (oracle)"] = [np.sqrt(truth_mse), 1.0]
+        table = table.sort_values("rmse")
+        table.index = pd.Index([LABELS.get(str(i), str(i)) for i in table.index], name="model")
+        out[grain] = table
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--years", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--windows", type=int, help="quick check only: fewer windows")
+    args = parser.parse_args()
+
+    root = repository_root()
+    section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
+    if args.windows:
+        section["n_windows"] = args.windows
+    params = train_params(section)
+    territory = load_settings("essonne", root).territory
+    end = dt.date(2025, 12, 31)
+    start = dt.date(end.year - args.years + 1, 1, 1)
+    report = Report(
+        "accuracy_essonne",
+        "Accuracy against the peers — generated Essonne, hourly",
+        (__doc__ or "").split("\n\n")[0],
+    )
+    t0 = time.perf_counter()
+    events = generate(territory, start, end, args.seed)
+    report.add(
+        f"\n{len(events):,} generated events {start} … {end} (seed {args.seed}) in "
+        f"{time.perf_counter() - t0:.1f} s. Prévisecours: params.yaml `train:` "
+        f"(model level {params.model_level}, {params.n_windows} windows of {params.horizon}, "
+        f"{params.train_years:g} training years, "
+        f"CatBoost {dict(params.model_params.get('catboost', {}))})."
+    )
+    comparison = compare(events, territory, params, "accuracy_essonne", PEERS)
+    windows = comparison.outcome.result.windows
+    starts = comparison.data.panel.starts
+    report.add(
+        f"\nWindows: {len(windows)} × {windows[0].end - windows[0].origin} hours, origins "
+        + ", ".join(str(starts[w.origin].date()) for w in windows)
+        + ". Every model forecasts the same station × hour series (all categories together); "
+        "levels above are sums, categories split by the measured shares (the production path)."
+    )
+    verdicts = []
+    for level, grain in HEADLINE:
+        table = level_table(comparison.metrics, level, grain)
+        report.table(f"{level} × {grain}", table)
+        verdicts.append(verdict(table, f"{level} × {grain}"))
+    truth = generator_mean(territory, start, end, args.seed)
+    base = comparison.predictions
+    for grain, table in attainable_skill(base, truth, territory.timezone).items():
+        report.table(
+            f"département × {grain}: share of the attainable skill (against the generator's mean)",
+            table,
+            note="1 = as good as the generator's own expected counts, 0 = the seasonal naive.",
+        )
+    report.table(
+        "Peers' own intervals at station × hour (the tables above use the project's NB "
+        "intervals for everyone)",
+        own_intervals(base[base["model"].isin(PEERS)]),
+    )
+    report.table(
+        "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
+    )
+    skipped = comparison.peers.get("skipped", {})
+    report.add("\n### Verdict (RMSSE, all categories together)\n\n" + "\n".join(verdicts))
+    if skipped:
+        report.add("\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    report.add(
+        "\nStages: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in comparison.seconds.items())
+        + f"; peak RSS (main process) {peak_rss_mib():.0f} MiB. Peer versions: "
+        + ", ".join(f"{k} {v}" for k, v in comparison.peers.get("versions", {}).items())
+    )
+    report.write()
+
+
+def generate(territory: Territory, start: dt.date, end: dt.date, seed: int) -> pd.DataFrame:
+    from previsecours.core.generator import generate_events
+
+    return generate_events(territory, start, end, seed)
+
+
+if __name__ == "__main__":
+    main()

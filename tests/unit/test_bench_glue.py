@@ -1,0 +1,116 @@
+"""The benchmark's glue between the main and the peer environments (bench/common.py,
+bench/accuracy.py, bench/peers/run_peers.py's data handling): same series, same periods, same
+order, whatever the library in between."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+@pytest.fixture(scope="module")
+def glue():  # type: ignore[no-untyped-def]
+    sys.path.insert(0, str(BENCH))
+    try:
+        import accuracy
+        import common
+
+        spec = importlib.util.spec_from_file_location("run_peers", BENCH / "peers" / "run_peers.py")
+        assert spec and spec.loader
+        run_peers = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(run_peers)
+        yield common, accuracy, run_peers
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def hourly_panel() -> tuple[pd.DataFrame, pd.DatetimeIndex, np.ndarray]:
+    # Across the spring DST change: 23 local hours on 2025-03-30.
+    starts = pd.date_range("2025-03-29", periods=72, freq="h", tz="UTC").tz_convert("Europe/Paris")
+    series = pd.DataFrame({"area_code": ["A", "B"], "category": ["ALL", "ALL"]})
+    counts = np.vstack([np.arange(72.0), 100 + np.arange(72.0)])
+    return series, starts, counts
+
+
+def test_inputs_round_trip_to_the_backtest_layout(glue, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    common, accuracy, _ = glue
+    series, starts, counts = hourly_panel()
+    task = common.PeerTask(tmp_path, "hour", (24,), 24, 0, ((48, 72),), ("x",))
+    common.write_inputs(task, series, starts, counts)
+    history = pd.read_parquet(tmp_path / "history.parquet")
+    assert len(history) == 144
+    assert (
+        history["ds"].diff().dropna().isin([pd.Timedelta(hours=1), -pd.Timedelta(hours=71)]).all()
+    )
+    b = history[history["unique_id"] == "B|ALL"]
+    assert b["y"].tolist() == counts[1].tolist()
+    assert b["hour"].tolist() == list(starts.hour)  # local calendar, DST included
+
+    # A peer's forecasts (in its own order) come back keyed like the backtest's rows.
+    fake = pd.DataFrame(
+        {
+            "model": "peer",
+            "window": 0,
+            "unique_id": np.repeat(["B|ALL", "A|ALL"], 24),
+            "t": np.tile(np.arange(48, 72), 2),
+            "mean": np.concatenate([counts[1, 48:], counts[0, 48:]]) + 0.5,
+        }
+    )
+    fake.to_parquet(tmp_path / "predictions.parquet")
+    peers = common.peer_predictions(task, starts)
+    core = pd.DataFrame(
+        {
+            "model": "catboost",
+            "window": 0,
+            "area_code": np.repeat(["A", "B"], 24),
+            "category": "ALL",
+            "period_start": np.tile(starts[48:], 2),
+            "actual": counts[:, 48:].reshape(-1),
+            "mean": 0.0,
+        }
+    )
+    aligned = accuracy.align(core, peers)
+    np.testing.assert_array_equal(aligned["mean"], aligned["actual"] + 0.5)
+    assert aligned["area_code"].tolist() == core["area_code"].tolist()
+    with pytest.raises(ValueError, match="missing"):
+        accuracy.align(core, peers.iloc[1:])
+
+
+def test_peers_skip_unknown_periods_and_map_steps_back(glue) -> None:  # type: ignore[no-untyped-def]
+    _, _, run_peers = glue
+    history = pd.DataFrame(
+        {
+            "unique_id": np.repeat(["a", "b"], 10),
+            "t": np.tile(np.arange(10), 2),
+            "y": np.tile([1.0, 2, 3, 4, 5, 6, np.nan, 8, 9, 10], 2),
+        }
+    )
+    train = run_peers.training_rows(history, origin=8, train_periods=0)
+    assert train["t"].tolist() == [0, 1, 2, 3, 4, 5, 7] * 2  # period 6 unknown: skipped
+    assert train["step"].tolist() == list(range(7)) * 2
+    future = run_peers.future_rows(history, train, 8, 10)
+    assert future["step"].tolist() == [7, 8, 7, 8]
+    forecasts = pd.DataFrame({"unique_id": ["a", "a", "b", "b"], "ds": [7, 8, 7, 8]})
+    assert run_peers.period_of_step(forecasts, 8).tolist() == [8, 9, 8, 9]
+
+
+def test_verdict_says_where_we_are_not_first(glue) -> None:  # type: ignore[no-untyped-def]
+    _, accuracy, _ = glue
+    table = pd.DataFrame(
+        {"rank": [1, 2, 3], "rmsse": [0.90, 0.905, 1.0]},
+        index=pd.Index(["peer: a", "Prévisecours (CatBoost)", "project alt.: b"], name="model"),
+    )
+    assert "WITHIN 1 % of the best peer" in accuracy.verdict(table, "x")
+    table.loc["Prévisecours (CatBoost)", "rmsse"] = 0.95
+    assert "NOT first: 5.6 % behind peer: a" in accuracy.verdict(table, "x")
+    table.loc["Prévisecours (CatBoost)", "rmsse"] = 0.85
+    assert "FIRST among peers" in accuracy.verdict(table, "x")
+    table.loc["project alt.: b", "rmsse"] = 0.80
+    assert "own b does better (0.800)" in accuracy.verdict(table, "x")
