@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint typecheck test demo bench clean browser serve dashboard
+.PHONY: help setup lint typecheck test demo bench clean browser serve dashboard postgres
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,11 +36,16 @@ lint: setup ## ruff (lint + format check)
 typecheck: setup ## mypy (strict on the core)
 	$(BIN)/mypy
 
-test: lint typecheck browser ## Set up, lint, type-check and run the test suite
+test: lint typecheck browser postgres ## Set up, lint, type-check and run the test suite
 	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 browser: ## Install Debian's chromium for the dashboard's browser tests (when missing)
 	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+postgres: ## Install Debian's PostgreSQL for the team-servers test (when missing; else it skips)
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+	  || echo "PostgreSQL could not be installed: the PostgreSQL server test will be skipped"
 
 serve: setup ## Prefect server + schedules, MLflow UI and dashboard on 127.0.0.1 (Ctrl-C stops all)
 	$(BIN)/previsecours serve --territory essonne

@@ -1,4 +1,4 @@
-"""Real servers for integration tests, on free loopback ports: Prefect, Dask, MLflow.
+"""Real servers for integration tests, on free loopback ports: Prefect, Dask, PostgreSQL.
 
 Each function returns a `previsecours.adapters.services.Service`; start them with
 `services.started([...], logs)`, which waits until each is healthy and stops them all on exit.
@@ -6,7 +6,13 @@ Each function returns a `previsecours.adapters.services.Service`; start them wit
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from previsecours.adapters.services import Service, python_module
@@ -75,3 +81,66 @@ def dask_worker(
         health_path="/health",
         env=env or {},
     )
+
+
+def postgres_bin() -> Path | None:
+    """The directory of Debian's PostgreSQL programs (initdb, pg_ctl), newest version first."""
+    for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (candidate / "initdb").is_file():
+            return candidate
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+@contextmanager
+def running_postgres(databases: tuple[str, ...], user: str = "previsecours") -> Iterator[str]:
+    """A throw-away PostgreSQL on a free loopback port with `databases`; yields
+    `user@127.0.0.1:port` (trust authentication). Stopped and removed on exit.
+
+    PostgreSQL refuses to run as root: as root, its programs run as the `postgres` user (or
+    `nobody`) through `runuser`. Skips the test when PostgreSQL is not installed.
+    """
+    import pytest
+
+    programs = postgres_bin()
+    if programs is None:
+        pytest.skip(
+            "PostgreSQL is not installed (Debian's `postgresql` package; `make postgres` "
+            "installs it): the PostgreSQL server test is skipped"
+        )
+    root = Path(tempfile.mkdtemp(prefix="previsecours-pg-"))
+    as_owner: list[str] = []
+    if os.geteuid() == 0:
+        owner = "postgres" if _user_exists("postgres") else "nobody"
+        shutil.chown(root, owner)
+        as_owner = ["runuser", "-u", owner, "--"]
+    data, port = root / "data", free_port()
+
+    def run(program: str, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [*as_owner, str(programs / program), *args],
+            check=check,
+            capture_output=True,
+            timeout=120,
+        )
+
+    run("initdb", "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8", "--no-sync")
+    options = f"-h 127.0.0.1 -p {port} -k {root}"
+    run("pg_ctl", "-D", str(data), "-l", str(root / "postgres.log"), "-w", "-o", options, "start")
+    try:
+        for database in databases:
+            run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, database)
+        yield f"{user}@127.0.0.1:{port}"
+    finally:
+        run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop", check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True

@@ -456,5 +456,35 @@ def serve(
         raise typer.Exit(1) from exc
 
 
+@app.command("serve-team")
+def serve_team(
+    ctx: typer.Context,
+    prefect_port: Annotated[int, typer.Option(help="Prefect server and UI port.")] = 4200,
+    mlflow_port: Annotated[int, typer.Option(help="MLflow tracking server port.")] = 5000,
+) -> None:
+    """Prefect and MLflow servers on PostgreSQL and a process worker of the work pool, on
+    127.0.0.1 (configured by environment: see README, servers for a team); Ctrl-C stops all."""
+    import os
+
+    from previsecours.adapters.services import ServeError, serve_all
+    from previsecours.pipelines.team_servers import TeamServers, team_services
+    from previsecours.settings import resolve_home
+
+    try:
+        servers = TeamServers.from_env(
+            os.environ, prefect_port=prefect_port, mlflow_port=mlflow_port
+        )
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    home = resolve_home(ctx.obj)
+    typer.echo("clients: " + " ".join(f"{k}={v}" for k, v in servers.client_env().items()))
+    try:
+        serve_all(team_services(servers, home / ".prefect"), home, announce=typer.echo)
+    except ServeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 def main() -> None:
     app()

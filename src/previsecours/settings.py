@@ -17,6 +17,7 @@ from previsecours.adapters.territory_files import load_territory, resolve_territ
 from previsecours.core.territory import Territory
 
 HOME_ENV = "PREVISECOURS_HOME"
+TRACKING_URI_ENV = "PREVISECOURS_TRACKING_URI"  # a team's MLflow server, e.g. http://host:5000
 
 
 def repository_root() -> Path:
@@ -29,6 +30,9 @@ class Paths:
     """Where a run keeps its state. Everything lives under `home`, so a run can be isolated."""
 
     home: Path
+    # A shared MLflow tracking server (runs, registry and artifacts go there); None: the
+    # home's own sqlite registry.
+    tracking_server: str | None = None
 
     @property
     def data(self) -> Path:
@@ -54,7 +58,7 @@ class Paths:
     @property
     def mlflow_tracking_uri(self) -> str:
         """Always explicit: MLflow's default (sqlite in the cwd) is a trap."""
-        return f"sqlite:///{self.mlruns / 'mlflow.db'}"
+        return self.tracking_server or f"sqlite:///{self.mlruns / 'mlflow.db'}"
 
     @property
     def mlflow_artifacts(self) -> Path:
@@ -118,7 +122,7 @@ def load_settings(territory: str, home: Path | None = None) -> Settings:
     root = resolve_home(home)
     territory_file = resolve_territory_path(territory, repository_root() / "territories")
     return Settings(
-        paths=Paths(root),
+        paths=Paths(root, os.environ.get(TRACKING_URI_ENV) or None),
         territory=load_territory(territory_file),
         territory_file=territory_file,
         params=load_params(root),

@@ -2,7 +2,9 @@
 
 - Tracking URI is always explicit (`Paths.mlflow_tracking_uri`, sqlite under `mlruns/`); the
   experiment `previsecours-<territory>` stores artifacts under the absolute
-  `Paths.mlflow_artifacts` (MLflow keeps artifact roots absolute in the DB).
+  `Paths.mlflow_artifacts` (MLflow keeps artifact roots absolute in the DB). With a team's
+  tracking server (`PREVISECOURS_TRACKING_URI`), runs, registry and artifacts go to the server
+  (artifacts proxied to its `--artifacts-destination`).
 - The model is a pyfunc (`ForecasterModel`, a plain `PythonModel`, no custom flavour): its
   artifacts are the CatBoost file and `forecaster.json` (feature spec with version, frequency,
   horizon, modelled level, hierarchy, dispersion, training data version). `predict` maps a
@@ -49,6 +51,8 @@ def use_tracking(paths: Paths, territory: str) -> str:
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return str(found.experiment_id)
+    if paths.tracking_server:  # the server's shared artifact store (--artifacts-destination)
+        return str(mlflow.create_experiment(name))
     return str(
         mlflow.create_experiment(name, artifact_location=str(paths.mlflow_artifacts.resolve()))
     )
