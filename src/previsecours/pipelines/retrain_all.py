@@ -50,6 +50,7 @@ class TerritoryFit:
     data: train.PanelData
     events: int
     seconds: Mapping[str, float]
+    cpu_seconds: float  # this process's CPU time for the fit: contention does not inflate it
     worker: WorkerStamp
 
 
@@ -66,6 +67,7 @@ class Retrained:
     worker: WorkerStamp
     recorder: WorkerStamp
     seconds: Mapping[str, float] = field(default_factory=dict)
+    cpu_seconds: Mapping[str, float] = field(default_factory=dict)  # fit, record
 
 
 def territory_files(directory: Path) -> list[Path]:
@@ -76,6 +78,7 @@ def territory_files(directory: Path) -> list[Path]:
 def fit_territory(settings: Settings, data_version: str) -> TerritoryFit:
     """Backtest and final fit of one territory; writes nothing (see the module docstring)."""
     seconds: dict[str, float] = {}
+    cpu = time.process_time()
     clock = time.perf_counter()
     territory = settings.territory
     params = train.train_params(settings.section("train"))
@@ -109,6 +112,7 @@ def fit_territory(settings: Settings, data_version: str) -> TerritoryFit:
         data=data,
         events=len(events),
         seconds=seconds,
+        cpu_seconds=time.process_time() - cpu,
         worker=WorkerStamp.here(),
     )
 
@@ -119,6 +123,7 @@ def record_territory(settings: Settings, fit: TerritoryFit, *, now: datetime) ->
 
     seconds = dict(fit.seconds)
     params = train.train_params(settings.section("train"))
+    cpu = time.process_time()
     clock = time.perf_counter()
     train.write_backtest(settings, fit.files)
     run_id, _, version = train.log_training(
@@ -138,4 +143,5 @@ def record_territory(settings: Settings, fit: TerritoryFit, *, now: datetime) ->
         worker=fit.worker,
         recorder=WorkerStamp.here(),
         seconds=seconds,
+        cpu_seconds={"fit": fit.cpu_seconds, "record": time.process_time() - cpu},
     )
