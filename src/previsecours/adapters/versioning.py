@@ -4,7 +4,9 @@ Guarantees:
 - `data_version(paths)` is the DVC hash recorded in `<home>/data.dvc` (what training records),
   or `UNVERSIONED` when the store was never committed. It reads one small YAML file: no DVC.
 - `commit_data_version(paths, remote)` records the store's current content in `data.dvc`,
-  caches it and pushes it to a local directory remote (created on first use). In a home that is
+  caches it and pushes it to the remote `ingest.dvc_remote`: a local directory (created on
+  first use), or object storage (`s3://…`, `gs://…`, `azure://…`, with DVC's matching extra
+  installed: dvc-s3, dvc-gs, dvc-azure; credentials from the usual environment). In a home that is
   not a DVC repository yet (tests use temporary homes) it runs `dvc init --no-scm` there first.
 - DVC holds a repository lock: callers never run two of these at once on one home (the ingest
   pipeline serialises itself with its own lock).
@@ -36,13 +38,16 @@ def data_version(paths: Paths) -> str:
     return str(md5) if md5 else UNVERSIONED
 
 
-def remote_path(paths: Paths, configured: str | None) -> Path:
-    """The DVC remote directory: params `ingest.dvc_remote`, relative to the home."""
+def remote_path(paths: Paths, configured: str | None) -> Path | str:
+    """The DVC remote: params `ingest.dvc_remote`, a directory relative to the home, or an
+    object-storage URL (`s3://bucket/prefix`) kept as it is."""
+    if configured and "://" in configured:
+        return configured
     path = Path(configured or ".dvc-remote")
     return path if path.is_absolute() else paths.home / path
 
 
-def commit_data_version(paths: Paths, remote: Path) -> str:
+def commit_data_version(paths: Paths, remote: Path | str) -> str:
     """Commit the store's content to DVC, push it to `remote`, return the new data version."""
 
     paths.curated.mkdir(parents=True, exist_ok=True)
@@ -59,7 +64,7 @@ def commit_data_version(paths: Paths, remote: Path) -> str:
     return data_version(paths)
 
 
-def reconcile_data_version(paths: Paths, remote: Path) -> str:
+def reconcile_data_version(paths: Paths, remote: Path | str) -> str:
     """Commit the store if it changed since `data.dvc` was written (a process killed between
     the store's swap and its DVC commit); otherwise touch nothing. Returns the data version."""
     from dvc.repo import Repo
@@ -84,10 +89,14 @@ def _open_or_init(home: Path) -> Any:
     return Repo.init(str(home), no_scm=not (home / ".git").exists())
 
 
-def _ensure_remote(repo: Any, remote: Path) -> None:
-    """A local directory remote named `local`, default, in the git-ignored local config."""
-    remote.mkdir(parents=True, exist_ok=True)
-    url = str(remote.resolve())
+def _ensure_remote(repo: Any, remote: Path | str) -> None:
+    """The remote named `local` (a directory or an object-storage URL), default, in the
+    git-ignored local config."""
+    if isinstance(remote, Path):
+        remote.mkdir(parents=True, exist_ok=True)
+        url = str(remote.resolve())
+    else:
+        url = remote
     current = repo.config.get("remote", {}).get(REMOTE_NAME, {}).get("url")
     if current == url and repo.config.get("core", {}).get("remote") == REMOTE_NAME:
         return
