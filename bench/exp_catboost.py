@@ -14,7 +14,7 @@ the ranking against actuals is mostly the realised noise; against the truth it i
 
 Usage: .venv/bin/python bench/exp_catboost.py [--years 5] [--end 2025-06-30] [--seed 7]
            [--windows 4] [--models catboost,seasonal_naive,...] [--set catboost.depth=5 ...]
-           [--truth] [--save predictions.parquet]
+           [--truth] [--save predictions.parquet] [--load predictions.parquet]
 `--years 7` (default end and seed) is bench/bench_train.py's data: same backtest figures.
 """
 
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[])
     parser.add_argument("--truth", action="store_true")
     parser.add_argument("--save", help="write the backtest predictions to this Parquet file")
+    parser.add_argument("--load", help="skip the backtest: --truth on these saved predictions")
     args = parser.parse_args()
 
     from previsecours.core.backtest import metric_table
@@ -69,6 +70,9 @@ def main() -> None:
         events = generate_events(settings.territory, start, end, seed=args.seed)
         cache.parent.mkdir(parents=True, exist_ok=True)
         events.to_parquet(cache)
+    if args.load:
+        _against_truth(pd.read_parquet(args.load), settings.territory, start, end, args.seed)
+        return
     t0 = time.perf_counter()
     outcome = backtest(events, settings.territory, train_params(section))
     seconds = time.perf_counter() - t0
@@ -102,7 +106,15 @@ def _against_truth(
     np.add.at(daily, grid.day, expected.sum(axis=1))
     truth = pd.Series(daily, index=pd.Index(days.dates))
     day = predictions["period_start"].dt.date
-    totals = predictions.groupby(["model", day])[["mean", "actual"]].sum()
+    hours = predictions.groupby(["model", day])["period_start"].nunique()
+    local_hours = pd.Series(grid.day).value_counts()  # 23, 24 or 25 hours a local day
+    whole = (
+        hours.to_numpy()
+        == local_hours.reindex(
+            [days.dates.index(d) for d in hours.index.get_level_values(1)]
+        ).to_numpy()
+    )
+    totals = predictions.groupby(["model", day])[["mean", "actual"]].sum()[whole]
     rows = {}
     for model, grouped in totals.groupby(level="model"):
         frame = grouped.droplevel("model")
@@ -112,7 +124,8 @@ def _against_truth(
             "rmse_vs_truth": float(np.sqrt(np.mean((frame["mean"] - mu) ** 2))),
             "truth_rmse_vs_actual": float(np.sqrt(np.mean((mu - frame["actual"]) ** 2))),
         }
-    print("\ndépartement × day, interventions a day (all windows)")
+    n_days = int(whole.sum()) // totals.index.get_level_values(0).nunique()
+    print(f"\ndépartement × day, interventions a day ({n_days} whole days)")
     print(pd.DataFrame(rows).T.round(1).to_string())
 
 
