@@ -9,14 +9,12 @@ Thin by design (logic in `previsecours.pipelines.retrain_all`):
   registry and DVC keep a single writer.
 A territory that fails does not stop the others; the flow fails at the end, naming it.
 
-With Dask, a real Prefect server is required (`require_prefect_server`): without
-`PREFECT_API_URL`, every worker process would start its own temporary server on the same
-sqlite file.
+With Dask, a real Prefect server is required (`flows.runners.require_prefect_server`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,60 +23,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import PrefectFuture, as_completed
-from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.retry import IO_RETRIES
+from flows.runners import DaskCluster, task_runner
 from previsecours.pipelines import retrain_all as pipeline
 from previsecours.settings import Settings, load_settings, repository_root
-
-DASK_ADDRESS_ENV = "DASK_SCHEDULER_ADDRESS"
-
-
-class PrefectServerRequiredError(RuntimeError):
-    """Dask asked for without a Prefect server to report to."""
-
-
-@dataclass(frozen=True)
-class DaskCluster:
-    """Where the fits run: an existing scheduler (`address`), else a local cluster of
-    `local_workers` single-threaded worker processes started for the run."""
-
-    address: str | None = None
-    local_workers: int = 2
-
-
-def require_prefect_server() -> str:
-    """The Prefect API URL, or a clear error saying how to get one."""
-    from prefect.settings import get_current_settings
-
-    url = get_current_settings().api.url
-    if not url:
-        raise PrefectServerRequiredError(
-            "Dask needs a real Prefect server: set PREFECT_API_URL "
-            "(e.g. http://127.0.0.1:4200/api after `make serve` or `prefect server start`). "
-            "Without it every Dask worker starts its own temporary server on the same database."
-        )
-    return str(url)
-
-
-def task_runner(cluster: DaskCluster | None) -> TaskRunner[Any]:
-    """Dask when a cluster is given (checking the Prefect server), else one fit at a time."""
-    if cluster is None:
-        return ThreadPoolTaskRunner(max_workers=1)
-    require_prefect_server()
-    from prefect_dask.task_runners import DaskTaskRunner
-
-    if cluster.address:
-        return DaskTaskRunner(address=cluster.address)
-    return DaskTaskRunner(
-        cluster_kwargs={
-            "n_workers": cluster.local_workers,
-            "threads_per_worker": 1,
-            "processes": True,
-            "host": "127.0.0.1",
-            "dashboard_address": None,
-        }
-    )
 
 
 @task(name="fit-territory", task_run_name="fit-{settings.territory.name}", cache_policy=NO_CACHE)

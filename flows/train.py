@@ -3,6 +3,9 @@
 Thin by design: the tasks call `previsecours.pipelines.train` (backtest, then final fit and
 MLflow logging); the flow publishes the RMSSE table and the registered version as artifacts.
 The backtest and the final fit run in this process, one after the other: both use every core.
+With `fan_out_windows`, each backtest window is a `backtest-window` task on the flow's task
+runner — Dask workers with `run(..., cluster)` — and the evaluation, the final fit and the
+registration stay in this process.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import records
 from flows.retry import IO_RETRIES
+from flows.runners import DaskCluster, task_runner
+from previsecours.core.backtest import BacktestResult, merge_results
 from previsecours.pipelines import train as pipeline
 from previsecours.settings import Settings, load_settings
 
@@ -28,6 +33,28 @@ def run_backtest(settings: Settings) -> pipeline.BacktestFiles:
         logger.info("backtest %d/%d — %s", done, total, step)
 
     return pipeline.backtest_stage(settings, progress=progress)
+
+
+@task(name="backtest-window", task_run_name="backtest-window-{window}", cache_policy=NO_CACHE)
+def backtest_window(settings: Settings, data: pipeline.PanelData, window: int) -> BacktestResult:
+    params = pipeline.train_params(settings.section("train"))
+    return pipeline.window_fits(settings.territory, params, data, (window,))
+
+
+@task(name="backtest-evaluate", cache_policy=NO_CACHE)
+def evaluate_windows(
+    settings: Settings, data: pipeline.PanelData, windows: list[BacktestResult]
+) -> pipeline.BacktestFiles:
+    return pipeline.backtest_stage(settings, data=data, fitted=merge_results(windows))
+
+
+def fanned_out_backtest(settings: Settings) -> pipeline.BacktestFiles:
+    """The panel here, one task per backtest window, then the evaluation here."""
+    params = pipeline.train_params(settings.section("train"))
+    events = pipeline.load_events(settings)
+    data = pipeline.modelled_panel(events, settings.territory, params)
+    futures = [backtest_window.submit(settings, data, k) for k in range(params.n_windows)]
+    return evaluate_windows(settings, data, [f.result() for f in futures])
 
 
 @task(name="fit-log-register", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -55,11 +82,20 @@ def publish(result: pipeline.TrainResult) -> None:
 
 
 @flow(name="train", log_prints=True)
-def train(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+def train(
+    territory: str = "essonne", home: str | None = None, fan_out_windows: bool = False
+) -> dict[str, Any]:
     """Backtest, fit, log and register a new model version of the territory."""
     settings = load_settings(territory, Path(home) if home else None)
-    files = run_backtest(settings)
+    files = fanned_out_backtest(settings) if fan_out_windows else run_backtest(settings)
     result = fit_and_register(settings, files)
     publish(result)
     get_run_logger().info("registered %s version %s", result.model_uri, result.version)
     return {"run_id": result.run_id, "version": result.version, "model_uri": result.model_uri}
+
+
+def run(territory: str, home: str | None, cluster: DaskCluster | None) -> dict[str, Any]:
+    """`train` with its backtest windows fanned out on the task runner `cluster` asks for."""
+    flow_with_runner: Any = train.with_options(task_runner=task_runner(cluster))
+    result: dict[str, Any] = flow_with_runner(territory=territory, home=home, fan_out_windows=True)
+    return result

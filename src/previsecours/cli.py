@@ -286,11 +286,30 @@ def train(
         bool,
         typer.Option(help="Reuse the backtest stage's outputs instead of backtesting again."),
     ] = False,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            help="Run as the Prefect flow `train`, each backtest window a task on Dask: `local` "
+            "or a scheduler's address (tcp://HOST:8786). Needs PREFECT_API_URL."
+        ),
+    ] = None,
 ) -> None:
     """Panel, backtest, final CatBoost fit, MLflow run and a new registered model version."""
     from previsecours.pipelines import train as pipeline
 
     settings = settings_from(ctx, territory)
+    if dask:
+        from flows.runners import DaskCluster, PrefectServerRequiredError
+        from flows.train import run
+
+        cluster = DaskCluster() if dask == "local" else DaskCluster(dask)
+        try:
+            done = run(str(settings.territory_file), str(settings.paths.home), cluster)
+        except PrefectServerRequiredError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"run {done['run_id']}: {done['model_uri']} (version {done['version']})")
+        return
     if from_backtest:
         result = pipeline.train_stage(settings)
     else:
@@ -324,7 +343,8 @@ def retrain_all(
     workers: Annotated[int, typer.Option(help="Worker processes of a --dask local cluster.")] = 2,
 ) -> None:
     """Retrain every territory (fits fanned out on Dask), register, promote to champion."""
-    from flows.retrain_all import DaskCluster, PrefectServerRequiredError, run
+    from flows.retrain_all import run
+    from flows.runners import DaskCluster, PrefectServerRequiredError
 
     cluster = None
     if dask:

@@ -1,6 +1,7 @@
 """`previsecours retrain-all` on a real Dask cluster (a scheduler and two worker processes on
 127.0.0.1) reporting to a real Prefect server: three synthetic territories, each fitted on a
-worker, each registered and promoted to champion by the command's own process."""
+worker, each registered and promoted to champion by the command's own process; then `train
+--dask` on the same cluster, its backtest windows as tasks."""
 
 from __future__ import annotations
 
@@ -60,6 +61,10 @@ def test_retrain_all_with_dask_says_a_prefect_server_is_needed(home: Path) -> No
 
 @pytest.mark.slow
 def test_retrain_all_fans_fits_out_to_dask_workers_and_promotes_each(home: Path) -> None:
+    from flows.runners import DaskCluster
+    from flows.train import run as train_flow
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     from previsecours.adapters import registry
     from previsecours.settings import load_settings
 
@@ -86,6 +91,13 @@ def test_retrain_all_fans_fits_out_to_dask_workers_and_promotes_each(home: Path)
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         fit_runs = _task_runs(api, "fit-")
+        # The train flow fans its backtest windows out on the same cluster (`train --dask`).
+        with temporary_settings(updates={PREFECT_API_URL: api}):
+            trained = train_flow(
+                paths[0], str(home), DaskCluster(f"tcp://127.0.0.1:{scheduler_port}")
+            )
+        assert trained["version"] == 2
+        window_runs = _task_runs(api, "backtest-window-")
 
     lines = {m[1]: m for m in map(LINE.match, done.stdout.splitlines()) if m}
     assert set(lines) == set(TERRITORIES), done.stdout
@@ -94,6 +106,7 @@ def test_retrain_all_fans_fits_out_to_dask_workers_and_promotes_each(home: Path)
     assert len(pids) == 2, "three fits on two idle workers: both take work"
     assert sorted(fit_runs) == sorted(f"fit-{name}" for name in TERRITORIES)
     assert set(fit_runs.values()) == {"COMPLETED"}
+    assert window_runs == {"backtest-window-0": "COMPLETED", "backtest-window-1": "COMPLETED"}
     for name in TERRITORIES:
         settings = load_settings(str(home / "territories" / f"{name}.yaml"), home)
         champion = registry.champion(settings.paths, name)

@@ -92,12 +92,23 @@ def run_backtest(
     *,
     covariates: pd.DataFrame | None = None,
     progress: Progress | None = None,
+    only: Sequence[int] | None = None,
 ) -> BacktestResult:
-    """Fit and predict every model at every origin; `progress(step, done, total)` after each."""
-    windows = rolling_windows(
+    """Fit and predict every model at every origin; `progress(step, done, total)` after each.
+
+    `only`: the indexes of the windows to run (default all). With `refit`, windows are
+    independent: runs of separate windows (on other processes) joined by `merge_results` give
+    the run of all of them.
+    """
+    every = rolling_windows(
         len(panel.starts), config.horizon, config.n_windows, config.step or config.horizon
     )
-    history = config.train_periods or windows[0].origin
+    if only is not None and not config.refit:
+        raise ValueError("windows run apart need refit: without it, models fit once, first")
+    windows = every if only is None else [w for w in every if w.index in set(only)]
+    if not windows:
+        raise ValueError(f"no backtest window among {list(only or [])}")
+    history = config.train_periods or every[0].origin
     first = max(windows[0].origin - history, 0)
     block = build_features(
         panel, spec, territory, attributes, first=first, last=windows[-1].end, covariates=covariates
@@ -129,6 +140,25 @@ def run_backtest(
                 step = f"window {w.index + 1}/{len(windows)}: {name}"
                 progress(step, len(frames), len(windows) * len(config.models))
     return BacktestResult(tuple(windows), pd.concat(frames, ignore_index=True), fit_s, predict_s)
+
+
+def merge_results(parts: Sequence[BacktestResult]) -> BacktestResult:
+    """One result from runs of separate windows (`run_backtest(..., only=...)`), in window
+    order; fit and predict seconds add up."""
+    ordered = sorted(parts, key=lambda r: r.windows[0].index)
+    windows = tuple(w for r in ordered for w in r.windows)
+    indexes = [w.index for w in windows]
+    if len(set(indexes)) != len(indexes):
+        raise ValueError(f"backtest windows run twice: {indexes}")
+    fit_s: dict[str, float] = {}
+    predict_s: dict[str, float] = {}
+    for r in ordered:
+        for name, seconds in r.fit_seconds.items():
+            fit_s[name] = fit_s.get(name, 0.0) + seconds
+        for name, seconds in r.predict_seconds.items():
+            predict_s[name] = predict_s.get(name, 0.0) + seconds
+    predictions = pd.concat([r.predictions for r in ordered], ignore_index=True)
+    return BacktestResult(windows, predictions, fit_s, predict_s)
 
 
 def predictions_panel(frame: pd.DataFrame, series: pd.DataFrame) -> DensePanel:
@@ -236,9 +266,11 @@ def level_pairs(
                 ):
                     if not rows.any():
                         continue
+                    y = act_g.counts[rows].reshape(-1)
+                    known = ~np.isnan(y)  # unknown actuals (a week missing from counts)
                     out.setdefault(f"{level}:{grain}:{kind}", {})[int(str(window))] = (
-                        act_g.counts[rows].reshape(-1),
-                        pred_g.counts[rows].reshape(-1),
+                        y[known],
+                        pred_g.counts[rows].reshape(-1)[known],
                         scale,
                     )
     return out

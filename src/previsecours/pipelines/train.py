@@ -67,6 +67,15 @@ from previsecours.core.models import make_forecaster
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.core.panel import DensePanel, count_panel, sum_series
 from previsecours.core.schema import Frequency
+from previsecours.core.stored_counts import (
+    counts_end,
+    counts_frequency,
+    counts_hierarchy,
+    counts_level_actuals,
+    is_counts,
+    known_counts_panel,
+    with_level_codes,
+)
 from previsecours.core.territory import Territory
 from previsecours.settings import Settings
 
@@ -137,34 +146,102 @@ class PanelData:
     panel: DensePanel  # modelled series × periods
     start: pd.Timestamp
     end: pd.Timestamp  # exclusive: the last complete local day
+    covariates: pd.DataFrame | None = None  # the territory's covariates per panel period
+
+
+def history_params(params: TrainParams, history: pd.DataFrame, territory: Territory) -> TrainParams:
+    """The params a history allows: a counts-only store fixes frequency, level and categories.
+
+    Events → `params` unchanged. Stored counts → their own frequency and level (core.
+    stored_counts), categories modelled directly (no events to measure shares from).
+    """
+    if not is_counts(history):
+        return params
+    if history.empty:
+        raise ValueError("nothing in the store: run `previsecours ingest` first")
+    frequency = counts_frequency(history)
+    if params.frequency is not None and params.frequency != frequency:
+        raise ValueError(
+            f"params.yaml train.frequency is {params.frequency}, but the store holds "
+            f"{frequency}ly counts only (no events to count at another frequency)"
+        )
+    _, level = with_level_codes(history, territory)
+    return replace(params, frequency=frequency, model_level=level, split_categories=False)
 
 
 def data_end(events: pd.DataFrame, territory: Territory, frequency: Frequency) -> pd.Timestamp:
-    """Start of the last (possibly incomplete) period: counts before it are final."""
+    """Start of the last (possibly incomplete) period: counts before it are final.
+
+    Stored counts (the aggregated form) are of complete periods: their end is the end of the
+    last stored period.
+    """
     if events.empty:
         raise ValueError("no events in the store: run `previsecours ingest` first")
+    if is_counts(events):
+        return counts_end(events, frequency, territory.timezone)
     last = pd.DatetimeIndex([events["alert_time"].max()])
     grain: Frequency = "week" if frequency == "week" else "day"
     return pd.Timestamp(period_of(last, grain, territory.timezone)[0])
 
 
 def modelled_panel(events: pd.DataFrame, territory: Territory, params: TrainParams) -> PanelData:
+    """The modelled series over the last `history_years`, with the territory's covariates.
+
+    `events`: the stored history — events, or counts when the store holds counts only (then
+    at the counts' frequency and level, unknown periods NaN: see `history_params`).
+    """
+    params = history_params(params, events, territory)
     frequency = params.frequency_of(territory)
     end = data_end(events, territory, frequency)
     start = max(
-        end - pd.Timedelta(days=round(365.25 * params.history_years)),
-        pd.Timestamp(events["alert_time"].min()),
+        end - pd.Timedelta(days=round(365.25 * params.history_years)), history_start(events)
     )
-    panel = count_panel(
-        events,
-        territory,
-        params.model_level,
-        frequency,
-        start=start,
-        end=end,
-        by_category=not params.split_categories,
-    )
-    return PanelData(panel, start, end)
+    if is_counts(events):
+        panel = known_counts_panel(events, territory, frequency, start=start, end=end)
+    else:
+        panel = count_panel(
+            events,
+            territory,
+            params.model_level,
+            frequency,
+            start=start,
+            end=end,
+            by_category=not params.split_categories,
+        )
+    return with_covariates(PanelData(panel, start, end), territory)
+
+
+def history_start(history: pd.DataFrame) -> pd.Timestamp:
+    """The first stored instant (event alert time, or first period of counts)."""
+    column = "period_start" if is_counts(history) else "alert_time"
+    return pd.Timestamp(history[column].min())
+
+
+def with_covariates(data: PanelData, territory: Territory) -> PanelData:
+    """Attach the declared covariates, aligned to the panel's periods (clear error if useless)."""
+    from previsecours.adapters.covariates import CovariateError, covariate_frame
+
+    frequency: Frequency = territory.frequency  # type: ignore[assignment]
+    if len(data.panel.starts) > 1:
+        frequency = period_frequency(data.panel.starts)
+    frame = covariate_frame(territory, data.panel.starts, frequency)
+    if frame is not None:
+        empty = [c for c in frame.columns if frame[c].isna().all()]
+        if empty:
+            first, last = data.panel.starts[0], data.panel.starts[-1]
+            raise CovariateError(
+                f"covariate(s) {empty} have no value between {first:%Y-%m-%d} and "
+                f"{last:%Y-%m-%d}, the periods of the panel: check the file(s) and their dates"
+            )
+    return replace(data, covariates=frame)
+
+
+def period_frequency(starts: pd.DatetimeIndex) -> Frequency:
+    """The frequency of a panel's period grid."""
+    gap = starts[1].tz_convert("UTC") - starts[0].tz_convert("UTC")
+    if gap <= pd.Timedelta(hours=1):
+        return "hour"
+    return "day" if gap <= pd.Timedelta(hours=25) else "week"
 
 
 def level_actuals(
@@ -177,6 +254,8 @@ def level_actuals(
     end: pd.Timestamp,
 ) -> dict[str, DensePanel]:
     """Counts per level × area × category, plus ALL per area, for scoring."""
+    if is_counts(events):
+        return counts_level_actuals(events, territory, levels, frequency, start=start, end=end)
     out = {}
     for level in levels:
         per_category = count_panel(events, territory, level, frequency, start=start, end=end)
@@ -223,6 +302,10 @@ def fitted_hierarchy(
     model_areas: list[str],
     end: pd.Timestamp,
 ) -> Hierarchy:
+    params = history_params(params, events, territory)
+    if is_counts(events):
+        level = params.model_level
+        return counts_hierarchy(level, model_areas, tuple(territory.categories), territory.name)
     since = end - pd.Timedelta(days=round(365.25 * params.allocation_years))
     recent = events[(events["alert_time"] >= since) & (events["alert_time"] < end)]
     return fit_hierarchy(
@@ -236,24 +319,60 @@ def fitted_hierarchy(
     )
 
 
+def window_fits(
+    territory: Territory, params: TrainParams, data: PanelData, windows: tuple[int, ...]
+) -> BacktestResult:
+    """The backtest fits and forecasts of some windows only: a unit of work that can run in
+    another process (`core.backtest.merge_results` joins them; `backtest(fitted=...)` goes on)."""
+    config = backtest_config(params, territory)
+    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
+    areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
+    attributes = area_attributes(territory, params.model_level, areas)
+    return run_backtest(
+        data.panel,
+        spec,
+        territory,
+        attributes,
+        config,
+        covariates=data.covariates,
+        only=windows,
+    )
+
+
 def backtest(
     events: pd.DataFrame,
     territory: Territory,
     params: TrainParams,
     data: PanelData | None = None,
     progress: Progress | None = None,
+    *,
+    fitted: BacktestResult | None = None,
 ) -> BacktestOutcome:
+    """`fitted`: the windows' fits and forecasts already made (e.g. by `window_fits` elsewhere)."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = data or modelled_panel(events, territory, params)
+    params = history_params(params, events, territory)
     seconds["panel"] = time.perf_counter() - t0
     config = backtest_config(params, territory)
-    spec = make_spec(params.frequency_of(territory), config.horizon)
+    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
     attributes = area_attributes(territory, params.model_level, areas)
     t0 = time.perf_counter()
-    result = run_backtest(data.panel, spec, territory, attributes, config, progress=progress)
-    seconds["backtest_fit_predict"] = time.perf_counter() - t0
+    result = fitted or run_backtest(
+        data.panel,
+        spec,
+        territory,
+        attributes,
+        config,
+        covariates=data.covariates,
+        progress=progress,
+    )
+    seconds["backtest_fit_predict"] = (
+        sum(result.fit_seconds.values()) + sum(result.predict_seconds.values())
+        if fitted
+        else time.perf_counter() - t0
+    )
     t0 = time.perf_counter()
     first_origin = data.panel.starts[result.windows[0].origin]
     # Allocation measured before the first window: the backtest never sees its own future.
@@ -280,6 +399,10 @@ def backtest(
     return BacktestOutcome(result, evaluation, hierarchy, spec, seconds)
 
 
+def covariate_names(data: PanelData) -> tuple[str, ...]:
+    return () if data.covariates is None else tuple(str(c) for c in data.covariates.columns)
+
+
 def fit_final(
     events: pd.DataFrame,
     territory: Territory,
@@ -290,15 +413,18 @@ def fit_final(
     data_version: str,
 ) -> TrainedForecaster:
     """CatBoost on the last `train_years` up to the end of the data, with its hierarchy."""
+    params = history_params(params, events, territory)
     config = backtest_config(params, territory)
-    spec = make_spec(params.frequency_of(territory), config.horizon)
+    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
     attributes = area_attributes(territory, params.model_level, areas)
     from previsecours.core.features import build_features
 
     n = len(data.panel.starts)
     first = max(n - (config.train_periods or n), 0)
-    block = build_features(data.panel, spec, territory, attributes, first=first, last=n)
+    block = build_features(
+        data.panel, spec, territory, attributes, first=first, last=n, covariates=data.covariates
+    )
     known = ~np.isnan(block.y)
     model = make_forecaster("catboost", spec, params.model_params.get("catboost"))
     model.fit(block.matrix[known], block.y[known])
@@ -328,7 +454,7 @@ def score_on_window(
     metric, value (window "all" = mean over windows).
     """
     from previsecours.core.backtest import Window, level_pairs, scores
-    from previsecours.pipelines.predict import history_panel
+    from previsecours.pipelines.predict import history_panel, model_covariates
 
     forecaster = _unwrap(model)
     spec = forecaster.spec
@@ -337,6 +463,7 @@ def score_on_window(
     hours = PERIOD_HOURS[spec.frequency] * (spec.max_lag + horizon * n_windows + 1)
     start = last - pd.Timedelta(hours=hours)
     panel = history_panel(forecaster, events, territory, start, last)
+    covariates = model_covariates(forecaster, territory, panel.starts)
     n = len(panel.starts)
     windows = [
         Window(k, n - horizon * (n_windows - k), n - horizon * (n_windows - k - 1))
@@ -344,7 +471,7 @@ def score_on_window(
     ]
     frames = []
     for w in windows:
-        means = forecaster.modelled_means(panel, territory, w.origin, w.end)
+        means = forecaster.modelled_means(panel, territory, w.origin, w.end, covariates)
         frame = means.to_frame().rename(columns={"count": "mean"})
         frame.insert(0, "window", w.index)
         frames.append(frame)
@@ -429,9 +556,25 @@ def metrics_file(settings: Settings) -> Path:
 
 
 def load_events(settings: Settings) -> pd.DataFrame:
-    from previsecours.adapters.store import read_events
+    """The stored history: the events, or the counts when the store holds counts only."""
+    return load_history(settings.paths, settings.territory)
 
-    return read_events(settings.paths, settings.territory)
+
+def load_history(paths: Any, territory: Territory) -> pd.DataFrame:
+    """Events when the store holds any (counts are then ignored: events give every level);
+    otherwise the stored counts — of the territory's frequency when stored, else the finest
+    frequency stored (the aggregated form `period_start, area_code, category, count`)."""
+    from previsecours.adapters import store
+
+    events = store.read_events(paths, territory)
+    if len(events):
+        return events
+    root = store.territory_dir(paths, territory) / store.COUNTS
+    stored = [f for f in ("hour", "day", "week") if any((root / f).glob("year=*/*.parquet"))]
+    if not stored:
+        return events
+    frequency = territory.frequency if territory.frequency in stored else stored[0]
+    return store.read_counts(paths, territory, frequency)
 
 
 def panel_stage(settings: Settings, events: pd.DataFrame | None = None) -> Path:
@@ -444,24 +587,35 @@ def panel_stage(settings: Settings, events: pd.DataFrame | None = None) -> Path:
     return path
 
 
-def read_panel(path: Path, end: pd.Timestamp) -> PanelData:
+def read_panel(path: Path, end: pd.Timestamp, territory: Territory | None = None) -> PanelData:
+    """The panel stage's file; with `territory`, its covariates attached."""
     frame = pd.read_parquet(path)
     series = frame[["area_code", "category"]].drop_duplicates().reset_index(drop=True)
     starts = pd.DatetimeIndex(frame["period_start"].drop_duplicates())
     counts = frame["count"].to_numpy(np.float64).reshape(len(series), len(starts))
-    return PanelData(DensePanel(series, starts, counts), starts[0], end)
+    data = PanelData(DensePanel(series, starts, counts), starts[0], end)
+    return data if territory is None else with_covariates(data, territory)
 
 
 def backtest_stage(
-    settings: Settings, events: pd.DataFrame | None = None, progress: Progress | None = None
+    settings: Settings,
+    events: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+    *,
+    data: PanelData | None = None,
+    fitted: BacktestResult | None = None,
 ) -> BacktestFiles:
-    """Backtest every model; write predictions, metrics, dispersion and DVC's metrics file."""
+    """Backtest every model; write predictions, metrics, dispersion and DVC's metrics file.
+
+    `data` and `fitted`: the panel and the windows' fits when made elsewhere (the train flow
+    fans windows out as tasks)."""
     events = load_events(settings) if events is None else events
-    params = train_params(settings.section("train"))
+    params = history_params(train_params(settings.section("train")), events, settings.territory)
     end = data_end(events, settings.territory, params.frequency_of(settings.territory))
     path = panel_file(settings)
-    data = read_panel(path, end) if path.is_file() else None
-    outcome = backtest(events, settings.territory, params, data, progress)
+    if data is None and path.is_file():
+        data = read_panel(path, end, settings.territory)
+    outcome = backtest(events, settings.territory, params, data, progress, fitted=fitted)
     files = BacktestFiles(
         predictions=outcome.result.predictions,
         metrics=outcome.evaluation.metrics,
@@ -593,7 +747,7 @@ def training_tags(
         "territory": settings.territory.name,
         "frequency": forecaster.spec.frequency,
         "horizon": str(forecaster.spec.horizon),
-        "model_level": params.model_level,
+        "model_level": forecaster.model_level,
         "data_version": forecaster.data_version,
         "git_commit": git_commit(),
         SPEC_VERSION_KEY: str(FEATURE_SPEC_VERSION),
@@ -668,5 +822,13 @@ def _input_example(
     attributes = area_attributes(
         territory, forecaster.model_level, list(forecaster.hierarchy.model_areas)
     )
-    block = build_features(data.panel, forecaster.spec, territory, attributes, first=n - 1, last=n)
+    block = build_features(
+        data.panel,
+        forecaster.spec,
+        territory,
+        attributes,
+        first=n - 1,
+        last=n,
+        covariates=data.covariates,
+    )
     return block.matrix.head(5).reset_index(drop=True)
