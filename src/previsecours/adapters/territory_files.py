@@ -15,6 +15,7 @@ import yaml
 from previsecours.core.territory import (
     BoundingBox,
     Commune,
+    CovariateSource,
     CoverageShare,
     ExtractMapping,
     Geometry,
@@ -87,7 +88,50 @@ def _build(doc: dict[str, Any], base: Path) -> Territory:
             commune_property=str(geometry.get("commune_property", "code")),
             coverage_zone_property=str(geometry.get("coverage_zone_property", "code")),
         ),
+        covariates=_covariates(base, doc.get("covariates")),
     )
+
+
+_COVARIATE_KEYS = frozenset({"file", "date_column", "value_column", "frequency", "date_format"})
+
+
+def _covariates(base: Path, section: Any) -> tuple[CovariateSource, ...]:
+    """The optional `covariates:` mapping (name → file, date_column, value_column, frequency).
+
+    Paths are relative to the territory file, like the area tables. The file is only read when
+    a pipeline needs the values (adapters/covariates.py), so a territory whose covariate file
+    is not there yet still loads (e.g. for the dashboard).
+    """
+    if not section:
+        return ()
+    if not isinstance(section, dict):
+        raise TerritoryError("covariates: expected a mapping name → {file, date_column, ...}")
+    out = []
+    for name, entry in section.items():
+        if not isinstance(entry, dict):
+            raise TerritoryError(f"covariates.{name}: expected a mapping with file, ...")
+        unknown = sorted(set(entry) - _COVARIATE_KEYS)
+        missing = sorted({"file", "date_column", "value_column", "frequency"} - set(entry))
+        if unknown or missing:
+            raise TerritoryError(
+                f"covariates.{name}: "
+                + "; ".join(
+                    [f"missing key(s) {missing}"] * bool(missing)
+                    + [f"unknown key(s) {unknown}"] * bool(unknown)
+                )
+                + f" (keys: {sorted(_COVARIATE_KEYS)})"
+            )
+        out.append(
+            CovariateSource(
+                name=str(name),
+                file=str((base / str(entry["file"])).resolve()),
+                date_column=str(entry["date_column"]),
+                value_column=str(entry["value_column"]),
+                frequency=str(entry["frequency"]),
+                date_format=entry.get("date_format"),
+            )
+        )
+    return tuple(out)
 
 
 def _table(base: Path, rel: str | None, parse: Callable[[dict[str, str]], T]) -> tuple[T, ...]:
@@ -188,6 +232,16 @@ def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
     if m.id_from:
         extract["id_from"] = list(m.id_from)
     box = t.bounding_box
+    covariates = {
+        c.name: {
+            "file": c.file,
+            "date_column": c.date_column,
+            "value_column": c.value_column,
+            "frequency": c.frequency,
+        }
+        | ({"date_format": c.date_format} if c.date_format else {})
+        for c in t.covariates
+    }
     return {
         "name": t.name,
         "label": t.label,
@@ -204,7 +258,7 @@ def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
         "frequency": t.frequency,
         "areas": areas,
         "extract": extract,
-    }
+    } | ({"covariates": covariates} if covariates else {})
 
 
 def _table_rows(t: Territory) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:

@@ -97,6 +97,28 @@ class Geometry:
     coverage_zone_property: str = "code"
 
 
+COVARIATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+COVARIATE_FREQUENCIES = ("hour", "day", "week")
+
+
+@dataclass(frozen=True)
+class CovariateSource:
+    """An external series the model reads (e.g. weekly flu incidence), declared by the territory.
+
+    `file` is a CSV path (the loader resolves it against the territory file's directory);
+    `date_column` holds the period (a date, a date-time for hourly values, or any text that
+    `date_format` parses, e.g. ``%G%V`` for ISO year-week 201001), `value_column` the number.
+    A weekly value applies to every period of its week, a daily one to its day's hours.
+    """
+
+    name: str
+    file: str
+    date_column: str
+    value_column: str
+    frequency: str
+    date_format: str | None = None
+
+
 @dataclass(frozen=True)
 class Territory:
     name: str
@@ -113,6 +135,7 @@ class Territory:
     stations: tuple[Station, ...] = ()
     coverage_shares: tuple[CoverageShare, ...] = ()
     geometry: Geometry = field(default_factory=Geometry)
+    covariates: tuple[CovariateSource, ...] = ()
 
     def __post_init__(self) -> None:
         check_territory(self)
@@ -171,6 +194,7 @@ def check_territory(t: Territory) -> None:
             )
         _check_inside(t.bounding_box, f"stations: {s.code} ({s.name})", s.latitude, s.longitude)
     _check_shares(t)
+    _check_covariates(t.covariates)
 
 
 def _check_timezone(name: str) -> None:
@@ -248,3 +272,21 @@ def _check_shares(t: Territory) -> None:
                 f"coverage_shares: shares of commune {commune} sum to "
                 f"{total:.2f}, not 100 ± {SHARE_TOLERANCE_PCT}"
             )
+
+
+def _check_covariates(sources: tuple[CovariateSource, ...]) -> None:
+    _check_unique("covariates", (c.name for c in sources))
+    for c in sources:
+        if not COVARIATE_NAME.match(c.name):
+            raise TerritoryError(
+                f"covariates: {c.name!r} is not a valid name (lower-case letters, digits and _, "
+                "starting with a letter): it becomes the feature column cov_<name>"
+            )
+        if c.frequency not in COVARIATE_FREQUENCIES:
+            raise TerritoryError(
+                f"covariates.{c.name}: frequency {c.frequency!r} is not one of "
+                f"{', '.join(COVARIATE_FREQUENCIES)}"
+            )
+        for key in ("file", "date_column", "value_column"):
+            if not str(getattr(c, key)).strip():
+                raise TerritoryError(f"covariates.{c.name}: {key} is empty")

@@ -14,11 +14,22 @@
 5. explains the modelled rows with CatBoost SHAP values in plain words (`core.drivers`);
 6. writes `forecasts/<territory>/<issued>.*` (`adapters.forecast_files`).
 Timings of each step are returned: the flow and the benchmark print them.
+
+A store of counts only (e.g. SDIS 91's weekly open data) is forecast at the counts' frequency
+and at the levels the model was trained on (the counts' level and the département): no hourly
+rows, no commune or station split of département counts, and no crews (they need hourly station
+forecasts and engagement durations, i.e. events): the staffing file is then empty.
+
+Covariates: the model reads each declared covariate a horizon before the forecast periods. A
+covariate with none of those values (its file ends too early) stops the forecast with a
+`ForecastError` naming it; one with some missing forecasts anyway (the model takes a missing
+value as unknown) and says so in a warning and in the metadata (`covariates_missing`).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +38,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from previsecours.adapters import forecast_files, registry, store
+from previsecours.adapters import forecast_files, registry
 from previsecours.adapters.forecast_files import ForecastFiles
 from previsecours.adapters.versioning import data_version
 from previsecours.core.calendar import PERIOD_HOURS, period_of
 from previsecours.core.drivers import explain
 from previsecours.core.features import FEATURE_SPEC_VERSION, area_attributes, build_features
-from previsecours.core.forecast_schema import ALL_CATEGORIES, DRIVER_COLUMNS, FORECAST_COLUMNS
+from previsecours.core.forecast_schema import (
+    ALL_CATEGORIES,
+    DRIVER_COLUMNS,
+    FORECAST_COLUMNS,
+    STAFFING_COLUMNS,
+)
 from previsecours.core.hierarchy import rollup
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.core.panel import DensePanel, zone_of_events
@@ -45,9 +61,22 @@ from previsecours.core.staffing import (
     non_working_dates,
     plan_crews,
 )
+from previsecours.core.stored_counts import is_counts
 from previsecours.core.territory import Territory
-from previsecours.pipelines.predict import as_forecaster, history_panel, predict_levels
-from previsecours.pipelines.train import data_end, horizon_periods, level_actuals
+from previsecours.pipelines.predict import (
+    as_forecaster,
+    covariate_gaps,
+    history_panel,
+    model_covariates,
+    predict_levels,
+)
+from previsecours.pipelines.train import (
+    data_end,
+    history_start,
+    horizon_periods,
+    level_actuals,
+    load_history,
+)
 from previsecours.settings import Settings
 
 REFERENCE_YEARS = (1, 2, 3)
@@ -103,7 +132,7 @@ def run_forecast(
     served = registry.load_champion(settings.paths, territory.name, {FEATURE_SPEC_VERSION})
     forecaster = as_forecaster(served)
     clock.lap("load champion")
-    events = store.read_events(settings.paths, territory)
+    events = load_history(settings.paths, territory)  # events, or counts of a counts-only store
     clock.lap("read history")
     spec = forecaster.spec
     periods = horizon_periods(horizon or params.horizon, spec.frequency)
@@ -113,8 +142,10 @@ def run_forecast(
             f"forecasts {spec.horizon} at most (retrain with a longer `train.horizon`)"
         )
     origin = start if start is not None else data_end(events, territory, spec.frequency)
+    stale = check_covariates(forecaster, territory, origin, periods)
+    grains = tuple(g for g in params.grains if _coarser(g, spec.frequency))
     levels = predict_levels(
-        forecaster, events, territory, origin, periods, spec.frequency, grains=params.grains
+        forecaster, events, territory, origin, periods, spec.frequency, grains=grains
     )
     clock.lap("predict all levels")
     issued_at = _utc(now)
@@ -147,6 +178,8 @@ def run_forecast(
         "horizon": horizon or params.horizon,
         "start": pd.Timestamp(origin).isoformat(),
         "inputs": {"interventions": _latest(events)},
+        "covariates": list(spec.covariates),
+        "covariates_missing": stale,
         "model": {
             "name": version.name,
             "version": version.version,
@@ -177,6 +210,32 @@ def run_forecast(
 
 
 # ------------------------------------------------------------------ the parts
+
+
+def check_covariates(
+    forecaster: TrainedForecaster, territory: Territory, origin: pd.Timestamp, periods: int
+) -> dict[str, int]:
+    """Covariates lacking lagged values for this forecast: error if all, warning if some."""
+    gaps = covariate_gaps(forecaster, territory, origin, periods)
+    useless = sorted(name for name, missing in gaps.items() if missing >= periods)
+    if useless:
+        raise ForecastError(
+            f"covariate(s) {useless} have no value for the {periods} period(s) the forecast from "
+            f"{pd.Timestamp(origin):%Y-%m-%d %H:%M} reads ({forecaster.spec.horizon} "
+            f"{forecaster.spec.frequency}(s) earlier): the file is too old, update it"
+        )
+    if gaps:
+        warnings.warn(
+            f"covariate(s) missing for some forecast periods (name: periods): {gaps}; "
+            "the model takes them as unknown",
+            stacklevel=2,
+        )
+    return gaps
+
+
+def _coarser(grain: str, frequency: str) -> bool:
+    order = {"hour": 0, "day": 1, "week": 2}
+    return order.get(grain, -1) > order[frequency]
 
 
 def decorate(
@@ -225,15 +284,15 @@ def reference_3y(
     tz = territory.timezone
     first = pd.Timestamp(levels["period_start"].min())
     last = pd.Timestamp(levels["period_end"].max())
-    history_start = pd.Timestamp(events["alert_time"].min()) if len(events) else last
+    stored_from = history_start(events) if len(events) else last
     names = tuple(dict.fromkeys(levels["level"]))
     margin = pd.Timedelta(days=8)  # complete weeks around the window
     years = []
     for n in REFERENCE_YEARS:
         lo = _wall_shift(first - margin, -YEAR_SHIFT * n, tz)
         hi = _wall_shift(last + margin, -YEAR_SHIFT * n, tz)
-        if lo >= history_start:
-            times = events["alert_time"]
+        if lo >= stored_from:
+            times = events["period_start" if is_counts(events) else "alert_time"]
             window = events[(times >= lo) & (times < hi)]
             years.append((n, level_actuals(window, territory, names, frequency, start=lo, end=hi)))
     blocks = []
@@ -285,7 +344,13 @@ def staffing_plan(
     policy: StaffingPolicy,
     settings: Settings,
 ) -> StaffingPlan:
-    """Crews per station × shift from the hourly station forecasts of each category."""
+    """Crews per station × shift from the hourly station forecasts of each category.
+
+    Empty without events (a counts-only store): no hourly station forecast, no durations.
+    """
+    if is_counts(events):
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in STAFFING_COLUMNS})
+        return StaffingPlan(hourly=empty.iloc[:0], shifts=empty)
     section = settings.section("staffing")
     hourly = levels[
         (levels["level"] == "station")
@@ -374,7 +439,15 @@ def forecast_drivers(
     attributes = area_attributes(
         territory, forecaster.model_level, list(forecaster.hierarchy.model_areas)
     )
-    block = build_features(panel, spec, territory, attributes, first=origin, last=origin + periods)
+    block = build_features(
+        panel,
+        spec,
+        territory,
+        attributes,
+        first=origin,
+        last=origin + periods,
+        covariates=model_covariates(forecaster, territory, panel.starts),
+    )
     shap = booster.get_feature_importance(Pool(block.matrix), type="ShapValues")
     keys = block.keys.assign(level=forecaster.model_level)
     return explain(np.asarray(shap), list(block.matrix.columns), block.matrix, keys, top_k)
@@ -459,7 +532,11 @@ def _fmt(value: Any) -> str:
 
 
 def _latest(events: pd.DataFrame) -> str | None:
-    return pd.Timestamp(events["alert_time"].max()).isoformat() if len(events) else None
+    if not len(events):
+        return None
+    return pd.Timestamp(
+        events["period_start" if is_counts(events) else "alert_time"].max()
+    ).isoformat()
 
 
 def _utc(t: pd.Timestamp) -> pd.Timestamp:

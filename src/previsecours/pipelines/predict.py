@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from previsecours.core.calendar import PERIOD_HOURS, period_of
+from previsecours.core.calendar import PERIOD_HOURS, period_of, period_starts
+from previsecours.core.covariates import missing_lagged
 from previsecours.core.models.bundle import TrainedForecaster
-from previsecours.core.panel import DensePanel, count_panel, panel_from_counts
+from previsecours.core.panel import DensePanel, count_panel
 from previsecours.core.schema import Frequency
+from previsecours.core.stored_counts import known_counts_panel
 from previsecours.core.territory import Territory
 
 
@@ -56,7 +58,10 @@ def history_panel(
             areas=list(h.model_areas),
         )
     else:
-        panel = panel_from_counts(history, frequency, territory.timezone, start, end)
+        # Periods the counts do not cover stay unknown (NaN), never zero.
+        panel = known_counts_panel(
+            history, territory, frequency, start=start, end=end, areas=list(h.model_areas)
+        )
     categories = ["ALL"] if split else list(h.categories)
     wanted = pd.DataFrame(
         {
@@ -68,6 +73,52 @@ def history_panel(
     pos = index.get_indexer(pd.MultiIndex.from_frame(wanted.astype(str)))
     counts = np.where(pos[:, None] >= 0, panel.counts[np.maximum(pos, 0)], 0.0)
     return DensePanel(wanted, panel.starts, counts)
+
+
+def model_covariates(
+    forecaster: TrainedForecaster, territory: Territory, starts: pd.DatetimeIndex
+) -> pd.DataFrame | None:
+    """The covariates the model reads, from the territory's files, aligned to `starts`."""
+    names = forecaster.spec.covariates
+    if not names:
+        return None
+    from previsecours.adapters.covariates import CovariateError, covariate_frame
+
+    declared = {c.name for c in territory.covariates}
+    missing = [n for n in names if n not in declared]
+    if missing:
+        raise CovariateError(
+            f"the model reads covariate(s) {missing}, which territory {territory.name} no "
+            "longer declares: declare them again or retrain"
+        )
+    return covariate_frame(territory, starts, forecaster.spec.frequency, names)
+
+
+def covariate_gaps(
+    forecaster: TrainedForecaster,
+    territory: Territory,
+    start: pd.Timestamp,
+    periods: int,
+) -> dict[str, int]:
+    """Covariates without the values a forecast of `periods` from `start` reads (lagged by the
+    horizon): name → periods missing, out of `periods` (empty when all are there)."""
+    spec = forecaster.spec
+    if not spec.covariates:
+        return {}
+    tz = territory.timezone
+    first = pd.Timestamp(period_of(pd.DatetimeIndex([_local(start, tz)]), spec.frequency, tz)[0])
+    step = pd.Timedelta(hours=PERIOD_HOURS[spec.frequency])
+    starts = period_starts(
+        first - step * (spec.horizon + 1), first + step * periods, spec.frequency, tz
+    )
+    aligned = model_covariates(forecaster, territory, starts)
+    assert aligned is not None
+    origin = int(starts.get_indexer(pd.DatetimeIndex([first]))[0])
+    return dict(
+        missing_lagged(
+            aligned, origin=origin, periods=min(periods, len(starts) - origin), horizon=spec.horizon
+        )
+    )
 
 
 def predict_levels(  # noqa: PLR0917 (the contract's positional signature)
@@ -101,7 +152,8 @@ def predict_levels(  # noqa: PLR0917 (the contract's positional signature)
     counts[:, panel.starts >= known_until] = np.nan
     panel = DensePanel(panel.series, panel.starts, counts)
     origin = int(panel.starts.get_indexer(pd.DatetimeIndex([first]))[0])
-    means = forecaster.modelled_means(panel, territory, origin, origin + periods)
+    covariates = model_covariates(forecaster, territory, panel.starts)
+    means = forecaster.modelled_means(panel, territory, origin, origin + periods, covariates)
     out = forecaster.levels(means, territory, grains)
     # Rollups built with another tz object than the hourly rows concatenate to `object`:
     # the contract is one datetime column in the territory's zone.

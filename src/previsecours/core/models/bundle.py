@@ -83,19 +83,28 @@ class TrainedForecaster:
         )
 
     def modelled_means(
-        self, panel: DensePanel, territory: Territory, first: int, last: int
+        self,
+        panel: DensePanel,
+        territory: Territory,
+        first: int,
+        last: int,
+        covariates: pd.DataFrame | None = None,
     ) -> DensePanel:
         """Means of the modelled series for periods panel.starts[first:last].
 
         `panel`: counts of the modelled series (NaN where unknown), with at least
         `spec.max_lag` periods of history before `first`; `last - first` ≤ the horizon.
+        `covariates`: the values of `spec.covariates` per period of the panel (indexed by
+        `panel.starts`), when the model reads any.
         """
         if last - first > self.spec.horizon:
             raise ValueError(
                 f"{last - first} periods asked, the model forecasts {self.spec.horizon} at most"
             )
         attributes = area_attributes(territory, self.model_level, list(self.hierarchy.model_areas))
-        block = build_features(panel, self.spec, territory, attributes, first=first, last=last)
+        block = build_features(
+            panel, self.spec, territory, attributes, first=first, last=last, covariates=covariates
+        )
         mean = self.model.predict(block.matrix)
         return DensePanel(
             panel.series, panel.starts[first:last], mean.reshape(len(panel.series), last - first)

@@ -1,0 +1,203 @@
+"""A counts-only store with a declared covariate: ingest → train → register → forecast.
+
+The store holds SDIS 91's real weekly département counts (built from
+../shared/data/sdis91/weekly_totals_by_category_2010_2015.csv, ingested as canonical counts)
+and the territory declares the real weekly flu incidence of the same file as a covariate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from previsecours.settings import Settings, load_settings
+from tests.small import write_small_params
+
+CATEGORIES = ("SUAP", "ACCI", "INCU", "INCN", "AUTR")
+WEEKLY_TRAINING = {
+    "train": {
+        "train_years": 1.5,
+        "n_windows": 2,
+        # The Poisson GLM is left out: its solver takes ~16 s on these counts (max_iter reached).
+        "models": ["catboost", "seasonal_naive"],
+        "catboost": {"iterations": 60},
+    },
+    "forecast": {"horizon": "7d", "grains": ["day", "week"]},
+}
+
+
+def write_weekly_territory(essonne, folder: Path, source: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Essonne as a département only (no area tables: the open data has no finer level, and
+    ingest accepts other area codes only when the territory lists no communes), declaring the
+    weekly flu incidence as covariate `flu`."""
+    from previsecours.adapters.territory_files import write_territory
+    from previsecours.core.territory import CovariateSource
+
+    raw = pd.read_csv(source)
+    (folder / "covariates").mkdir(parents=True, exist_ok=True)
+    raw[["yearweek", "inc_grippe"]].to_csv(folder / "covariates" / "flu.csv", index=False)
+    flu = CovariateSource(
+        name="flu",
+        file=str(folder / "covariates" / "flu.csv"),
+        date_column="yearweek",
+        value_column="inc_grippe",
+        frequency="week",
+        date_format="%G%V",
+    )
+    territory = dataclasses.replace(
+        essonne,
+        name="weeklyland",
+        communes=(),
+        stations=(),
+        coverage_shares=(),
+        covariates=(flu,),
+    )
+    return write_territory(territory, folder)
+
+
+def counts_file(source: Path, target: Path) -> pd.DataFrame:
+    """The canonical counts form of the weekly totals: one row per week × category, area 91."""
+    raw = pd.read_csv(source)
+    monday = [
+        dt.date.fromisocalendar(int(yw) // 100, int(yw) % 100, 1).isoformat()
+        for yw in raw["yearweek"]
+    ]
+    frame = raw.assign(period_start=monday).melt(
+        id_vars=["period_start"], value_vars=list(CATEGORIES), var_name="category", value_name="n"
+    )
+    counts = pd.DataFrame(
+        {
+            "period_start": frame["period_start"],
+            "area_code": "91",
+            "category": frame["category"],
+            "count": frame["n"].astype(int),
+        }
+    )
+    counts.to_csv(target, index=False)
+    return counts
+
+
+@pytest.fixture(scope="module")
+def weekly_home(tmp_path_factory: pytest.TempPathFactory, essonne, shared_data: Path) -> Settings:  # type: ignore[no-untyped-def]
+    from previsecours.pipelines.ingest import IngestOptions, ingest_file
+
+    root = tmp_path_factory.mktemp("weekly")
+    source = shared_data / "sdis91" / "weekly_totals_by_category_2010_2015.csv"
+    yaml_path = write_weekly_territory(essonne, root / "territories", source)
+    home = root / "home"
+    write_small_params(home, WEEKLY_TRAINING)
+    settings = load_settings(str(yaml_path), home)
+    counts_file(source, root / "weekly.csv")
+    report = ingest_file(
+        settings, root / "weekly.csv", IngestOptions(format="counts", frequency="week")
+    )
+    assert report.accepted, report
+    return settings
+
+
+@pytest.fixture(scope="module")
+def trained(weekly_home: Settings):  # type: ignore[no-untyped-def]
+    from previsecours.pipelines.train import run_training
+
+    return run_training(weekly_home)
+
+
+def test_counts_panel_is_weekly_departement_with_missing_weeks_unknown(
+    weekly_home: Settings,
+) -> None:
+    from previsecours.pipelines.train import load_events, modelled_panel, train_params
+
+    history = load_events(weekly_home)
+    assert "alert_time" not in history.columns  # the store holds counts only
+    params = train_params(weekly_home.section("train"))
+    data = modelled_panel(history, weekly_home.territory, params)
+    assert set(data.panel.series["area_code"]) == {"weeklyland"}
+    assert sorted(data.panel.series["category"]) == sorted(CATEGORIES)
+    gaps = set(data.panel.starts.to_series().diff().dropna() / pd.Timedelta(hours=1))
+    assert gaps <= {167, 168, 169}  # weeks (DST changes inside some)
+    missing = data.panel.starts.get_indexer(
+        pd.DatetimeIndex([pd.Timestamp("2014-12-29", tz="Europe/Paris")])
+    )[0]
+    assert missing >= 0 and np.isnan(data.panel.counts[:, missing]).all()  # week 2015-W01
+    assert not np.isnan(data.panel.counts[:, missing - 1]).any()
+    assert data.covariates is not None and list(data.covariates.columns) == ["flu"]
+
+
+def test_weekly_covariate_feature_is_last_weeks_incidence(
+    weekly_home: Settings, shared_data: Path
+) -> None:
+    from previsecours.core.features import area_attributes, build_features, make_spec
+    from previsecours.pipelines.train import load_events, modelled_panel, train_params
+
+    params = train_params(weekly_home.section("train"))
+    data = modelled_panel(load_events(weekly_home), weekly_home.territory, params)
+    spec = make_spec("week", 2, ("flu",))
+    n = len(data.panel.starts)
+    attributes = area_attributes(weekly_home.territory, "departement", ["weeklyland"])
+    block = build_features(
+        data.panel,
+        spec,
+        weekly_home.territory,
+        attributes,
+        first=n - 10,
+        last=n,
+        covariates=data.covariates,
+    )
+    raw = pd.read_csv(shared_data / "sdis91" / "weekly_totals_by_category_2010_2015.csv")
+    by_monday = {
+        pd.Timestamp(dt.date.fromisocalendar(int(yw) // 100, int(yw) % 100, 1)): float(v)
+        for yw, v in zip(raw["yearweek"], raw["inc_grippe"], strict=True)
+    }
+    periods = pd.DatetimeIndex(block.keys["period_start"]).tz_localize(None)
+    expected = [by_monday.get(p - pd.Timedelta(weeks=2), np.nan) for p in periods]
+    np.testing.assert_allclose(block.matrix["cov_flu"].to_numpy(np.float64), expected)
+
+
+def test_train_registers_a_weekly_departement_model_with_its_covariate(
+    weekly_home: Settings, trained
+) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.adapters.tracking import load_forecaster
+
+    assert trained.version == 1
+    forecaster = load_forecaster("models:/previsecours-weeklyland/1")
+    assert forecaster.spec.frequency == "week" and forecaster.spec.horizon == 1
+    assert forecaster.spec.covariates == ("flu",)
+    assert "cov_flu" in forecaster.spec.columns
+    assert forecaster.model_level == "departement"
+    assert set(forecaster.hierarchy.levels) == {"departement"}
+    assert np.isfinite(trained.metrics["departement_week_rmsse"])
+
+
+def test_forecast_writes_weekly_departement_rows(weekly_home: Settings, trained) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.adapters import registry
+    from previsecours.pipelines.forecast import run_forecast
+
+    registry.set_champion(weekly_home.paths, "weeklyland", trained.version)
+    now = pd.Timestamp("2016-01-04 06:00", tz="UTC")
+    result = run_forecast(weekly_home, now=now)
+    table = result.forecast
+    assert set(table["level"]) == {"departement"} and set(table["frequency"]) == {"week"}
+    assert sorted(table["category"]) == sorted([*CATEGORIES, "ALL"])
+    assert (table["period_start"] == pd.Timestamp("2015-12-28", tz="Europe/Paris")).all()
+    total = table.loc[table["category"] == "ALL", "mean"].iloc[0]
+    assert 1000 < total < 3000  # ~1,700 interventions a week in Essonne
+    assert result.metadata["covariates"] == ["flu"] and result.metadata["covariates_missing"] == {}
+    assert result.files.forecast.is_file() and result.staffing.shifts.empty
+
+
+def test_forecast_refuses_a_covariate_that_stopped_too_early(
+    weekly_home: Settings, trained
+) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.pipelines.forecast import ForecastError, run_forecast
+
+    with pytest.raises(ForecastError, match=r"covariate\(s\) \['flu'\] have no value"):
+        run_forecast(
+            weekly_home,
+            now=pd.Timestamp("2016-03-01", tz="UTC"),
+            start=pd.Timestamp("2016-02-29", tz="Europe/Paris"),
+        )
