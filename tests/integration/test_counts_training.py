@@ -201,3 +201,13 @@ def test_forecast_refuses_a_covariate_that_stopped_too_early(
             now=pd.Timestamp("2016-03-01", tz="UTC"),
             start=pd.Timestamp("2016-02-29", tz="Europe/Paris"),
         )
+
+
+def test_window_fits_of_the_train_flow_use_the_counts_frequency(weekly_home: Settings) -> None:
+    from previsecours.pipelines.train import load_events, modelled_panel, train_params, window_fits
+
+    params = train_params(weekly_home.section("train"))  # as the flow reads them: hourly, station
+    data = modelled_panel(load_events(weekly_home), weekly_home.territory, params)
+    result = window_fits(weekly_home.territory, params, data, (1,))
+    assert [w.end - w.origin for w in result.windows] == [1]  # one week
+    assert set(result.predictions["area_code"]) == {"weeklyland"}

@@ -147,6 +147,7 @@ class PanelData:
     start: pd.Timestamp
     end: pd.Timestamp  # exclusive: the last complete local day
     covariates: pd.DataFrame | None = None  # the territory's covariates per panel period
+    params: TrainParams | None = None  # as the history allowed (see `history_params`)
 
 
 def history_params(params: TrainParams, history: pd.DataFrame, territory: Territory) -> TrainParams:
@@ -208,7 +209,7 @@ def modelled_panel(events: pd.DataFrame, territory: Territory, params: TrainPara
             end=end,
             by_category=not params.split_categories,
         )
-    return with_covariates(PanelData(panel, start, end), territory)
+    return with_covariates(PanelData(panel, start, end, params=params), territory)
 
 
 def history_start(history: pd.DataFrame) -> pd.Timestamp:
@@ -324,6 +325,7 @@ def window_fits(
 ) -> BacktestResult:
     """The backtest fits and forecasts of some windows only: a unit of work that can run in
     another process (`core.backtest.merge_results` joins them; `backtest(fitted=...)` goes on)."""
+    params = data.params or params  # a counts-only store fixes frequency and level
     config = backtest_config(params, territory)
     spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
