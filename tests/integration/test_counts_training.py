@@ -100,11 +100,30 @@ def weekly_home(tmp_path_factory: pytest.TempPathFactory, essonne, shared_data: 
     return settings
 
 
-@pytest.fixture(scope="module")
-def trained(weekly_home: Settings):  # type: ignore[no-untyped-def]
-    from previsecours.pipelines.train import run_training
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    version: int
+    catboost: dict[str, float]  # backtest metrics over all windows (metrics/backtest-*.json)
+    output: str
 
-    return run_training(weekly_home)
+
+@pytest.fixture(scope="module")
+def trained(weekly_home: Settings) -> Trained:
+    """`previsecours train` on the counts-only store, as a user runs it."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from previsecours.cli import app
+
+    home = weekly_home.paths.home
+    out = CliRunner().invoke(
+        app, ["--home", str(home), "train", "-t", str(weekly_home.territory_file)]
+    )
+    assert out.exit_code == 0, out.output
+    record = json.loads((home / "metrics" / "train-weeklyland.json").read_text())
+    backtest = json.loads((home / "metrics" / "backtest-weeklyland.json").read_text())
+    return Trained(int(record["version"]), backtest["catboost"], out.output)
 
 
 def test_counts_panel_is_weekly_departement_with_missing_weeks_unknown(
@@ -159,8 +178,8 @@ def test_weekly_covariate_feature_is_last_weeks_incidence(
 
 
 def test_train_registers_a_weekly_departement_model_with_its_covariate(
-    weekly_home: Settings, trained
-) -> None:  # type: ignore[no-untyped-def]
+    weekly_home: Settings, trained: Trained
+) -> None:
     from previsecours.adapters.tracking import load_forecaster
 
     assert trained.version == 1
@@ -170,10 +189,11 @@ def test_train_registers_a_weekly_departement_model_with_its_covariate(
     assert "cov_flu" in forecaster.spec.columns
     assert forecaster.model_level == "departement"
     assert set(forecaster.hierarchy.levels) == {"departement"}
-    assert np.isfinite(trained.metrics["departement_week_rmsse"])
+    assert np.isfinite(trained.catboost["departement_week_rmsse"])
+    assert "departement" in trained.output and "(version 1)" in trained.output
 
 
-def test_forecast_writes_weekly_departement_rows(weekly_home: Settings, trained) -> None:  # type: ignore[no-untyped-def]
+def test_forecast_writes_weekly_departement_rows(weekly_home: Settings, trained: Trained) -> None:
     from previsecours.adapters import registry
     from previsecours.pipelines.forecast import run_forecast
 
@@ -191,8 +211,8 @@ def test_forecast_writes_weekly_departement_rows(weekly_home: Settings, trained)
 
 
 def test_forecast_refuses_a_covariate_that_stopped_too_early(
-    weekly_home: Settings, trained
-) -> None:  # type: ignore[no-untyped-def]
+    weekly_home: Settings, trained: Trained
+) -> None:
     from previsecours.pipelines.forecast import ForecastError, run_forecast
 
     with pytest.raises(ForecastError, match=r"covariate\(s\) \['flu'\] have no value"):
