@@ -171,6 +171,9 @@ def test_counts_panel_keeps_missing_weeks_unknown(essonne) -> None:  # type: ign
     )
     assert counts_level(essonne, ["91"]) == "departement"
     assert counts_level(essonne, ["91001", "91021"]) == "commune"
+    assert counts_level(essonne, ["ANGER", "MASSY"]) == "station"
+    with pytest.raises(ValueError, match=r"\['X1', 'X2'\] are neither communes"):
+        counts_level(essonne, ["X1", "X2"])
     panel = known_counts_panel(
         counts, essonne, "week", start=mondays[0], end=pd.Timestamp("2024-01-29", tz=TZ)
     )

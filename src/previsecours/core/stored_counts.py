@@ -6,6 +6,7 @@ counts' own frequency and level:
 - the level is read from the area codes: all communes of the territory → `commune`; all
   coverage zones → `station`; the territory's name, or a single other code (a département code
   such as "91") → `departement`, recoded as the territory's name like every département row;
+  several codes of a territory that lists no areas → `commune` (its areas are the data's);
 - the panel keeps what is unknown unknown: a period with no row at all (a week missing from the
   source) is NaN for every series, never zero; in a period that has rows, a series without a row
   counted zero (files omit zero rows);
@@ -58,6 +59,8 @@ def counts_level(territory: Territory, areas: list[str]) -> str:
         return "commune"
     if territory.coverage_zones and codes <= set(territory.coverage_zones):
         return "station"
+    if not territory.communes and not territory.coverage_zones:
+        return "commune"  # a territory that lists no areas takes the data's (as for events)
     unknown = sorted(codes - territory.commune_codes - set(territory.coverage_zones))[:5]
     raise PanelError(
         f"stored counts: area codes {unknown} are neither communes nor coverage zones of "
