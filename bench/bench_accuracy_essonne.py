@@ -99,11 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--years", type=int, default=7)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--windows", type=int, help="quick check only: fewer windows")
+    parser.add_argument(
+        "--windows", type=int, help="fewer backtest windows than params.yaml's (cost; stated)"
+    )
     args = parser.parse_args()
 
     root = repository_root()
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
+    production_windows = section.get("n_windows")
     if args.windows:
         section["n_windows"] = args.windows
     params = train_params(section)
@@ -124,6 +127,10 @@ def main() -> None:
         f"{params.train_years:g} training years, "
         f"CatBoost {dict(params.model_params.get('catboost', {}))})."
     )
+    if args.windows and args.windows != production_windows:
+        report.add(
+            f"\n**{args.windows} windows instead of params.yaml's {production_windows}** (cost)."
+        )
     comparison = compare(events, territory, params, "accuracy_essonne", PEERS)
     windows = comparison.outcome.result.windows
     starts = comparison.data.panel.starts

@@ -72,7 +72,7 @@ def measure(territory_file: str, home: str) -> dict[str, object]:
     events = store.read_events(settings.paths, settings.territory)
     read = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hour = events["alert_time"].dt.floor("h")
+    hour = events["alert_time"].dt.tz_convert("UTC").dt.floor("h")
     events.groupby([events["commune_code"], hour]).size()
     one_pass = time.perf_counter() - t0
     peak_floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -33,7 +33,9 @@ HEADLINE = (
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--windows", type=int, help="quick check only: fewer windows")
+    parser.add_argument(
+        "--windows", type=int, help="fewer backtest windows than params.yaml's (cost; stated)"
+    )
     args = parser.parse_args()
 
     from previsecours.adapters.readers import read_extract
@@ -63,6 +65,7 @@ def main() -> None:
     events = events[keep].drop_duplicates("intervention_id").reset_index(drop=True)
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
     section["model_level"] = "commune"
+    production_windows = section.get("n_windows")
     if args.windows:
         section["n_windows"] = args.windows
     params = train_params(section)
@@ -73,6 +76,10 @@ def main() -> None:
         f"model level commune ({params.n_windows} windows of {params.horizon}, "
         f"{params.train_years:g} training years)."
     )
+    if args.windows and args.windows != production_windows:
+        report.add(
+            f"\n**{args.windows} windows instead of params.yaml's {production_windows}** (cost)."
+        )
     comparison = compare(events, territory, params, "montgomery", PEERS)
     windows = comparison.outcome.result.windows
     starts = comparison.data.panel.starts

@@ -19,13 +19,16 @@ the seasonal-naive (52 weeks) error of 2012–2013, the two years before the fir
 intervals negative binomial around each model's mean, dispersion cross-fitted by year (2014's
 from 2015's errors and the reverse). Also weekly MAPE (SUAP by year, and the total).
 
-Writes bench/results/sdis91_weekly.md. Usage: .venv/bin/python bench/bench_sdis91_weekly.py
+Writes bench/results/sdis91_weekly.md. Usage:
+    .venv/bin/python bench/bench_sdis91_weekly.py [--reuse-core]
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -34,7 +37,7 @@ import yaml
 from accuracy import PEERS, label, verdict
 from common import WORK, PeerTask, Report, peer_predictions, run_peers, write_inputs
 from previsecours.core import metrics as m
-from previsecours.core.backtest import scores
+from previsecours.core.backtest import BacktestResult, scores
 from previsecours.core.intervals import fit_dispersion
 
 COVARIATES = ("inc_grippe", "temperature_average", "has_vacation")
@@ -136,7 +139,21 @@ def suap_mape(predictions: pd.DataFrame) -> pd.DataFrame:
     return mape
 
 
-def main() -> None:
+def core_backtest(run: Callable[[], BacktestResult], reuse: bool) -> tuple[BacktestResult, float]:
+    """The core models' backtest (kept in bench/out; `reuse` reads the previous one)."""
+    cache = WORK / "sdis91_weekly" / "core.pkl"
+    if reuse and cache.is_file():
+        result, seconds = pd.read_pickle(cache)
+        return result, seconds
+    t0 = time.perf_counter()
+    result = run()
+    seconds = time.perf_counter() - t0
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    pd.to_pickle((result, seconds), cache)
+    return result, seconds
+
+
+def main(reuse_core: bool = False) -> None:
     from previsecours.adapters.territory_files import load_territory
     from previsecours.core.backtest import BacktestConfig, run_backtest
     from previsecours.core.features import area_attributes, make_spec
@@ -173,9 +190,10 @@ def main() -> None:
         models=CORE_MODELS,
         model_params={"catboost": dict(train.get("catboost") or {})},
     )
-    t0 = time.perf_counter()
-    result = run_backtest(panel, spec, territory, attributes, config, covariates=covariates)
-    core_seconds = time.perf_counter() - t0
+    result, core_seconds = core_backtest(
+        lambda: run_backtest(panel, spec, territory, attributes, config, covariates=covariates),
+        reuse_core,
+    )
     task = PeerTask(
         folder=WORK / "sdis91_weekly",
         frequency="week",
@@ -231,4 +249,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # --reuse-core: keep the core models' backtest of the previous run (bench/out), redo the
+    # peers and the scoring — for iterating on the peers; `make bench` runs everything.
+    main(reuse_core="--reuse-core" in sys.argv)

@@ -18,7 +18,8 @@ Peers, each with its library's defaults except what makes it comparable:
 - `lgbm_poisson`: mlforecast + LightGBM, Poisson objective, one global model; lags ≥ horizon
   (4 seasons back at the horizon; yearly when weekly), rolling means at the horizon, calendar
   features in local time (hour, weekday, month), series as a categorical. Same size as the
-  project's CatBoost (300 trees, rate 0.1, 63 leaves ~ depth 6, half the rows per tree).
+  project's CatBoost (300 trees, rate 0.1, 63 leaves ~ depth 6, half the rows per tree); one
+  thread (measured: with 2, OpenMP's waits made a 2-series fit take 75 s on busy shared cores).
 - `prophet`: one Prophet per series (seasonalities of the frequency, 80 % interval); skipped
   when one measured fit × the number of fits exceeds PROPHET_BUDGET_S.
 Counts are the series' own (NaN = unknown periods are dropped from the training rows).
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 PROPHET_BUDGET_S = 900.0
+MSTL_BUDGET_S = 1500.0
 QUANTILE_COLUMNS = ("q2_5", "q10", "q90", "q97_5")
 
 
@@ -44,15 +46,18 @@ def windows_of(spec: dict) -> list[tuple[int, int, int]]:
 
 
 def training_rows(history: pd.DataFrame, origin: int, train_periods: int) -> pd.DataFrame:
-    """Known periods before the origin; `step` numbers them 0, 1, … per series.
+    """The periods before the origin; `step` numbers them 0, 1, … per series.
 
-    statsforecast and mlforecast see `step` as their (integer) time, so a missing period (real
-    weekly data has two) is skipped rather than read as a zero; the forecast of step n + j is
-    period origin + j.
+    statsforecast and mlforecast need a regular series: an unknown period (real weekly data
+    has one, 2015-W01) is filled linearly from its neighbours — not dropped, which would shift
+    every seasonal lag after it, and not read as a zero. Leading unknowns are dropped.
     """
     first = origin - train_periods if train_periods else 0
-    rows = history[(history["t"] >= first) & (history["t"] < origin)]
-    rows = rows[rows["y"].notna()].copy()
+    rows = history[(history["t"] >= first) & (history["t"] < origin)].copy()
+    rows["y"] = rows.groupby("unique_id")["y"].transform(
+        lambda y: y.interpolate(limit_area="inside")
+    )
+    rows = rows[rows["y"].notna()]
     rows["step"] = rows.groupby("unique_id").cumcount()
     return rows
 
@@ -88,7 +93,14 @@ def statsforecast_peers(
 
     seasons = list(spec["seasons"])
     longest = max(seasons)
-    frames, seconds = [], dict.fromkeys(models, 0.0)
+    frames, seconds, skipped = [], dict.fromkeys(models, 0.0), {}
+    if "mstl_ets" in models:
+        reason = mstl_too_slow(history, spec)
+        if reason:
+            models = [m for m in models if m != "mstl_ets"]
+            skipped["mstl_ets"] = reason
+            seconds.pop("mstl_ets")
+            print(f"  mstl_ets skipped: {reason}", flush=True)
     for k, origin, end in windows_of(spec):
         train = training_rows(history, origin, spec["train_periods"])
         df = train[["unique_id", "step", "y"]].rename(columns={"step": "ds"})
@@ -119,7 +131,29 @@ def statsforecast_peers(
                     out[q] = np.clip(fc[c].to_numpy(float), 0.0, None)
             frames.append(out)
             print(f"  window {k}: {name} {time.perf_counter() - t0:.1f} s", flush=True)
-    return pd.concat(frames, ignore_index=True), seconds
+    return pd.concat(frames, ignore_index=True), seconds, skipped
+
+
+def mstl_too_slow(history: pd.DataFrame, spec: dict) -> str:
+    """Time MSTL on one series of the first window; the reason to skip it, or ''."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import MSTL, AutoETS
+
+    _, origin, end = windows_of(spec)[0]
+    train = training_rows(history, origin, spec["train_periods"])
+    first = train[train["unique_id"] == train["unique_id"].iloc[0]]
+    df = first[["unique_id", "step", "y"]].rename(columns={"step": "ds"})
+    t0 = time.perf_counter()
+    model = MSTL(season_length=list(spec["seasons"]), trend_forecaster=AutoETS(model="ZZN"))
+    StatsForecast(models=[model], freq=1, n_jobs=1).forecast(df=df, h=end - origin, level=[80, 95])
+    took = time.perf_counter() - t0
+    n_fits = history["unique_id"].nunique() * len(spec["windows"])
+    if took * n_fits <= MSTL_BUDGET_S:
+        return ""
+    return (
+        f"one series took {took:.1f} s ({len(first):,} rows); {n_fits} fits "
+        f"≈ {took * n_fits / 60:.0f} min > budget {MSTL_BUDGET_S / 60:.0f} min"
+    )
 
 
 def lgbm_features(frequency: str, horizon: int) -> tuple[list[int], dict, list[str]]:
@@ -169,7 +203,7 @@ def lgbm_peer(history: pd.DataFrame, spec: dict) -> tuple[pd.DataFrame, float]:
             num_leaves=63,
             subsample=0.5,
             subsample_freq=1,
-            n_jobs=2,
+            n_jobs=1,  # 2 OpenMP threads stall for minutes when the shared cores are busy
             random_state=0,
             verbose=-1,
         )
@@ -249,9 +283,10 @@ def main(folder: Path) -> None:
     frames, seconds, skipped = [], {}, {}
     sf_models = [m for m in models if m in ("sf_seasonal_naive", "sf_window_average", "mstl_ets")]
     if sf_models:
-        frame, s = statsforecast_peers(history, spec, sf_models)
+        frame, s, sf_skipped = statsforecast_peers(history, spec, sf_models)
         frames.append(frame)
         seconds.update(s)
+        skipped.update(sf_skipped)
     if "lgbm_poisson" in models:
         frame, seconds["lgbm_poisson"] = lgbm_peer(history, spec)
         frames.append(frame)

@@ -83,7 +83,7 @@ def test_inputs_round_trip_to_the_backtest_layout(glue, tmp_path) -> None:  # ty
         accuracy.align(core, peers.iloc[1:])
 
 
-def test_peers_skip_unknown_periods_and_map_steps_back(glue) -> None:  # type: ignore[no-untyped-def]
+def test_peers_fill_unknown_periods_and_map_steps_back(glue) -> None:  # type: ignore[no-untyped-def]
     _, _, run_peers = glue
     history = pd.DataFrame(
         {
@@ -93,11 +93,12 @@ def test_peers_skip_unknown_periods_and_map_steps_back(glue) -> None:  # type: i
         }
     )
     train = run_peers.training_rows(history, origin=8, train_periods=0)
-    assert train["t"].tolist() == [0, 1, 2, 3, 4, 5, 7] * 2  # period 6 unknown: skipped
-    assert train["step"].tolist() == list(range(7)) * 2
+    assert train["t"].tolist() == list(range(8)) * 2
+    assert train["y"].tolist() == [1.0, 2, 3, 4, 5, 6, 7, 8] * 2  # period 6 unknown: filled
+    assert train["step"].tolist() == list(range(8)) * 2
     future = run_peers.future_rows(history, train, 8, 10)
-    assert future["step"].tolist() == [7, 8, 7, 8]
-    forecasts = pd.DataFrame({"unique_id": ["a", "a", "b", "b"], "ds": [7, 8, 7, 8]})
+    assert future["step"].tolist() == [8, 9, 8, 9]
+    forecasts = pd.DataFrame({"unique_id": ["a", "a", "b", "b"], "ds": [8, 9, 8, 9]})
     assert run_peers.period_of_step(forecasts, 8).tolist() == [8, 9, 8, 9]
 
 
