@@ -189,6 +189,15 @@ def test_train_registers_a_weekly_departement_model_with_its_covariate(
     assert "cov_flu" in forecaster.spec.columns
     assert forecaster.model_level == "departement"
     assert set(forecaster.hierarchy.levels) == {"departement"}
+    import mlflow
+
+    tags = (
+        mlflow.MlflowClient(weekly_home.paths.mlflow_tracking_uri)
+        .get_model_version("previsecours-weeklyland", "1")
+        .tags
+    )
+    assert tags["covariates"] == "flu" and tags["model_level"] == "departement"
+    assert tags["frequency"] == "week"
     assert np.isfinite(trained.catboost["departement_week_rmsse"])
     assert "departement" in trained.output and "(version 1)" in trained.output
 

@@ -750,6 +750,7 @@ def training_tags(
         "frequency": forecaster.spec.frequency,
         "horizon": str(forecaster.spec.horizon),
         "model_level": forecaster.model_level,
+        "covariates": ",".join(forecaster.spec.covariates) or "none",
         "data_version": forecaster.data_version,
         "git_commit": git_commit(),
         SPEC_VERSION_KEY: str(FEATURE_SPEC_VERSION),
