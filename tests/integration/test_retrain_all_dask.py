@@ -61,6 +61,7 @@ def test_retrain_all_with_dask_says_a_prefect_server_is_needed(home: Path) -> No
 
 @pytest.mark.slow
 def test_retrain_all_fans_fits_out_to_dask_workers_and_promotes_each(home: Path) -> None:
+    from distributed import Client
     from flows.runners import DaskCluster
     from flows.train import run as train_flow
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -80,6 +81,8 @@ def test_retrain_all_fans_fits_out_to_dask_workers_and_promotes_each(home: Path)
     paths = [str(home / "territories" / f"{name}.yaml") for name in TERRITORIES]
     with started(services, home / "logs", announce=lambda _: None) as running:
         worker_pids = {r.process.pid for r in running[2:]}
+        with Client(f"tcp://127.0.0.1:{scheduler_port}") as client:
+            client.wait_for_workers(2, timeout=60)  # both registered before any submission
         done = _cli(
             home,
             *(arg for path in paths for arg in ("-t", path)),
