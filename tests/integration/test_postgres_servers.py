@@ -14,9 +14,10 @@ import pytest
 
 from previsecours.adapters.services import started
 from tests.servers import free_port, running_postgres
-from tests.small import write_small_params
+from tests.small import SMALL_TRAINING, write_small_params
 
 POOL = "team-pool"
+TWO_MODELS = ["catboost", "seasonal_naive"]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +29,7 @@ def territory_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from previsecours.settings import load_settings
 
     home = tmp_path_factory.mktemp("team-home")
-    write_small_params(home, {"train": {"models": ["catboost", "seasonal_naive"]}})
+    write_small_params(home, {"train": {**SMALL_TRAINING["train"], "models": TWO_MODELS}})
     path = write_territory(synthetic_territory("team", 2, seed=4), home / "territories")
     settings = load_settings(str(path), home)
     events = generate_events(settings.territory, date(2024, 1, 1), date(2024, 4, 14), 4)

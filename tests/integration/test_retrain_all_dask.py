@@ -16,7 +16,7 @@ import pytest
 
 from previsecours.adapters.services import started
 from tests.servers import dask_scheduler, dask_worker, free_port, prefect_server
-from tests.small import write_small_params
+from tests.small import SMALL_TRAINING, write_small_params
 
 TERRITORIES = {"north": 2, "centre": 3, "south": 4}  # name → stations
 LINE = re.compile(r"^(\S+): version (\d+), champion (\d+) \(fit on (\S+) pid (\d+)\)")
@@ -32,7 +32,13 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     home = tmp_path_factory.mktemp("retrain-all-home")
     # A week of a 2-station territory is too few station-days to judge interval coverage.
-    write_small_params(home, {"promote": {"coverage_band": [0.0, 1.0]}})
+    write_small_params(
+        home,
+        {
+            "train": {**SMALL_TRAINING["train"], "models": ["catboost", "seasonal_naive"]},
+            "promote": {"coverage_band": [0.0, 1.0]},
+        },
+    )
     for seed, (name, stations) in enumerate(TERRITORIES.items()):
         path = write_territory(synthetic_territory(name, stations, seed=seed), home / "territories")
         settings = load_settings(str(path), home)
