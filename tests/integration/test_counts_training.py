@@ -28,6 +28,12 @@ WEEKLY_TRAINING = {
         "catboost": {"iterations": 60},
     },
     "forecast": {"horizon": "7d", "grains": ["day", "week"]},
+    # Weekly département counts have no station level: the promotion is decided where they are.
+    "promote": {
+        "primary_level": "departement×week",
+        "coverage_levels": ["departement×week"],
+        "windows": 8,  # one week a window: coverage needs more than one period
+    },
 }
 
 
@@ -205,9 +211,13 @@ def test_train_registers_a_weekly_departement_model_with_its_covariate(
 def test_forecast_writes_weekly_departement_rows(weekly_home: Settings, trained: Trained) -> None:
     from previsecours.adapters import registry
     from previsecours.pipelines.forecast import run_forecast
+    from previsecours.pipelines.promote import run_promote
 
-    registry.set_champion(weekly_home.paths, "weeklyland", trained.version)
     now = pd.Timestamp("2016-01-04 06:00", tz="UTC")
+    promoted = run_promote(weekly_home, now=now.to_pydatetime())  # re-scored on stored counts
+    assert promoted.decision.promoted, promoted.decision.reason  # type: ignore[attr-defined]
+    champion = registry.champion(weekly_home.paths, "weeklyland")
+    assert champion is not None and champion.version == trained.version
     result = run_forecast(weekly_home, now=now)
     table = result.forecast
     assert set(table["level"]) == {"departement"} and set(table["frequency"]) == {"week"}

@@ -24,7 +24,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from previsecours.adapters import registry, store
+from previsecours.adapters import registry
 from previsecours.core.features import FEATURE_SPEC_VERSION
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS
 from previsecours.core.models.baselines import baseline
@@ -37,7 +37,7 @@ from previsecours.core.promotion import (
     decide,
 )
 from previsecours.pipelines.predict import as_forecaster, predict_levels
-from previsecours.pipelines.train import data_end, score_on_window
+from previsecours.pipelines.train import data_end, load_history, score_on_window
 from previsecours.settings import Settings
 
 SEASONAL_NAIVE = "seasonal naive"
@@ -115,7 +115,7 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
             f"{challenger.label} is already the champion: train a new version first"
         )
     candidate = as_forecaster(registry.load_version(paths, challenger, {FEATURE_SPEC_VERSION}))
-    events = store.read_events(paths, territory)
+    events = load_history(paths, territory)  # events, or counts of a counts-only store
     end = data_end(events, territory, candidate.spec.frequency)
     seconds["load"] = time.perf_counter() - clock
 

@@ -77,7 +77,7 @@ from previsecours.core.stored_counts import (
     with_level_codes,
 )
 from previsecours.core.territory import Territory
-from previsecours.settings import Settings
+from previsecours.settings import Paths, Settings
 
 DEFAULT_MODELS = (
     "catboost",
@@ -562,7 +562,7 @@ def load_events(settings: Settings) -> pd.DataFrame:
     return load_history(settings.paths, settings.territory)
 
 
-def load_history(paths: Any, territory: Territory) -> pd.DataFrame:
+def load_history(paths: Paths, territory: Territory) -> pd.DataFrame:
     """Events when the store holds any (counts are then ignored: events give every level);
     otherwise the stored counts — of the territory's frequency when stored, else the finest
     frequency stored (the aggregated form `period_start, area_code, category, count`)."""
