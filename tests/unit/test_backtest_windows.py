@@ -37,4 +37,5 @@ def test_windows_run_apart_then_merged_equal_one_run_of_all() -> None:
         merge_results([parts[0], parts[0]])
     # Without refit, models are fitted once at the first origin: windows are not independent.
     with pytest.raises(ValueError, match="refit"):
-        window_fits(territory, replace(PARAMS, refit=False), data, (1,))
+        no_refit = replace(PARAMS, refit=False)
+        window_fits(territory, no_refit, modelled_panel(events, territory, no_refit), (1,))
