@@ -81,8 +81,9 @@ def fit_territory(settings: Settings, data_version: str) -> TerritoryFit:
     cpu = time.process_time()
     clock = time.perf_counter()
     territory = settings.territory
-    params = train.train_params(settings.section("train"))
     events = train.load_events(settings)
+    # As `train` does: a counts-only store fixes frequency and level.
+    params = train.history_params(train.train_params(settings.section("train")), events, territory)
     seconds["load"] = time.perf_counter() - clock
     data = train.modelled_panel(events, territory, params)
     outcome = train.backtest(events, territory, params, data)
@@ -122,7 +123,7 @@ def record_territory(settings: Settings, fit: TerritoryFit, *, now: datetime) ->
     from previsecours.pipelines.promote import run_promote
 
     seconds = dict(fit.seconds)
-    params = train.train_params(settings.section("train"))
+    params = fit.data.params or train.train_params(settings.section("train"))
     cpu = time.process_time()
     clock = time.perf_counter()
     train.write_backtest(settings, fit.files)
