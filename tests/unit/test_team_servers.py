@@ -1,0 +1,59 @@
+"""Team servers read from the environment; task runners: Dask only with a Prefect server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from previsecours.pipelines.team_servers import TeamServers, team_services
+
+ENV = {
+    "PREVISECOURS_MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg2://m@db:5432/mlflow",
+    "PREVISECOURS_MLFLOW_ARTIFACTS_DESTINATION": "s3://bucket/artifacts",
+    "PREFECT_API_DATABASE_CONNECTION_URL": "postgresql+asyncpg://p@db:5432/prefect",
+}
+
+
+def test_servers_from_the_environment_and_what_clients_need(tmp_path: Path) -> None:
+    servers = TeamServers.from_env(ENV, prefect_port=4300, mlflow_port=5100)
+    assert servers.work_pool == "previsecours"
+    assert servers.client_env() == {
+        "PREFECT_API_URL": "http://127.0.0.1:4300/api",
+        "PREVISECOURS_TRACKING_URI": "http://127.0.0.1:5100",
+    }
+    prefect, mlflow, worker = team_services(servers, tmp_path)
+    assert (
+        prefect.env["PREFECT_API_DATABASE_CONNECTION_URL"]
+        == ENV["PREFECT_API_DATABASE_CONNECTION_URL"]
+    )
+    argv = list(mlflow.argv)
+    assert (
+        argv[argv.index("--backend-store-uri") + 1] == ENV["PREVISECOURS_MLFLOW_BACKEND_STORE_URI"]
+    )
+    assert argv[argv.index("--artifacts-destination") + 1] == "s3://bucket/artifacts"
+    assert list(worker.argv)[-4:] == ["--pool", "previsecours", "--type", "process"]
+    assert worker.env["PREFECT_API_URL"] == "http://127.0.0.1:4300/api"
+
+
+def test_missing_settings_are_named() -> None:
+    partial = {k: v for k, v in ENV.items() if not k.startswith("PREFECT")}
+    with pytest.raises(ValueError, match="PREFECT_API_DATABASE_CONNECTION_URL"):
+        TeamServers.from_env(partial)
+
+
+def test_dask_needs_a_prefect_server_and_no_cluster_means_one_task_at_a_time() -> None:
+    from flows.runners import DaskCluster, PrefectServerRequiredError, task_runner
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    serial = task_runner(None)
+    assert isinstance(serial, ThreadPoolTaskRunner) and serial._max_workers == 1
+    with (
+        temporary_settings(updates={PREFECT_API_URL: None}),
+        pytest.raises(PrefectServerRequiredError, match="PREFECT_API_URL"),
+    ):
+        task_runner(DaskCluster("tcp://127.0.0.1:8786"))
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        runner = task_runner(DaskCluster("tcp://127.0.0.1:8786"))
+    assert runner.address == "tcp://127.0.0.1:8786"  # type: ignore[attr-defined]
