@@ -231,5 +231,8 @@ def fit_seconds_table(comparison: Comparison) -> pd.DataFrame:
         label(k): result.fit_seconds.get(k, 0.0) + result.predict_seconds.get(k, 0.0)
         for k in result.fit_seconds
     }
-    seconds.update({label(k): v for k, v in comparison.peers["seconds"].items()})
+    skipped = comparison.peers.get("skipped", {})
+    seconds.update(
+        {label(k): v for k, v in comparison.peers["seconds"].items() if k not in skipped}
+    )
     return pd.DataFrame({"seconds (all windows)": seconds}).rename_axis("model")

@@ -153,11 +153,13 @@ def main() -> None:
             table,
             note="1 = as good as the generator's own expected counts, 0 = the seasonal naive.",
         )
-    report.table(
-        "Peers' own intervals at station × hour (the tables above use the project's NB "
-        "intervals for everyone)",
-        own_intervals(base[base["model"].isin(PEERS)]),
-    )
+    own = own_intervals(base[base["model"].isin(PEERS)])
+    if len(own):
+        report.table(
+            "Peers' own intervals at station × hour (the tables above use the project's NB "
+            "intervals for everyone)",
+            own,
+        )
     report.table(
         "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
     )

@@ -96,11 +96,13 @@ def main() -> None:
         report.table(heading, table)
         verdicts.append(verdict(table, heading))
     base = comparison.predictions
-    report.table(
-        "Peers' own intervals at township × hour (the tables above use the project's NB "
-        "intervals for everyone)",
-        own_intervals(base[base["model"].isin(PEERS)]),
-    )
+    own = own_intervals(base[base["model"].isin(PEERS)])
+    if len(own):
+        report.table(
+            "Peers' own intervals at township × hour (the tables above use the project's NB "
+            "intervals for everyone)",
+            own,
+        )
     report.table(
         "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
     )

@@ -239,7 +239,7 @@ def main(reuse_core: bool = False) -> None:
     mape = suap_mape(predictions)
     report.table("Weekly SUAP MAPE % (the 2018 project's figure)", mape, 2)
     report.add("\n### Verdict (RMSSE)\n\n" + "\n".join(verdicts))
-    seconds = {**{label(k): v for k, v in result.fit_seconds.items()}, **peers["seconds"]}
+    seconds = {label(k): v for k, v in {**result.fit_seconds, **peers["seconds"]}.items()}
     report.add(
         "\nFit seconds (all windows): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items())
     )
