@@ -206,3 +206,37 @@ def _raise_interrupt(signum: int, frame: object) -> None:
 def python_module(module: str, *args: str) -> list[str]:
     """argv running `python -m module` with this interpreter."""
     return [sys.executable, "-m", module, *args]
+
+
+def prefect_server(port: int, env: dict[str, str]) -> Service:
+    """Prefect's API and UI on 127.0.0.1 (`env`: its PREFECT_HOME, database, ...)."""
+    return Service(
+        "prefect",
+        python_module("prefect", "server", "start", "--host", HOST, "--port", str(port)),
+        port=port,
+        health_path="/api/health",
+        env=env,
+    )
+
+
+def mlflow_server(port: int, backend_store: str, *artifact_options: str) -> Service:
+    """MLflow's tracking server and UI on 127.0.0.1, one worker, no job runner."""
+    return Service(
+        "mlflow",
+        python_module(
+            "mlflow",
+            "server",
+            "--workers",
+            "1",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            backend_store,
+            *artifact_options,
+        ),
+        port=port,
+        health_path="/health",
+        env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )

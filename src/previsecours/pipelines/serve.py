@@ -3,10 +3,9 @@ dashboard, all on 127.0.0.1, started together and stopped together."""
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
-from previsecours.adapters.services import Service, python_module
+from previsecours.adapters.services import Service, mlflow_server, prefect_server, python_module
 from previsecours.settings import Settings
 
 
@@ -28,42 +27,18 @@ def platform_services(settings: Settings, ports: Ports) -> list[Service]:
     home_env = {"PREVISECOURS_HOME": str(paths.home), **prefect_env}
     territory = str(settings.territory_file)
     return [
-        Service(
-            "prefect",
-            python_module(
-                "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(ports.prefect)
-            ),
-            port=ports.prefect,
-            health_path="/api/health",
-            env=prefect_env,
-        ),
+        prefect_server(ports.prefect, prefect_env),
         Service(
             "deployments",
             python_module("flows.deployments", "--territory", territory, "--home", str(paths.home)),
             port=None,
             env=home_env,
         ),
-        Service(
-            "mlflow",
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--workers",
-                "1",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports.mlflow),
-                "--backend-store-uri",
-                paths.mlflow_tracking_uri,
-                "--default-artifact-root",
-                str(paths.mlflow_artifacts),
-            ],
-            port=ports.mlflow,
-            health_path="/health",
-            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        mlflow_server(
+            ports.mlflow,
+            paths.mlflow_tracking_uri,
+            "--default-artifact-root",
+            str(paths.mlflow_artifacts),
         ),
         Service(
             "dashboard",

@@ -18,12 +18,17 @@ params.yaml.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from previsecours.adapters.services import HOST, Service, python_module
+from previsecours.adapters.services import (
+    HOST,
+    Service,
+    mlflow_server,
+    prefect_server,
+    python_module,
+)
 from previsecours.settings import TRACKING_URI_ENV
 
 MLFLOW_BACKEND_ENV = "PREVISECOURS_MLFLOW_BACKEND_STORE_URI"
@@ -79,37 +84,15 @@ def team_services(
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     }
     return [
-        Service(
-            "prefect",
-            python_module(
-                "prefect", "server", "start", "--host", HOST, "--port", str(servers.prefect_port)
-            ),
-            port=servers.prefect_port,
-            health_path="/api/health",
-            env={**prefect_env, PREFECT_DATABASE_ENV: servers.prefect_database},
+        prefect_server(
+            servers.prefect_port, {**prefect_env, PREFECT_DATABASE_ENV: servers.prefect_database}
         ),
-        Service(
-            "mlflow",
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "server",
-                "--workers",
-                "1",
-                "--host",
-                HOST,
-                "--port",
-                str(servers.mlflow_port),
-                "--backend-store-uri",
-                servers.mlflow_backend_store,
-                "--artifacts-destination",
-                servers.artifacts_destination,
-                "--serve-artifacts",
-            ],
-            port=servers.mlflow_port,
-            health_path="/health",
-            env={"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        mlflow_server(
+            servers.mlflow_port,
+            servers.mlflow_backend_store,
+            "--artifacts-destination",
+            servers.artifacts_destination,
+            "--serve-artifacts",
         ),
         Service(
             "worker",

@@ -44,7 +44,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,13 @@ from previsecours.core.backtest import (
     run_backtest,
 )
 from previsecours.core.calendar import PERIOD_HOURS, period_of
-from previsecours.core.features import FEATURE_SPEC_VERSION, FeatureSpec, area_attributes, make_spec
+from previsecours.core.features import (
+    FEATURE_SPEC_VERSION,
+    AreaAttributes,
+    FeatureSpec,
+    area_attributes,
+    make_spec,
+)
 from previsecours.core.forecast_schema import ALL_CATEGORIES
 from previsecours.core.hierarchy import Dispersion, Hierarchy, fit_hierarchy
 from previsecours.core.models import make_forecaster
@@ -320,22 +326,35 @@ def fitted_hierarchy(
     )
 
 
+class ModelInputs(NamedTuple):
+    """What every fit of a panel shares: windows, feature spec, modelled areas, attributes."""
+
+    config: BacktestConfig
+    spec: FeatureSpec
+    areas: list[str]
+    attributes: AreaAttributes
+
+
+def model_inputs(territory: Territory, params: TrainParams, data: PanelData) -> ModelInputs:
+    config = backtest_config(params, territory)
+    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
+    areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
+    return ModelInputs(config, spec, areas, area_attributes(territory, params.model_level, areas))
+
+
 def window_fits(
     territory: Territory, params: TrainParams, data: PanelData, windows: tuple[int, ...]
 ) -> BacktestResult:
     """The backtest fits and forecasts of some windows only: a unit of work that can run in
     another process (`core.backtest.merge_results` joins them; `backtest(fitted=...)` goes on)."""
     params = data.params or params  # a counts-only store fixes frequency and level
-    config = backtest_config(params, territory)
-    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
-    areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
-    attributes = area_attributes(territory, params.model_level, areas)
+    inputs = model_inputs(territory, params, data)
     return run_backtest(
         data.panel,
-        spec,
+        inputs.spec,
         territory,
-        attributes,
-        config,
+        inputs.attributes,
+        inputs.config,
         covariates=data.covariates,
         only=windows,
     )
@@ -356,10 +375,7 @@ def backtest(
     data = data or modelled_panel(events, territory, params)
     params = history_params(params, events, territory)
     seconds["panel"] = time.perf_counter() - t0
-    config = backtest_config(params, territory)
-    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
-    areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
-    attributes = area_attributes(territory, params.model_level, areas)
+    config, spec, areas, attributes = model_inputs(territory, params, data)
     t0 = time.perf_counter()
     result = fitted or run_backtest(
         data.panel,
@@ -416,10 +432,7 @@ def fit_final(
 ) -> TrainedForecaster:
     """CatBoost on the last `train_years` up to the end of the data, with its hierarchy."""
     params = history_params(params, events, territory)
-    config = backtest_config(params, territory)
-    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
-    areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
-    attributes = area_attributes(territory, params.model_level, areas)
+    config, spec, areas, attributes = model_inputs(territory, params, data)
     from previsecours.core.features import build_features
 
     n = len(data.panel.starts)
