@@ -134,6 +134,25 @@ def test_frequency_is_inferred_from_the_smallest_gap() -> None:
         infer_frequency(starts.iloc[:1], "c.csv")
 
 
+@pytest.mark.parametrize(
+    ("first", "freq", "expected"),
+    [("2015-03-16", "7D", "week"), ("2015-10-19", "7D", "week"), ("2015-03-27", "1D", "day")],
+)
+def test_frequency_across_a_dst_change_is_read_on_the_wall_clock(
+    first: str, freq: str, expected: str
+) -> None:
+    # Local midnights across the change: a 6 days 23 h (or 25 h) week, a 23 h day.
+    naive = pd.date_range(first, periods=4, freq=freq)
+    starts = pd.Series(naive.tz_localize("Europe/Paris"))
+    assert (starts.diff().dropna() != pd.Timedelta(freq)).any()  # the change is inside
+    assert infer_frequency(starts, "c.csv") == expected
+
+
+def test_hourly_starts_across_the_autumn_change_stay_hourly() -> None:
+    utc = pd.date_range("2015-10-25 00:00", periods=4, freq="h", tz="UTC")
+    assert infer_frequency(pd.Series(utc.tz_convert("Europe/Paris")), "c.csv") == "hour"
+
+
 def test_a_truncated_row_keeps_only_that_reason() -> None:
     frame = pd.DataFrame({"row": [1, 2, 3]})
     failures = [

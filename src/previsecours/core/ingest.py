@@ -246,8 +246,15 @@ def map_counts(
 
 
 def infer_frequency(starts: pd.Series, source: str) -> str:
-    """hour, day or week from the smallest gap between distinct period starts."""
-    distinct = pd.Series(starts.dropna().unique()).sort_values()
+    """hour, day or week from the smallest gap between distinct period starts.
+
+    Gaps are measured on the local wall clock: a week across a DST change lasts 6 days 23 or
+    25 hours, a day 23 or 25 hours, but both still start at local midnight.
+    """
+    local = pd.Series(starts.dropna())
+    if isinstance(local.dtype, pd.DatetimeTZDtype):
+        local = local.dt.tz_localize(None)
+    distinct = pd.Series(local.unique()).sort_values()
     gaps = distinct.diff().dropna()
     if gaps.empty:
         raise ExtractError(
