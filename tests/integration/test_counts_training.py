@@ -250,3 +250,11 @@ def test_window_fits_of_the_train_flow_use_the_counts_frequency(weekly_home: Set
     result = window_fits(weekly_home.territory, params, data, (1,))
     assert [w.end - w.origin for w in result.windows] == [1]  # one week
     assert set(result.predictions["area_code"]) == {"weeklyland"}
+
+
+def test_monitor_says_a_counts_only_store_cannot_be_monitored(weekly_home: Settings) -> None:
+    from previsecours.pipelines.monitor import run_monitor
+
+    result = run_monitor(weekly_home)
+    assert result.assessment is None
+    assert "counts only" in result.summary()

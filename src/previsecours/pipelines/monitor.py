@@ -31,7 +31,7 @@ from previsecours.core.monitoring import (
     seasonal_naive,
 )
 from previsecours.core.schema import Frequency
-from previsecours.pipelines.train import data_end, level_actuals
+from previsecours.pipelines.train import data_end, level_actuals, load_history
 from previsecours.settings import Settings
 
 GRAINS: tuple[Frequency, ...] = ("hour", "day")
@@ -53,6 +53,7 @@ class MonitorResult:
     issues_scored: int
     assessment: MonitorAssessment | None
     run_id: str | None
+    why_not: str = "no forecast with actuals"  # when nothing was assessed
 
     @property
     def degraded(self) -> bool:
@@ -60,7 +61,7 @@ class MonitorResult:
 
     def summary(self) -> str:
         if self.assessment is None:
-            return f"{self.territory}: nothing to monitor yet (no forecast with actuals)"
+            return f"{self.territory}: nothing to monitor yet ({self.why_not})"
         state = "DEGRADED — " + "; ".join(self.assessment.alerts) if self.degraded else "healthy"
         return (
             f"{self.territory}: {self.issues_scored} forecast issue(s) scored against actuals"
@@ -135,7 +136,11 @@ def run_monitor(settings: Settings) -> MonitorResult:
     name = settings.territory.name
     events = store.read_events(settings.paths, settings.territory)
     if events.empty:
-        return MonitorResult(name, None, 0, None, None)
+        why = "no interventions stored"
+        if not load_history(settings.paths, settings.territory).empty:
+            # Drift and the hourly/daily scoring read events; counts-only monitoring is not built.
+            why = "the store holds counts only: monitoring needs event-level extracts"
+        return MonitorResult(name, None, 0, None, None, why_not=why)
     covered_until = data_end(events, settings.territory, "hour")
     since = covered_until - pd.Timedelta(days=params.recent_days)
     forecasts, issues = past_forecasts(settings, since)
