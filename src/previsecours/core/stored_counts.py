@@ -18,8 +18,6 @@ counts' own frequency and level:
 
 from __future__ import annotations
 
-from typing import Final
-
 import numpy as np
 import pandas as pd
 
@@ -29,8 +27,6 @@ from previsecours.core.hierarchy import Hierarchy
 from previsecours.core.panel import DensePanel, PanelError
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
-
-_GAPS: Final = (("hour", pd.Timedelta(hours=1)), ("day", pd.Timedelta(days=1)))
 
 
 def is_counts(history: pd.DataFrame) -> bool:
@@ -43,11 +39,15 @@ def counts_frequency(counts: pd.DataFrame) -> Frequency:
     starts = pd.DatetimeIndex(counts["period_start"].drop_duplicates()).sort_values()
     if len(starts) < 2:
         raise PanelError("fewer than two periods of counts: cannot tell their frequency")
+    return period_frequency(starts)
+
+
+def period_frequency(starts: pd.DatetimeIndex) -> Frequency:
+    """The frequency of sorted period starts, from their smallest gap (a DST day: 23–25 h)."""
     gap = (starts[1:].tz_convert("UTC") - starts[:-1].tz_convert("UTC")).min()
-    for name, span in _GAPS:
-        if gap <= span:
-            return name  # type: ignore[return-value]
-    return "week"
+    if gap <= pd.Timedelta(hours=1):
+        return "hour"
+    return "day" if gap <= pd.Timedelta(hours=25) else "week"
 
 
 def counts_level(territory: Territory, areas: list[str]) -> str:

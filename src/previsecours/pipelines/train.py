@@ -80,6 +80,7 @@ from previsecours.core.stored_counts import (
     counts_level_actuals,
     is_counts,
     known_counts_panel,
+    period_frequency,
     with_level_codes,
 )
 from previsecours.core.territory import Territory
@@ -241,14 +242,6 @@ def with_covariates(data: PanelData, territory: Territory) -> PanelData:
                 f"{last:%Y-%m-%d}, the periods of the panel: check the file(s) and their dates"
             )
     return replace(data, covariates=frame)
-
-
-def period_frequency(starts: pd.DatetimeIndex) -> Frequency:
-    """The frequency of a panel's period grid."""
-    gap = starts[1].tz_convert("UTC") - starts[0].tz_convert("UTC")
-    if gap <= pd.Timedelta(hours=1):
-        return "hour"
-    return "day" if gap <= pd.Timedelta(hours=25) else "week"
 
 
 def level_actuals(
