@@ -106,7 +106,7 @@ from previsecours.core.backtest import predictions_panel, rolling_windows
 from previsecours.core.calendar import PERIOD_HOURS
 from previsecours.core.features import area_attributes, build_features, make_spec
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILES
-from previsecours.core.hierarchy import Hierarchy, level_means, rollup, split_categories
+from previsecours.core.hierarchy import Hierarchy, allocate, rollup
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.panel import DensePanel, count_panel
 from previsecours.core.schema import Frequency
@@ -183,8 +183,7 @@ def mean_frames(
     }
     parts: dict[tuple[str, Frequency], list[pd.DataFrame]] = {k: [] for k in LEVEL_GRAINS}
     for window, wframe in predictions.groupby("window", sort=True):
-        means = split_categories(predictions_panel(wframe, series), hierarchy, tz, "hour")
-        per_level = level_means(means, hierarchy)
+        per_level = allocate(predictions_panel(wframe, series), hierarchy, tz, "hour")
         for level, grain in LEVEL_GRAINS:
             panel = per_level[level]
             rows = (panel.series["category"] == ALL_CATEGORIES).to_numpy()

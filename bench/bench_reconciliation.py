@@ -3,7 +3,9 @@
 The platform forecasts coverage zone (station) × hour with CatBoost and sums it to the
 département (bottom-up). This bench also fits the same model, same features, at the
 département level and makes the two levels coherent in several ways:
-- `bottom_up`: station forecasts, summed (today's platform);
+- `bottom_up`: station forecasts, summed (the platform before `train.allocation: top_down`);
+- `top_down_own`: the station forecasts' own total split by measured shares of each category
+  and the category mix of the month and hour (today's platform: core/hierarchy.py pooling);
 - `top_down_hist`: the département forecast split by each station's share of the
   interventions of the `allocation_years` before the origin;
 - `top_down_fp`: the département forecast split by the station forecasts' proportions
@@ -145,7 +147,7 @@ RECONCILERS: dict[str, Reconciler] = {
     "wls_var": wls_var,
     "mint_shrink": mint_shrink,
 }
-APPROACHES = ("bottom_up", "top_down_hist", *RECONCILERS)
+APPROACHES = ("bottom_up", "top_down_own", "top_down_hist", *RECONCILERS)
 
 
 @dataclass(frozen=True)
@@ -257,27 +259,38 @@ def score(
     scored = bases.station.windows[warmup:]
     first_origin = bases.data.panel.starts[scored[0].origin]
     areas = list(dict.fromkeys(bases.data.panel.series["area_code"].astype(str)))
-    # Allocation measured before the first scored window, as in pipelines.train.backtest.
-    hierarchy = fitted_hierarchy(events, territory, params, areas, first_origin)
+    # Allocation measured before the first scored window, as in pipelines.train.backtest:
+    # every approach's zones as they are, and `top_down_own` = bottom_up's total, pooled.
+    hierarchies = {
+        allocation: fitted_hierarchy(
+            events, territory, replace(params, allocation=allocation), areas, first_origin
+        )
+        for allocation in ("bottom_up", "top_down")
+    }
     frequency = params.frequency_of(territory)
     actuals = level_actuals(
         events,
         territory,
-        tuple(hierarchy.levels),
+        tuple(hierarchies["bottom_up"].levels),
         frequency,
         start=first_origin - pd.Timedelta(days=36),
         end=bases.data.end,
     )
-    evaluation = evaluate(
-        BacktestResult(tuple(scored), reconciled.predictions, {}, {}),
-        bases.data.panel.series,
-        hierarchy,
-        actuals,
-        frequency=frequency,
-        timezone=territory.timezone,
-        coverage_target=params.coverage_target,
-    )
-    return evaluation.metrics
+    predictions = reconciled.predictions
+    own = predictions[predictions["model"] == "bottom_up"].assign(model="top_down_own")
+    metrics = [
+        evaluate(
+            BacktestResult(tuple(scored), frame, {}, {}),
+            bases.data.panel.series,
+            hierarchies[allocation],
+            actuals,
+            frequency=frequency,
+            timezone=territory.timezone,
+            coverage_target=params.coverage_target,
+        ).metrics
+        for frame, allocation in ((predictions, "bottom_up"), (own, "top_down"))
+    ]
+    return pd.concat(metrics, ignore_index=True)
 
 
 def print_report(
@@ -298,7 +311,12 @@ def print_report(
 
     station_s = bases.seconds["station"] / len(bases.station.windows)
     dep_s = bases.seconds["departement"] / len(bases.departement.windows)
-    uses = {"bottom_up": (1, 0), "top_down_hist": (0, 1), **dict.fromkeys(RECONCILERS, (1, 1))}
+    uses = {
+        "bottom_up": (1, 0),
+        "top_down_own": (1, 0),
+        "top_down_hist": (0, 1),
+        **dict.fromkeys(RECONCILERS, (1, 1)),
+    }
     print("\n## Cost per forecast origin (features + fit + predict; noisy: shared cores)")
     print(f"{'approach':<14} {'models':>10} {'reconcile':>12} {'total':>9} {'clipped <0':>11}")
     for name in APPROACHES:

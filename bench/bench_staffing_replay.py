@@ -175,7 +175,7 @@ def model_rates(
     from previsecours.adapters import store
     from previsecours.adapters.registry import use_registry
     from previsecours.adapters.tracking import load_forecaster
-    from previsecours.core.hierarchy import level_means, split_categories
+    from previsecours.core.hierarchy import allocate
     from previsecours.core.panel import DensePanel
     from previsecours.pipelines.predict import history_panel
     from previsecours.pipelines.train import run_training
@@ -210,8 +210,7 @@ def model_rates(
         means = forecaster.modelled_means(
             DensePanel(panel.series, panel.starts, known), territory, o, o + spec.horizon
         )
-        per_category = split_categories(means, forecaster.hierarchy, tz, spec.frequency)
-        frames.append(level_means(per_category, stations_only)["station"].to_frame())
+        frames.append(allocate(means, stations_only, tz, spec.frequency)["station"].to_frame())
     rates = pd.concat(frames, ignore_index=True)
     rates = rates[(rates["category"] != "ALL") & rates["period_start"].isin(hours)]
     rates = rates.drop_duplicates(["area_code", "category", "period_start"], keep="last")

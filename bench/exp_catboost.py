@@ -92,41 +92,60 @@ def main() -> None:
 def _against_truth(
     predictions: pd.DataFrame, territory: object, start: dt.date, end: dt.date, seed: int
 ) -> None:
-    """RMSE of each model's département × day totals against actuals and the generator's mean."""
+    """RMSE of each model's forecasts against actuals and the generator's mean, per level.
+
+    The generator's mean of a station is its expected counts per category times the category's
+    chance that the station answers first (commune weights × coverage shares).
+    """
     import numpy as np
 
-    from previsecours.core.generator import calendar, rates
+    from previsecours.core.generator import calendar, places, rates
     from previsecours.core.generator.episodes import draw_episodes
     from previsecours.core.generator.events import Streams
 
     grid = calendar.hourly_grid(start, end, territory.timezone)  # type: ignore[attr-defined]
     days = calendar.day_calendar(start, end, territory)  # type: ignore[arg-type]
     expected = rates.expected_counts(grid, days, draw_episodes(days, Streams(seed)("episodes")))
-    daily = np.zeros(len(days.dates))
-    np.add.at(daily, grid.day, expected.sum(axis=1))
-    truth = pd.Series(daily, index=pd.Index(days.dates))
-    day = predictions["period_start"].dt.date
-    hours = predictions.groupby(["model", day])["period_start"].nunique()
-    local_hours = pd.Series(grid.day).value_counts()  # 23, 24 or 25 hours a local day
-    whole = (
-        hours.to_numpy()
-        == local_hours.reindex(
-            [days.dates.index(d) for d in hours.index.get_level_values(1)]
-        ).to_numpy()
+    where = places.territory_places(territory)  # type: ignore[arg-type]
+    first = np.diff(where.station_cumulative, axis=1, prepend=0.0)  # [commune, station]
+    by_station = expected @ (where.weights @ first)  # [hour, station]
+    hours = pd.to_datetime(grid.utc_seconds, unit="s", utc=True)
+    truth = pd.DataFrame(by_station, columns=list(where.station_codes))
+    truth["period_start"] = hours
+    truth = truth.melt("period_start", var_name="area_code", value_name="truth")
+    frame = predictions.assign(period_start=predictions["period_start"].dt.tz_convert("UTC"))
+    frame = frame.merge(truth, on=["period_start", "area_code"], how="left")
+    if frame["truth"].isna().any():
+        print("predictions are not at station level: no station truth")
+        return
+    local = predictions["period_start"]
+    frame["day"] = local.dt.date.to_numpy()
+    complete = frame.groupby(["model", "area_code", "day"])["period_start"].transform("size")
+    day_hours = pd.Series(
+        pd.Series(grid.day).value_counts().to_numpy(),
+        index=[days.dates[i] for i in pd.Series(grid.day).value_counts().index],
     )
-    totals = predictions.groupby(["model", day])[["mean", "actual"]].sum()[whole]
-    rows = {}
-    for model, grouped in totals.groupby(level="model"):
-        frame = grouped.droplevel("model")
-        mu = truth.reindex(frame.index).to_numpy()
-        rows[model] = {
-            "rmse_vs_actual": float(np.sqrt(np.mean((frame["mean"] - frame["actual"]) ** 2))),
-            "rmse_vs_truth": float(np.sqrt(np.mean((frame["mean"] - mu) ** 2))),
-            "truth_rmse_vs_actual": float(np.sqrt(np.mean((mu - frame["actual"]) ** 2))),
-        }
-    n_days = int(whole.sum()) // totals.index.get_level_values(0).nunique()
-    print(f"\ndépartement × day, interventions a day ({n_days} whole days)")
-    print(pd.DataFrame(rows).T.round(1).to_string())
+    frame = frame[complete.to_numpy() == day_hours.reindex(frame["day"]).to_numpy()]
+    levels = {
+        "station × hour": frame,
+        "station × day": frame.groupby(["model", "area_code", "day"])[["mean", "actual", "truth"]]
+        .sum()
+        .reset_index(),
+        "département × day": frame.groupby(["model", "day"])[["mean", "actual", "truth"]]
+        .sum()
+        .reset_index(),
+    }
+    for name, level in levels.items():
+        rows = {}
+        for model, g in level.groupby("model"):
+            rows[model] = {
+                "rmse_vs_actual": float(np.sqrt(np.mean((g["mean"] - g["actual"]) ** 2))),
+                "rmse_vs_truth": float(np.sqrt(np.mean((g["mean"] - g["truth"]) ** 2))),
+                "truth_rmse_vs_actual": float(np.sqrt(np.mean((g["truth"] - g["actual"]) ** 2))),
+                "bias_vs_truth_pct": float(100 * (g["mean"].sum() / g["truth"].sum() - 1)),
+            }
+        print(f"\n{name} ({frame['day'].nunique()} whole days)")
+        print(pd.DataFrame(rows).T.round(4).to_string())
 
 
 if __name__ == "__main__":

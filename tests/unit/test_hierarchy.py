@@ -12,6 +12,7 @@ from previsecours.core.generator import generate_events
 from previsecours.core.hierarchy import (
     Dispersion,
     Hierarchy,
+    allocate,
     fit_hierarchy,
     level_means,
     rollup,
@@ -34,6 +35,21 @@ def hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
         ("commune", "station", "departement"),
         split_categories=True,
         frequency="hour",
+    )
+
+
+@pytest.fixture(scope="module")
+def pooled_hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
+    events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 2, 29), seed=4)
+    return fit_hierarchy(
+        events,
+        essonne,
+        "station",
+        list(essonne.coverage_zones),
+        ("commune", "station", "departement"),
+        split_categories=True,
+        frequency="hour",
+        pooled=True,
     )
 
 
@@ -103,3 +119,45 @@ def test_missing_grain_falls_back_to_the_levels_widest_alpha() -> None:
     d = Dispersion({"station:hour:ALL": 0.0, "station:day:ALL": 0.04})
     assert d.alpha("station", "week", "ALL") == 0.04
     assert d.alpha("commune", "week", "SUAP") == 0.0
+
+
+def test_top_down_keeps_the_modelled_total_and_splits_it_by_measured_shares(  # type: ignore[no-untyped-def]
+    essonne, hierarchy, pooled_hierarchy, station_means
+) -> None:
+    bottom_up = allocate(station_means, hierarchy, TZ, "hour")
+    top_down = allocate(station_means, pooled_hierarchy, TZ, "hour")
+    # The département is the modelled zones' sum either way, for ALL and for each category.
+    dep_bu, dep_td = bottom_up["departement"], top_down["departement"]
+    np.testing.assert_allclose(dep_td.counts[-1], station_means.counts.sum(axis=0))
+    np.testing.assert_allclose(dep_td.counts[-1], dep_bu.counts[-1])
+    for level in ("commune", "station"):
+        frame = top_down[level].to_frame()
+        sums = frame.groupby(["category", "period_start"])["count"].sum()
+        dep = dep_td.to_frame().set_index(["category", "period_start"])["count"]
+        np.testing.assert_allclose(sums.to_numpy(), dep.reindex(sums.index).to_numpy())
+    # A zone gets its measured share of each category of the total: the same share every
+    # hour, whatever its own modelled means said (here random).
+    stations = top_down["station"].to_frame()
+    suap = stations[stations["category"] == "SUAP"].pivot(
+        index="period_start", columns="area_code", values="count"
+    )
+    shares = suap.div(suap.sum(axis=1), axis=0)
+    np.testing.assert_allclose(shares.std().max(), 0.0, atol=1e-12)
+    weights = pooled_hierarchy.weights
+    expected = weights[(weights["level"] == "station") & (weights["category"] == "SUAP")]
+    np.testing.assert_allclose(
+        shares.iloc[0].reindex(expected["area_code"]).to_numpy(), expected["weight"].to_numpy()
+    )
+    assert set(expected["model_area"]) == {essonne.name}
+    mine = stations[stations["category"] == "ALL"].groupby("area_code")["count"].sum()
+    own = pd.Series(station_means.counts.sum(axis=1), index=list(station_means.series["area_code"]))
+    assert not np.allclose(mine.reindex(own.index).to_numpy(), own.to_numpy(), rtol=0.05)
+
+
+def test_pooled_hierarchy_round_trips_and_older_models_stay_bottom_up(pooled_hierarchy) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    data = json.loads(json.dumps(pooled_hierarchy.to_dict()))
+    assert Hierarchy.from_dict(data).pooled_area == pooled_hierarchy.pooled_area == "essonne"
+    del data["pooled_area"]  # metadata of a model version registered before pooling existed
+    assert Hierarchy.from_dict(data).pooled_area is None

@@ -26,7 +26,7 @@ from previsecours.core import metrics as m
 from previsecours.core.calendar import WEEK_PERIODS, YEAR_PERIODS
 from previsecours.core.features import AreaAttributes, FeatureSpec, build_features
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILES
-from previsecours.core.hierarchy import Dispersion, Hierarchy, level_means, rollup, split_categories
+from previsecours.core.hierarchy import Dispersion, Hierarchy, allocate, rollup
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.models import Forecaster, make_forecaster
 from previsecours.core.panel import DensePanel
@@ -250,8 +250,8 @@ def level_pairs(
     """(actual, mean, scale) per "level:grain:kind" and window."""
     out: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]] = {}
     for window, wframe in frame.groupby("window", sort=True):
-        means = split_categories(predictions_panel(wframe, series), hierarchy, timezone, frequency)
-        for level, predicted in level_means(means, hierarchy).items():
+        means = predictions_panel(wframe, series)
+        for level, predicted in allocate(means, hierarchy, timezone, frequency).items():
             actual = _aligned(actuals[level], predicted)
             for grain in GRAINS[frequency]:
                 pred_g, act_g, history = _at_grain(predicted, actual, frequency, grain, timezone)

@@ -96,6 +96,9 @@ DEFAULT_MODELS = (
 )
 
 
+ALLOCATIONS = ("bottom_up", "top_down")
+
+
 @dataclass(frozen=True)
 class TrainParams:
     """The `train:` section of params.yaml."""
@@ -110,6 +113,7 @@ class TrainParams:
     train_years: float = 2.0
     history_years: float = 5.2  # read from the store: training span + 3 years of references
     allocation_years: float = 2.0
+    allocation: str = "bottom_up"  # or "top_down": the modelled total split by measured shares
     coverage_target: float = 0.82
     register: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
@@ -128,6 +132,11 @@ def train_params(section: Mapping[str, Any]) -> TrainParams:
     if unknown:
         raise ValueError(f"params.yaml train: unknown keys {sorted(unknown)}")
     values = {k: v for k, v in section.items() if k in known}
+    if values.get("allocation", "bottom_up") not in ALLOCATIONS:
+        raise ValueError(
+            f"params.yaml train.allocation is {values['allocation']!r}: expected one of "
+            f"{list(ALLOCATIONS)}"
+        )
     if "models" in values:
         values["models"] = tuple(values["models"])
     model_params = {
@@ -316,6 +325,7 @@ def fitted_hierarchy(
         tuple(default_levels(territory, params.model_level)),
         split_categories=params.split_categories,
         frequency=params.frequency_of(territory),
+        pooled=params.allocation == "top_down",
     )
 
 

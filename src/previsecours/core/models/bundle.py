@@ -18,14 +18,7 @@ import pandas as pd
 from previsecours.core.calendar import period_ends
 from previsecours.core.features import FeatureSpec, area_attributes, build_features
 from previsecours.core.forecast_schema import QUANTILE_COLUMNS
-from previsecours.core.hierarchy import (
-    Dispersion,
-    Hierarchy,
-    level_means,
-    rollup,
-    split_categories,
-    with_quantiles,
-)
+from previsecours.core.hierarchy import Dispersion, Hierarchy, allocate, rollup, with_quantiles
 from previsecours.core.models.base import Forecaster
 from previsecours.core.panel import DensePanel
 from previsecours.core.territory import Territory
@@ -115,9 +108,8 @@ class TrainedForecaster:
     ) -> pd.DataFrame:
         """Every level × category (and ALL) × period, mean and quantiles, for each grain."""
         frequency = self.spec.frequency
-        per_category = split_categories(means, self.hierarchy, territory.timezone, frequency)
         frames = []
-        for level, panel in level_means(per_category, self.hierarchy).items():
+        for level, panel in allocate(means, self.hierarchy, territory.timezone, frequency).items():
             for grain in (frequency, *(g for g in grains if g != frequency)):
                 at_grain = (
                     panel
