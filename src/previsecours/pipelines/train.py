@@ -21,9 +21,10 @@ Contracts for the promotion and forecast steps (issue 5):
 
 Design (measured in bench/bench_train.py):
 - The model forecasts coverage zone (station) × hour, all categories together, with CatBoost
-  Poisson on the last `train_years`; categories get their measured shares (area × month × 3-hour
-  block) and communes their measured share of each zone's interventions, so every level adds up
-  exactly (bottom-up). The commune × hour × category panel (~60 M rows at Essonne scale) is never
+  Poisson on the last `train_years`; with `allocation: top_down` the zones' sum is split again
+  by measured shares (core/hierarchy.py), else each zone keeps its own forecast; categories get
+  their measured shares (area × month × 3-hour block) and communes their measured share of each
+  zone's interventions, so every level adds up exactly. The commune × hour × category panel (~60 M rows at Essonne scale) is never
   fitted: the station × hour panel is 34 × 8,760 rows a year.
 - Direct multi-horizon features (lags ≥ horizon), see core/features.py.
 - Intervals: negative binomial around the mean, dispersion per level × grain fitted on the
