@@ -25,14 +25,16 @@ bottom-up row is the training backtest's CatBoost row. Prints RMSSE, MAE and bia
 level × grain (mean over the scored windows, all categories together), then the cost of each
 approach. Timings are noisy when the machine is shared.
 
-Measured (7 generated years, CatBoost 300 iterations, 2 shared cores): bottom-up is best at
-every département figure and ties at station × hour. 4 weekly windows (December 2025):
-département × day RMSSE 0.843 bottom-up, 0.854 WLS var, 0.857 WLS structural, 0.885 OLS, 0.887
-top-down; station × day 0.725 / 0.729 / 0.727 / 0.732 / 0.741; station × hour 0.725 for all.
-12 windows 4 weeks apart over 2025 (`--windows 12 --step-weeks 4`): département × day 0.749
-bottom-up, 0.763 MinT, 0.764 WLS var, 0.768 WLS structural, 0.803 OLS, 0.806 top-down; bottom-up
-wins 8 of 12 windows there. The département model alone is less biased (+3.2 % vs +4.4 %) but
-noisier; reconciling costs < 1 ms per origin (MinT 0.1 s) on top of the second fit (~2.5 s).
+Measured (7 generated years, CatBoost 300 iterations, 2 cores): `top_down_own` (today's
+platform) is best at station × hour and keeps bottom-up's département figures. 4 weekly windows
+(December 2025): station × hour RMSSE 0.723 top_down_own, 0.724 bottom-up, 0.725–0.726 the
+others; station × day 0.721 vs 0.724 bottom-up (0.729–0.743 the others); département × day
+0.807 for both (0.836 MinT, 0.886 top-down from the département model). Earlier, with CatBoost
+still reading the time index, over 12 windows 4 weeks apart over 2025 (`--windows 12
+--step-weeks 4`): département × day 0.749 bottom-up, 0.763 MinT, 0.764 WLS var, 0.768 WLS
+structural, 0.803 OLS, 0.806 top-down from the département model. The département model alone
+is less biased but noisier; reconciling costs < 1 ms per origin (MinT 0.1 s) on top of the
+second fit (~0.6 s).
 
 Usage: .venv/bin/python bench/bench_reconciliation.py [--years 7] [--windows 4] [--warmup 2]
        [--threads 2] [--iterations 300]

@@ -49,6 +49,7 @@ def main() -> None:
     from previsecours.core.generator import generate_events
     from previsecours.pipelines.train import backtest, train_params
     from previsecours.settings import load_settings, repository_root
+    from truth import scored_stations
 
     params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
     section = params["train"]
@@ -72,17 +73,17 @@ def main() -> None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         events.to_parquet(cache)
     if args.load:
-        _against_truth(pd.read_parquet(args.load), settings.territory, start, end, args.seed)
+        _print_truth(pd.read_parquet(args.load), settings.territory, start, end, args.seed)
         return
     t0 = time.perf_counter()
     outcome = backtest(events, settings.territory, train_params(section))
     seconds = time.perf_counter() - t0
-    stations = scored_stations(outcome, settings.territory)
+    stations = scored_stations(outcome, settings.territory)  # as scored (see bench/truth.py)
     if args.save:
         stations.to_parquet(args.save)
     _print_tables(args, seconds, outcome)
     if args.truth:
-        _against_truth(stations, settings.territory, start, end, args.seed)
+        _print_truth(stations, settings.territory, start, end, args.seed)
 
 
 def _print_tables(args: argparse.Namespace, seconds: float, outcome: object) -> None:
@@ -97,85 +98,15 @@ def _print_tables(args: argparse.Namespace, seconds: float, outcome: object) -> 
         print(metric_table(metrics, "coverage_80").round(3).to_string())
 
 
-def scored_stations(outcome: object, territory: object) -> pd.DataFrame:
-    """Each model's station × hour means as scored: after the hierarchy's allocation (which,
-    with `allocation: top_down`, is not the model's own station output)."""
-    from previsecours.core.backtest import predictions_panel
-    from previsecours.core.hierarchy import allocate
-
-    result, hierarchy = outcome.result, outcome.hierarchy  # type: ignore[attr-defined]
-    if hierarchy.model_level != "station":
-        return result.predictions  # type: ignore[no-any-return]
-    frames = []
-    for (model, window), frame in result.predictions.groupby(["model", "window"], sort=False):
-        series = frame[["area_code", "category"]].drop_duplicates().reset_index(drop=True)
-        panel = predictions_panel(frame, series)
-        tz = territory.timezone  # type: ignore[attr-defined]
-        station = allocate(panel, hierarchy, tz, outcome.spec.frequency)["station"].to_frame()  # type: ignore[attr-defined]
-        station = station[station["category"] == "ALL"].rename(columns={"count": "mean"})
-        actual = frame.groupby(["area_code", "period_start"], as_index=False)["actual"].sum()
-        merged = station.merge(actual, on=["area_code", "period_start"], how="inner")
-        frames.append(merged.assign(model=model, window=window))
-    return pd.concat(frames, ignore_index=True)
-
-
-def _against_truth(
-    predictions: pd.DataFrame, territory: object, start: dt.date, end: dt.date, seed: int
+def _print_truth(
+    stations: pd.DataFrame, territory: object, start: dt.date, end: dt.date, seed: int
 ) -> None:
-    """RMSE of each model's forecasts against actuals and the generator's mean, per level.
+    from truth import against_truth, station_truth
 
-    The generator's mean of a station is its expected counts per category times the category's
-    chance that the station answers first (commune weights × coverage shares).
-    """
-    import numpy as np
-
-    from previsecours.core.generator import calendar, places, rates
-    from previsecours.core.generator.episodes import draw_episodes
-    from previsecours.core.generator.events import Streams
-
-    grid = calendar.hourly_grid(start, end, territory.timezone)  # type: ignore[attr-defined]
-    days = calendar.day_calendar(start, end, territory)  # type: ignore[arg-type]
-    expected = rates.expected_counts(grid, days, draw_episodes(days, Streams(seed)("episodes")))
-    where = places.territory_places(territory)  # type: ignore[arg-type]
-    first = np.diff(where.station_cumulative, axis=1, prepend=0.0)  # [commune, station]
-    by_station = expected @ (where.weights @ first)  # [hour, station]
-    hours = pd.to_datetime(grid.utc_seconds, unit="s", utc=True)
-    truth = pd.DataFrame(by_station, columns=list(where.station_codes))
-    truth["period_start"] = hours
-    truth = truth.melt("period_start", var_name="area_code", value_name="truth")
-    frame = predictions.assign(period_start=predictions["period_start"].dt.tz_convert("UTC"))
-    frame = frame.merge(truth, on=["period_start", "area_code"], how="left")
-    if frame["truth"].isna().any():
-        print("predictions are not at station level: no station truth")
-        return
-    local = predictions["period_start"]
-    frame["day"] = local.dt.date.to_numpy()
-    complete = frame.groupby(["model", "area_code", "day"])["period_start"].transform("size")
-    day_hours = pd.Series(
-        pd.Series(grid.day).value_counts().to_numpy(),
-        index=[days.dates[i] for i in pd.Series(grid.day).value_counts().index],
-    )
-    frame = frame[complete.to_numpy() == day_hours.reindex(frame["day"]).to_numpy()]
-    levels = {
-        "station × hour": frame,
-        "station × day": frame.groupby(["model", "area_code", "day"])[["mean", "actual", "truth"]]
-        .sum()
-        .reset_index(),
-        "département × day": frame.groupby(["model", "day"])[["mean", "actual", "truth"]]
-        .sum()
-        .reset_index(),
-    }
-    for name, level in levels.items():
-        rows = {}
-        for model, g in level.groupby("model"):
-            rows[model] = {
-                "rmse_vs_actual": float(np.sqrt(np.mean((g["mean"] - g["actual"]) ** 2))),
-                "rmse_vs_truth": float(np.sqrt(np.mean((g["mean"] - g["truth"]) ** 2))),
-                "truth_rmse_vs_actual": float(np.sqrt(np.mean((g["truth"] - g["actual"]) ** 2))),
-                "bias_vs_truth_pct": float(100 * (g["mean"].sum() / g["truth"].sum() - 1)),
-            }
-        print(f"\n{name} ({frame['day'].nunique()} whole days)")
-        print(pd.DataFrame(rows).T.round(4).to_string())
+    truth = station_truth(territory, start, end, seed)
+    for name, table in against_truth(stations, truth, territory.timezone).items():  # type: ignore[attr-defined]
+        print(f"\n{name}")
+        print(table.round(4).to_string())
 
 
 if __name__ == "__main__":
