@@ -57,3 +57,30 @@ def test_catboost_beats_seasonal_naive_on_generated_data(essonne) -> None:  # ty
     }
     assert rmsse["catboost"] < 0.9 * rmsse["seasonal_naive"]
     assert (p["mean"] >= 0).all() and np.isfinite(p["mean"]).all()
+
+
+def test_catboost_ignores_the_seasonal_position_under_a_year_of_rows() -> None:
+    from previsecours.core.models.boosting import SEASON_POSITION, CatBoostCount, partial_season
+
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2024-01-01", periods=2 * 365, freq="D")
+    frame = pd.DataFrame(
+        {
+            "month": days.month,
+            "week_of_year": days.isocalendar().week.to_numpy(),
+            "day_of_year": days.day_of_year,
+            "doy_sin": np.sin(2 * np.pi * days.day_of_year / 365.25),
+            "doy_cos": np.cos(2 * np.pi * days.day_of_year / 365.25),
+            "weekday": days.day_of_week,
+        }
+    ).astype(np.float32)
+    y = rng.poisson(3.0 + 2.0 * (frame["weekday"] >= 5) + frame["month"] / 4).astype(float)
+    assert partial_season(frame) == []  # two whole years: a season, not a time index
+    recent = frame.iloc[-200:]  # 200 days miss some weeks of the year
+    assert partial_season(recent) == list(SEASON_POSITION)
+    params = {"iterations": 30, "thread_count": 1}
+    short = CatBoostCount(params).fit(recent, y[-200:]).feature_importance()
+    assert (short[list(SEASON_POSITION)] == 0).all() and short["weekday"] > 0
+    full = CatBoostCount(params).fit(frame, y).feature_importance()
+    assert full[list(SEASON_POSITION)].sum() > 0  # a whole year of rows: the season is learnt
+    # `years_since_2000`, ignored by default, is not a column here: the fits above still ran.
