@@ -24,8 +24,9 @@ Design (measured in bench/bench_train.py):
   Poisson on the last `train_years`; with `allocation: top_down` the zones' sum is split again
   by measured shares (core/hierarchy.py), else each zone keeps its own forecast; categories get
   their measured shares (area × month × 3-hour block) and communes their measured share of each
-  zone's interventions, so every level adds up exactly. The commune × hour × category panel (~60 M rows at Essonne scale) is never
-  fitted: the station × hour panel is 34 × 8,760 rows a year.
+  zone's interventions, so every level adds up exactly. The commune × hour × category panel
+  (~60 M rows at Essonne scale) is never fitted: the station × hour panel is 34 × 8,760 rows a
+  year.
 - Direct multi-horizon features (lags ≥ horizon), see core/features.py.
 - Intervals: negative binomial around the mean, dispersion per level × grain fitted on the
   backtest forecasts, coverage reported cross-fitted (core/intervals.py).
