@@ -68,11 +68,7 @@ def against_truth(
     frame = frame.merge(truth, on=["period_start", "area_code"], how="left")
     if frame["truth"].isna().any():
         raise ValueError("forecasts for zones or hours the generator's truth does not cover")
-    frame["day"] = frame["period_start"].dt.tz_convert(timezone).dt.date.to_numpy()
-    local_days = truth["period_start"].drop_duplicates().dt.tz_convert(timezone).dt.date
-    hours_a_day = local_days.value_counts()  # 23, 24 or 25
-    found = frame.groupby(["model", "area_code", "day"])["period_start"].transform("size")
-    frame = frame[found.to_numpy() == hours_a_day.reindex(frame["day"]).to_numpy()]
+    frame = whole_days(frame, truth, timezone)
     columns = ["mean", "actual", "truth"]
     levels = {
         "station × hour": frame,
@@ -92,6 +88,43 @@ def against_truth(
         days = frame["day"].nunique()
         out[f"{name} ({days} whole days)"] = pd.DataFrame(rows).T.rename_axis("model")
     return out
+
+
+def whole_days(frame: pd.DataFrame, truth: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """The rows of the local days a model forecast whole, with their `day`."""
+    frame = frame.assign(day=frame["period_start"].dt.tz_convert(timezone).dt.date.to_numpy())
+    local_days = truth["period_start"].drop_duplicates().dt.tz_convert(timezone).dt.date
+    hours_a_day = local_days.value_counts()  # 23, 24 or 25
+    found = frame.groupby(["model", "area_code", "day"])["period_start"].transform("size")
+    return frame[found.to_numpy() == hours_a_day.reindex(frame["day"]).to_numpy()]
+
+
+def paired_days(
+    stations: pd.DataFrame, truth: pd.DataFrame, timezone: str, model: str = "catboost"
+) -> pd.DataFrame:
+    """`model` against each other model on the département's whole days: the mean difference of
+    squared errors (negative: `model` better), its Diebold–Mariano t (Newey–West variance over
+    a week of lags: errors of neighbouring days correlate) and the days `model` was closer."""
+    days = whole_days(stations, truth, timezone).groupby(["model", "day"])[["mean", "actual"]]
+    errors = (days.sum()["mean"] - days.sum()["actual"]).unstack("model").dropna()
+    rows = {}
+    for other in (c for c in errors.columns if c != model):
+        diff = (errors[model] ** 2 - errors[other] ** 2).to_numpy(np.float64)
+        rows[other] = {
+            "days": len(diff),
+            "mean_sq_error_diff": float(diff.mean()),
+            "dm_t": _dm_t(diff, lags=6),
+            "days_closer": int((errors[model].abs() < errors[other].abs()).sum()),
+        }
+    return pd.DataFrame(rows).T.rename_axis(f"{model} vs")
+
+
+def _dm_t(diff: np.ndarray, lags: int) -> float:
+    n = len(diff)
+    x = diff - diff.mean()
+    gamma = [float(np.sum(x[k:] * x[: n - k]) / n) for k in range(lags + 1)]
+    variance = gamma[0] + 2 * sum((1 - k / (lags + 1)) * gamma[k] for k in range(1, lags + 1))
+    return float(diff.mean() / np.sqrt(variance / n)) if variance > 0 else float("nan")
 
 
 def weekly_bias(stations: pd.DataFrame, truth: pd.DataFrame, model: str) -> pd.DataFrame:
