@@ -72,15 +72,18 @@ def test_catboost_ignores_the_seasonal_position_under_a_year_of_rows() -> None:
             "doy_sin": np.sin(2 * np.pi * days.day_of_year / 365.25),
             "doy_cos": np.cos(2 * np.pi * days.day_of_year / 365.25),
             "weekday": days.day_of_week,
+            "years_since_2000": days.year - 2000 + days.day_of_year / 365.25,
         }
     ).astype(np.float32)
     y = rng.poisson(3.0 + 2.0 * (frame["weekday"] >= 5) + frame["month"] / 4).astype(float)
     assert partial_season(frame) == []  # two whole years: a season, not a time index
     recent = frame.iloc[-200:]  # 200 days miss some weeks of the year
     assert partial_season(recent) == list(SEASON_POSITION)
+    gappy = frame[frame["week_of_year"] != 1]  # a week missing inside two years: still a year
+    assert partial_season(gappy) == []
     params = {"iterations": 30, "thread_count": 1}
     short = CatBoostCount(params).fit(recent, y[-200:]).feature_importance()
     assert (short[list(SEASON_POSITION)] == 0).all() and short["weekday"] > 0
     full = CatBoostCount(params).fit(frame, y).feature_importance()
     assert full[list(SEASON_POSITION)].sum() > 0  # a whole year of rows: the season is learnt
-    # `years_since_2000`, ignored by default, is not a column here: the fits above still ran.
+    assert full["years_since_2000"] == 0  # a time index, ignored by default

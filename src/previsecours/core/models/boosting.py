@@ -24,8 +24,9 @@ Saints the October one. The trend still reaches the trees through the yearly his
 Likewise, with less than a year of training rows (Montgomery's 8 months of calls), the
 seasonal position (`SEASON_POSITION`: month, week and day of year and their cyclic encodings)
 is a time index too: the forecast weeks hold values no training row had, so they fall in the
-leaves of the latest weeks. `fit` ignores those features when the training rows do not cover
-every week of the year. Measured on Montgomery (real calls, 4 windows): county × hour RMSSE
+leaves of the latest weeks. `fit` ignores those features when the training rows span less
+than a year (by `years_since_2000`; weeks missing inside a longer span — a gap in published
+counts — do not count). Measured on Montgomery (real calls, 4 windows): county × hour RMSSE
 0.657 → 0.646, county × day 0.546 → 0.530; Essonne's 2-year fits are unchanged.
 """
 
@@ -51,7 +52,7 @@ DEFAULTS: Final[dict[str, Any]] = {
     "ignored_features": ["years_since_2000"],  # a time index: see the module docstring
 }
 SEASON_POSITION: Final = ("month", "week_of_year", "day_of_year", "doy_sin", "doy_cos")
-WEEKS_A_YEAR: Final = 52
+A_YEAR: Final = 51 / 52  # rows from first to last over 51 weeks apart see every week once
 PROFILE: Final = "profile"
 LEVEL_FLOOR: Final = 1e-3
 
@@ -126,10 +127,11 @@ class CatBoostCount:
 
 
 def partial_season(features: pd.DataFrame) -> list[str]:
-    """The seasonal-position columns, when the rows miss some week of the year (else none)."""
-    if "week_of_year" not in features:
+    """The seasonal-position columns, when the rows span less than a year (else none)."""
+    if "years_since_2000" not in features:
         return []
-    weeks = np.unique(features["week_of_year"].dropna().to_numpy())
-    if len(weeks[(weeks >= 1) & (weeks <= WEEKS_A_YEAR)]) == WEEKS_A_YEAR:
+    t = features["years_since_2000"].to_numpy(np.float64)
+    t = t[np.isfinite(t)]
+    if t.size == 0 or t.max() - t.min() >= A_YEAR:
         return []
     return [c for c in SEASON_POSITION if c in features]
