@@ -1,4 +1,4 @@
-"""From the modelled grain to every level: bottom-up allocation, sums and each level's quantiles.
+"""From the modelled grain to every level: allocation (bottom-up or pooled), sums, quantiles.
 
 The model forecasts one grain (e.g. coverage zone × hour, all categories together). Every other
 figure is derived from it, so levels add up exactly:

@@ -4,7 +4,7 @@
 1. loads `models:/previsecours-<territory>@champion` (clear error without a champion, or when
    its feature spec is not the one this code builds);
 2. forecasts every level × area × category × hour of the horizon from the end of the curated
-   history (`predict_levels`: bottom-up, so levels add up exactly; each level's own quantiles),
+   history (`predict_levels`: the hierarchy's allocation, so levels add up exactly; own quantiles),
    with daily and weekly rollups (sums of the hourly means, quantiles from the level's fitted
    dispersion at that grain — never sums of quantiles);
 3. adds beside each row the mean of the same period over the last 3 years (52-week shifts keep
