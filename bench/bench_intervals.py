@@ -55,6 +55,11 @@ the same) with widths 129 / 90 / 121 (mean 114, +6 %) and pinball 7.65 / 6.07 / 
 ≥ 5 earlier ones (`--min-calibration 5`): département × day NB 0.800 / 0.761 / 0.755, conformal
 0.844 / 0.826 / 0.837 — the shortfall is not just small calibration sets.
 
+Re-run with `train.allocation: top_down` (zones split from the territory's total; the results
+files): station-level figures moved by ≤ 0.01 — station × day NB 0.849 / 6.71 / 0.491 / 9.95,
+0.851 / 6.80 / 0.477 / 9.59, 0.841 / 6.68 / 0.494 / 9.97 (seeds 7 / 11 / 3), conformal 0.833 /
+0.812 / 0.813 with a worse pinball on all three; département figures unchanged (the same sum).
+
 Conclusion: keep NB — no alternative wins at every headline level — but its département × day
 calibration falls short. NB has the best pinball and interval score at station × hour and
 station × day on every dataset, and covers 0.85 at station × day (α = 0 there: it is Poisson).
