@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from common import WORK, PeerTask, peer_predictions, run_peers, write_inputs
+from common import WORK, PeerTask, Report, peak_rss_mib, peer_predictions, run_peers, write_inputs
 from previsecours.core import metrics as m
 from previsecours.core.backtest import BacktestResult, evaluate
 from previsecours.core.territory import Territory
@@ -236,3 +236,31 @@ def fit_seconds_table(comparison: Comparison) -> pd.DataFrame:
         {label(k): v for k, v in comparison.peers["seconds"].items() if k not in skipped}
     )
     return pd.DataFrame({"seconds (all windows)": seconds}).rename_axis("model")
+
+
+def report_closing(
+    report: Report, comparison: Comparison, verdicts: Sequence[str], modelled: str
+) -> None:
+    """The tables and lines every peer bench ends with: the peers' own intervals at the
+    `modelled` grain, fit time, the verdicts, skipped peers, stage times and peer versions."""
+    base = comparison.predictions
+    own = own_intervals(base[base["model"].isin(PEERS)])
+    if len(own):
+        report.table(
+            f"Peers' own intervals at {modelled} (the tables above use the project's NB "
+            "intervals for everyone)",
+            own,
+        )
+    report.table(
+        "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
+    )
+    report.add("\n### Verdict (RMSSE, all categories together)\n\n" + "\n".join(verdicts))
+    skipped = comparison.peers.get("skipped", {})
+    if skipped:
+        report.add("\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    report.add(
+        "\nStages: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in comparison.seconds.items())
+        + f"; peak RSS (main process) {peak_rss_mib():.0f} MiB. Peer versions: "
+        + ", ".join(f"{k} {v}" for k, v in comparison.peers.get("versions", {}).items())
+    )

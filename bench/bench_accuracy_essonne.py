@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from accuracy import LABELS, PEERS, compare, fit_seconds_table, level_table, own_intervals, verdict
-from common import Report, peak_rss_mib
+from accuracy import LABELS, PEERS, compare, level_table, report_closing, verdict
+from common import Report
 from previsecours.core.territory import Territory
 from previsecours.pipelines.train import train_params
 from previsecours.settings import load_settings, repository_root
+from truth import generator_expected
 
 HEADLINE = (
     ("station", "hour"),
@@ -42,16 +43,8 @@ REFERENCE = "seasonal_naive"
 
 def generator_mean(territory: Territory, start: dt.date, end: dt.date, seed: int) -> pd.Series:
     """The generator's expected interventions per hour (all categories), by UTC hour start."""
-    from previsecours.core.generator import calendar, rates
-    from previsecours.core.generator.episodes import draw_episodes
-    from previsecours.core.generator.events import Streams
-
-    grid = calendar.hourly_grid(start, end, territory.timezone)
-    days = calendar.day_calendar(start, end, territory)
-    expected = rates.expected_counts(grid, days, draw_episodes(days, Streams(seed)("episodes")))
-    hourly = expected.sum(axis=1) * rates.volume_scale(territory)
-    index = pd.to_datetime(grid.utc_seconds, unit="s", utc=True)
-    return pd.Series(hourly, index=index)
+    hours, expected = generator_expected(territory, start, end, seed)
+    return pd.Series(expected.sum(axis=1), index=hours)
 
 
 def attainable_skill(
@@ -153,26 +146,7 @@ def main() -> None:
             table,
             note="1 = as good as the generator's own expected counts, 0 = the seasonal naive.",
         )
-    own = own_intervals(base[base["model"].isin(PEERS)])
-    if len(own):
-        report.table(
-            "Peers' own intervals at station × hour (the tables above use the project's NB "
-            "intervals for everyone)",
-            own,
-        )
-    report.table(
-        "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
-    )
-    skipped = comparison.peers.get("skipped", {})
-    report.add("\n### Verdict (RMSSE, all categories together)\n\n" + "\n".join(verdicts))
-    if skipped:
-        report.add("\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    report.add(
-        "\nStages: "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in comparison.seconds.items())
-        + f"; peak RSS (main process) {peak_rss_mib():.0f} MiB. Peer versions: "
-        + ", ".join(f"{k} {v}" for k, v in comparison.peers.get("versions", {}).items())
-    )
+    report_closing(report, comparison, verdicts, "station × hour")
     report.write()
 
 

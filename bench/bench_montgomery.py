@@ -17,11 +17,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import pandas as pd
 import yaml
 
-from accuracy import PEERS, compare, fit_seconds_table, level_table, own_intervals, verdict
-from common import Report, peak_rss_mib
+from accuracy import PEERS, compare, level_table, report_closing, verdict
+from common import Report
 
 HEADLINE = (
     ("commune", "hour"),
@@ -95,27 +94,7 @@ def main() -> None:
         heading = f"{names[level]} × {grain}"
         report.table(heading, table)
         verdicts.append(verdict(table, heading))
-    base = comparison.predictions
-    own = own_intervals(base[base["model"].isin(PEERS)])
-    if len(own):
-        report.table(
-            "Peers' own intervals at township × hour (the tables above use the project's NB "
-            "intervals for everyone)",
-            own,
-        )
-    report.table(
-        "Fit + predict time over all windows (s, 2 shared cores)", fit_seconds_table(comparison), 1
-    )
-    report.add("\n### Verdict (RMSSE, all categories together)\n\n" + "\n".join(verdicts))
-    skipped = comparison.peers.get("skipped", {})
-    if skipped:
-        report.add("\nSkipped: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    report.add(
-        "\nStages: "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in comparison.seconds.items())
-        + f"; peak RSS (main process) {peak_rss_mib():.0f} MiB."
-    )
-    pd.set_option("display.width", 200)
+    report_closing(report, comparison, verdicts, "township × hour")
     report.write()
 
 

@@ -20,20 +20,30 @@ import numpy as np
 import pandas as pd
 
 
-def station_truth(territory: Any, start: dt.date, end: dt.date, seed: int) -> pd.DataFrame:
-    """period_start (UTC), area_code (zone), truth: expected interventions of every hour."""
-    from previsecours.core.generator import calendar, places, rates
+def generator_expected(
+    territory: Any, start: dt.date, end: dt.date, seed: int
+) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """UTC hour starts and the generator's expected interventions [hour, category]."""
+    from previsecours.core.generator import calendar, rates
     from previsecours.core.generator.episodes import draw_episodes
     from previsecours.core.generator.events import Streams
 
     grid = calendar.hourly_grid(start, end, territory.timezone)
     days = calendar.day_calendar(start, end, territory)
     expected = rates.expected_counts(grid, days, draw_episodes(days, Streams(seed)("episodes")))
-    expected = expected * rates.volume_scale(territory)
+    hours = pd.to_datetime(grid.utc_seconds, unit="s", utc=True)
+    return pd.DatetimeIndex(hours), expected * rates.volume_scale(territory)
+
+
+def station_truth(territory: Any, start: dt.date, end: dt.date, seed: int) -> pd.DataFrame:
+    """period_start (UTC), area_code (zone), truth: expected interventions of every hour."""
+    from previsecours.core.generator import places
+
+    hours, expected = generator_expected(territory, start, end, seed)
     where = places.territory_places(territory)
     first = np.diff(where.station_cumulative, axis=1, prepend=0.0)  # [commune, station]
     frame = pd.DataFrame(expected @ (where.weights @ first), columns=list(where.station_codes))
-    frame["period_start"] = pd.to_datetime(grid.utc_seconds, unit="s", utc=True)
+    frame["period_start"] = hours
     return frame.melt("period_start", var_name="area_code", value_name="truth")
 
 

@@ -24,8 +24,7 @@ from previsecours.core.panel import DensePanel, period_starts
 TZ = "Europe/Paris"
 
 
-@pytest.fixture(scope="module")
-def hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
+def _fitted(essonne, *, pooled: bool) -> Hierarchy:  # type: ignore[no-untyped-def]
     events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 2, 29), seed=4)
     return fit_hierarchy(
         events,
@@ -35,22 +34,18 @@ def hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
         ("commune", "station", "departement"),
         split_categories=True,
         frequency="hour",
+        pooled=pooled,
     )
+
+
+@pytest.fixture(scope="module")
+def hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
+    return _fitted(essonne, pooled=False)
 
 
 @pytest.fixture(scope="module")
 def pooled_hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
-    events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 2, 29), seed=4)
-    return fit_hierarchy(
-        events,
-        essonne,
-        "station",
-        list(essonne.coverage_zones),
-        ("commune", "station", "departement"),
-        split_categories=True,
-        frequency="hour",
-        pooled=True,
-    )
+    return _fitted(essonne, pooled=True)
 
 
 @pytest.fixture(scope="module")

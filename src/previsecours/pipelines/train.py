@@ -121,6 +121,13 @@ class TrainParams:
     models: tuple[str, ...] = DEFAULT_MODELS
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.allocation not in ALLOCATIONS:
+            raise ValueError(
+                f"params.yaml train.allocation is {self.allocation!r}: expected one of "
+                f"{list(ALLOCATIONS)}"
+            )
+
     def frequency_of(self, territory: Territory) -> Frequency:
         return self.frequency or territory.frequency  # type: ignore[return-value]
 
@@ -134,11 +141,6 @@ def train_params(section: Mapping[str, Any]) -> TrainParams:
     if unknown:
         raise ValueError(f"params.yaml train: unknown keys {sorted(unknown)}")
     values = {k: v for k, v in section.items() if k in known}
-    if values.get("allocation", "bottom_up") not in ALLOCATIONS:
-        raise ValueError(
-            f"params.yaml train.allocation is {values['allocation']!r}: expected one of "
-            f"{list(ALLOCATIONS)}"
-        )
     if "models" in values:
         values["models"] = tuple(values["models"])
     model_params = {
