@@ -13,6 +13,10 @@ and 11), and scores every model:
   errors' difference (|t| < 2: not separable) and the days CatBoost was closer;
 then the département's weekly bias of CatBoost per window, against actuals and against the
 truth (where the realised noise, not the model, makes the bias).
+Last, issue #4's judged criteria (CatBoost's RMSSE below every baseline's at station × hour and
+département × day, département × day bias within ±2 %, 80 % intervals covering 78–90 % at
+station × day and département × day) per set and over all the windows together (each window
+weighs the same), with the Diebold–Mariano test over all the département days end to end.
 
 Writes bench/results/seasons.md. Usage: .venv/bin/python bench/bench_seasons.py [--seeds 7 11]
 """
@@ -28,10 +32,22 @@ import pandas as pd
 import yaml
 
 from common import Report, peak_rss_mib
-from truth import against_truth, paired_days, scored_stations, station_truth, weekly_bias
+from truth import (
+    against_truth,
+    day_errors,
+    paired_days,
+    scored_stations,
+    station_truth,
+    weekly_bias,
+)
 
 LEVELS = (("station", "hour"), ("station", "day"), ("departement", "hour"), ("departement", "day"))
 END = dt.date(2025, 12, 31)
+MAIN = "catboost"
+RANKED = (("station", "hour"), ("departement", "day"))  # RMSSE below every baseline's
+BIAS_BOUND = 2.0  # % at département × day
+COVERED = (("station", "day"), ("departement", "day"))  # 80 % intervals...
+COVERAGE_BAND = (0.78, 0.90)  # ...cover within this band
 
 
 def main() -> None:
@@ -62,6 +78,7 @@ def main() -> None:
     cases = [(f"{production.n_windows} December windows, seed 7", 7, production)]
     cases += [(f"{args.windows} windows, seed {seed}", seed, seasons) for seed in args.seeds]
     histories: dict[int, pd.DataFrame] = {}
+    windows, days, verdicts = [], [], {}
     for name, seed, params in cases:
         if seed not in histories:
             histories[seed] = generate_events(territory, start, END, seed=seed)
@@ -73,12 +90,20 @@ def main() -> None:
             f"\n## {name}\n\n{len(histories[seed]):,} events {start} … {END}; origins "
             f"{origins[0]:%Y-%m-%d} … {origins[-1]:%Y-%m-%d}; backtest {seconds:.0f} s."
         )
-        _case_tables(report, name, outcome, territory, station_truth(territory, start, END, seed))
+        truth = station_truth(territory, start, END, seed)
+        stations = _case_tables(report, name, outcome, territory, truth)
+        metrics = outcome.evaluation.metrics
+        windows.append(metrics[metrics["window"] != "all"].assign(case=name))
+        days.append(day_errors(stations, truth, territory.timezone))
+        verdicts[name] = criteria(windows[-1])
+    _closing(report, cases, windows, days, verdicts)
     report.add(f"\npeak RSS {peak_rss_mib():,.0f} MiB")
     report.write()
 
 
-def _case_tables(report: Report, name: str, outcome: Any, territory: Any, truth: Any) -> None:
+def _case_tables(
+    report: Report, name: str, outcome: Any, territory: Any, truth: Any
+) -> pd.DataFrame:
     from previsecours.core.backtest import metric_table
 
     metrics = outcome.evaluation.metrics
@@ -91,11 +116,70 @@ def _case_tables(report: Report, name: str, outcome: Any, territory: Any, truth:
         report.table(f"against the generator's mean, {level}, {name}", table, digits=3)
     report.table(
         f"CatBoost against each model, département × day, {name}",
-        paired_days(stations, truth, territory.timezone),
+        paired_days(day_errors(stations, truth, territory.timezone)),
         digits=2,
     )
-    weeks = weekly_bias(stations, truth, "catboost")
+    weeks = weekly_bias(stations, truth, MAIN)
     report.table(f"CatBoost's département week per window, {name}", weeks, digits=1)
+    return stations
+
+
+def _closing(
+    report: Report,
+    cases: list[Any],
+    windows: list[pd.DataFrame],
+    days: list[pd.DataFrame],
+    verdicts: dict[str, pd.DataFrame],
+) -> None:
+    every = pd.concat(windows, ignore_index=True)
+    n = every.groupby(["case", "window"]).ngroups
+    together = f"all {n} windows together"
+    report.add(f"\n## Issue #4's criteria\n\n{len(cases)} sets: " + "; ".join(verdicts) + ".")
+    for name, table in verdicts.items():
+        report.table(f"criteria, {name}", table)
+    report.table(f"criteria, {together}", criteria(every))
+    ranked = every[(every["metric"] == "rmsse") & (every["kind"] == "ALL")]
+    report.table(
+        f"rmsse, {together}",
+        ranked.pivot_table(index="model", columns=["level", "grain"], values="value"),
+        digits=4,
+    )
+    report.table(
+        f"CatBoost against each model, département × day, {together}",
+        paired_days(pd.concat(days, ignore_index=True)),
+        digits=2,
+    )
+
+
+def criteria(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Issue #4's judged criteria on per-window metrics, each a mean over the windows given."""
+    scores = metrics[metrics["kind"] == "ALL"]
+    mean = scores.groupby(["metric", "level", "grain", "model"])["value"].mean()
+    rows = []
+    for level, grain in RANKED:
+        rmsse = mean.loc["rmsse", level, grain]
+        others = rmsse.drop(MAIN)
+        best = str(others.idxmin())
+        rows.append(
+            (
+                f"RMSSE {level} × {grain} below every baseline's",
+                rmsse[MAIN],
+                f"{others[best]:.4f} ({best})",
+                rmsse[MAIN] < others[best],
+            )
+        )
+    bias = mean.loc["bias_pct", "departement", "day", MAIN]
+    rows.append(("bias % departement × day", bias, f"±{BIAS_BOUND:g}", abs(bias) <= BIAS_BOUND))
+    low, high = COVERAGE_BAND
+    for level, grain in COVERED:
+        cover = mean.loc["coverage_80", level, grain, MAIN]
+        rows.append(
+            (f"80 % coverage {level} × {grain}", cover, f"{low:g}–{high:g}", low <= cover <= high)
+        )
+    table = pd.DataFrame(rows, columns=["criterion", MAIN, "bound", "met"]).set_index("criterion")
+    table[MAIN] = table[MAIN].map(lambda v: f"{v:.4f}")
+    table["met"] = table["met"].map({True: "yes", False: "**no**"})
+    return table
 
 
 if __name__ == "__main__":

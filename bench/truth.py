@@ -109,14 +109,17 @@ def whole_days(frame: pd.DataFrame, truth: pd.DataFrame, timezone: str) -> pd.Da
     return frame[found.to_numpy() == hours_a_day.reindex(frame["day"]).to_numpy()]
 
 
-def paired_days(
-    stations: pd.DataFrame, truth: pd.DataFrame, timezone: str, model: str = "catboost"
-) -> pd.DataFrame:
-    """`model` against each other model on the département's whole days: the mean difference of
-    squared errors (negative: `model` better), its Diebold–Mariano t (Newey–West variance over
-    a week of lags: errors of neighbouring days correlate) and the days `model` was closer."""
+def day_errors(stations: pd.DataFrame, truth: pd.DataFrame, timezone: str) -> pd.DataFrame:
+    """Forecast − actual of the département's whole days: one row per day, one column per model."""
     days = whole_days(stations, truth, timezone).groupby(["model", "day"])[["mean", "actual"]]
-    errors = (days.sum()["mean"] - days.sum()["actual"]).unstack("model").dropna()
+    return (days.sum()["mean"] - days.sum()["actual"]).unstack("model").dropna()
+
+
+def paired_days(errors: pd.DataFrame, model: str = "catboost") -> pd.DataFrame:
+    """`model` against each other model on the département's days (`day_errors`, possibly of
+    several histories end to end): the mean difference of squared errors (negative: `model`
+    better), its Diebold–Mariano t (Newey–West variance over a week of lags: errors of
+    neighbouring days correlate) and the days `model` was closer."""
     rows = {}
     for other in (c for c in errors.columns if c != model):
         diff = (errors[model] ** 2 - errors[other] ** 2).to_numpy(np.float64)

@@ -115,3 +115,42 @@ def test_verdict_says_where_we_are_not_first(glue) -> None:  # type: ignore[no-u
     assert "FIRST among peers" in accuracy.verdict(table, "x")
     table.loc["project alt.: b", "rmsse"] = 0.80
     assert "own b does better (0.800)" in accuracy.verdict(table, "x")
+
+
+def test_issue_criteria_pool_windows_and_name_the_best_baseline() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        import bench_seasons
+    finally:
+        sys.path.remove(str(BENCH))
+    rows = []
+    for window, (ours, glm, bias, cover) in enumerate(
+        [(0.70, 0.72, 1.0, 0.80), (0.76, 0.72, 4.0, 0.84)]
+    ):
+        for level, grain in (("station", "hour"), ("departement", "day")):
+            rows += [
+                ("catboost", window, level, grain, "rmsse", ours),
+                ("poisson_glm", window, level, grain, "rmsse", glm),
+                ("seasonal_naive", window, level, grain, "rmsse", 0.9),
+            ]
+        rows += [
+            ("catboost", window, "departement", "day", "bias_pct", bias),
+            ("catboost", window, "station", "day", "coverage_80", cover),
+            ("catboost", window, "departement", "day", "coverage_80", cover + 0.1),
+            ("catboost", window, "station", "hour", "rmsse", 99.0),  # another kind: ignored
+        ]
+    metrics = pd.DataFrame(rows, columns=["model", "window", "level", "grain", "metric", "value"])
+    metrics["kind"] = np.where(metrics["value"] == 99.0, "category", "ALL")
+
+    table = bench_seasons.criteria(metrics)
+
+    rmsse = table.loc["RMSSE station × hour below every baseline's"]
+    assert (rmsse["catboost"], rmsse["bound"], rmsse["met"]) == (
+        "0.7300",
+        "0.7200 (poisson_glm)",
+        "**no**",
+    )
+    assert table.loc["bias % departement × day", "catboost"] == "2.5000"  # mean of 1 and 4
+    assert table.loc["bias % departement × day", "met"] == "**no**"
+    assert table.loc["80 % coverage station × day", "met"] == "yes"  # 0.82
+    assert table.loc["80 % coverage departement × day", "met"] == "**no**"  # 0.92
