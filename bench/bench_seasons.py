@@ -32,6 +32,7 @@ import pandas as pd
 import yaml
 
 from common import Report, peak_rss_mib
+from criteria import MAIN, criteria
 from truth import (
     against_truth,
     day_errors,
@@ -43,11 +44,6 @@ from truth import (
 
 LEVELS = (("station", "hour"), ("station", "day"), ("departement", "hour"), ("departement", "day"))
 END = dt.date(2025, 12, 31)
-MAIN = "catboost"
-RANKED = (("station", "hour"), ("departement", "day"))  # RMSSE below every baseline's
-BIAS_BOUND = 2.0  # % at département × day
-COVERED = (("station", "day"), ("departement", "day"))  # 80 % intervals...
-COVERAGE_BAND = (0.78, 0.90)  # ...cover within this band
 
 
 def main() -> None:
@@ -149,37 +145,6 @@ def _closing(
         paired_days(pd.concat(days, ignore_index=True)),
         digits=2,
     )
-
-
-def criteria(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Issue #4's judged criteria on per-window metrics, each a mean over the windows given."""
-    scores = metrics[metrics["kind"] == "ALL"]
-    mean = scores.groupby(["metric", "level", "grain", "model"])["value"].mean()
-    rows = []
-    for level, grain in RANKED:
-        rmsse = mean.loc["rmsse", level, grain]
-        others = rmsse.drop(MAIN)
-        best = str(others.idxmin())
-        rows.append(
-            (
-                f"RMSSE {level} × {grain} below every baseline's",
-                rmsse[MAIN],
-                f"{others[best]:.4f} ({best})",
-                rmsse[MAIN] < others[best],
-            )
-        )
-    bias = mean.loc["bias_pct", "departement", "day", MAIN]
-    rows.append(("bias % departement × day", bias, f"±{BIAS_BOUND:g}", abs(bias) <= BIAS_BOUND))
-    low, high = COVERAGE_BAND
-    for level, grain in COVERED:
-        cover = mean.loc["coverage_80", level, grain, MAIN]
-        rows.append(
-            (f"80 % coverage {level} × {grain}", cover, f"{low:g}–{high:g}", low <= cover <= high)
-        )
-    table = pd.DataFrame(rows, columns=["criterion", MAIN, "bound", "met"]).set_index("criterion")
-    table[MAIN] = table[MAIN].map(lambda v: f"{v:.4f}")
-    table["met"] = table["met"].map({True: "yes", False: "**no**"})
-    return table
 
 
 if __name__ == "__main__":

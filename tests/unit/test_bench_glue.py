@@ -120,7 +120,7 @@ def test_verdict_says_where_we_are_not_first(glue) -> None:  # type: ignore[no-u
 def test_issue_criteria_pool_windows_and_name_the_best_baseline() -> None:
     sys.path.insert(0, str(BENCH))
     try:
-        import bench_seasons
+        import criteria
     finally:
         sys.path.remove(str(BENCH))
     rows = []
@@ -142,7 +142,7 @@ def test_issue_criteria_pool_windows_and_name_the_best_baseline() -> None:
     metrics = pd.DataFrame(rows, columns=["model", "window", "level", "grain", "metric", "value"])
     metrics["kind"] = np.where(metrics["value"] == 99.0, "category", "ALL")
 
-    table = bench_seasons.criteria(metrics)
+    table = criteria.criteria(metrics)
 
     rmsse = table.loc["RMSSE station × hour below every baseline's"]
     assert (rmsse["catboost"], rmsse["bound"], rmsse["met"]) == (
