@@ -92,7 +92,7 @@ def main() -> None:
         windows.append(metrics[metrics["window"] != "all"].assign(case=name))
         days.append(day_errors(stations, truth, territory.timezone))
         verdicts[name] = criteria(windows[-1])
-    _closing(report, cases, windows, days, verdicts)
+    _closing(report, windows, days, verdicts)
     report.add(f"\npeak RSS {peak_rss_mib():,.0f} MiB")
     report.write()
 
@@ -122,7 +122,6 @@ def _case_tables(
 
 def _closing(
     report: Report,
-    cases: list[Any],
     windows: list[pd.DataFrame],
     days: list[pd.DataFrame],
     verdicts: dict[str, pd.DataFrame],
@@ -130,7 +129,7 @@ def _closing(
     every = pd.concat(windows, ignore_index=True)
     n = every.groupby(["case", "window"]).ngroups
     together = f"all {n} windows together"
-    report.add(f"\n## Issue #4's criteria\n\n{len(cases)} sets: " + "; ".join(verdicts) + ".")
+    report.add(f"\n## Issue #4's criteria\n\n{len(verdicts)} sets: " + "; ".join(verdicts) + ".")
     for name, table in verdicts.items():
         report.table(f"criteria, {name}", table)
     report.table(f"criteria, {together}", criteria(every))

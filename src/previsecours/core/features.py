@@ -33,7 +33,7 @@ from previsecours.core.calendar import (
     YEAR_PERIODS,
     calendar_features,
 )
-from previsecours.core.panel import DensePanel
+from previsecours.core.panel import DensePanel, category_totals
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
 
@@ -246,9 +246,7 @@ def _territory_features(
     it falls in this area.
     """
     first, last = span
-    codes, uniques = pd.factorize(pd.Series(categories))
-    totals = np.zeros((len(uniques), y.shape[1]))
-    np.add.at(totals, codes, y)  # NaN (unknown) stays NaN in its category's total
+    codes, uniques, totals = category_totals(y, categories)
     sums, valid = _cumulative(totals)
     for w in spec.windows:
         values = _rolling_mean(sums, valid, spec.horizon, w, span)

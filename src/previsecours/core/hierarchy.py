@@ -37,7 +37,7 @@ import pandas as pd
 from previsecours.core.calendar import PERIOD_HOURS, period_ends, period_of
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS, QUANTILES
 from previsecours.core.intervals import nb_quantiles
-from previsecours.core.panel import DensePanel, area_of_events, zone_of_events
+from previsecours.core.panel import DensePanel, area_of_events, category_totals, zone_of_events
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
 
@@ -270,9 +270,9 @@ def pooled(means: DensePanel, hierarchy: Hierarchy) -> DensePanel:
     """The modelled means summed per category into `hierarchy.pooled_area` (else unchanged)."""
     if hierarchy.pooled_area is None:
         return means
-    codes, categories = pd.factorize(means.series["category"].astype(str))
-    sums = np.zeros((len(categories), means.counts.shape[1]))
-    np.add.at(sums, codes, means.counts)
+    _, categories, sums = category_totals(
+        means.counts, means.series["category"].astype(str).to_numpy()
+    )
     series = pd.DataFrame(
         {
             "area_code": np.full(len(categories), hierarchy.pooled_area, dtype=object),

@@ -53,6 +53,17 @@ class DensePanel:
         )
 
 
+def category_totals(
+    counts: np.ndarray, categories: np.ndarray
+) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Rows of `counts` summed per category: each row's category code, the categories in order
+    of first appearance, and the sums [category, period] (an unknown count keeps its sum NaN)."""
+    codes, uniques = pd.factorize(pd.Series(categories))
+    totals = np.zeros((len(uniques), counts.shape[1]))
+    np.add.at(totals, codes, counts)
+    return codes, uniques, totals
+
+
 def areas_of_level(territory: Territory, level: str, events: pd.DataFrame | None) -> list[str]:
     """The areas of a level: the territory's own list, else those seen in the events."""
     if level == "departement":
