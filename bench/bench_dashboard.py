@@ -17,12 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from previsecours.testing.browser import CHROMIUM, CHROMIUM_ARGS
+from previsecours.testing.forecast_fixture import write_forecast_files, write_history
+from previsecours.testing.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the fixture builder lives with the tests
-
-from tests.e2e.conftest import CHROMIUM_ARGS, free_port  # noqa: E402
-from tests.e2e.forecast_fixture import write_forecast_files, write_history  # noqa: E402
-
 RUNS = 5
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 
@@ -55,7 +54,7 @@ def main() -> None:
             rows.append(("server start → API ready (forecast loaded)", _since(started), "s"))
             rows += _api_rows(url)
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+                browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
                 rows += _browser_rows(browser, url)
                 browser.close()
         finally:

@@ -24,7 +24,6 @@ import argparse
 import math
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -35,12 +34,8 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # tests.servers: the same server helpers as the tests
-
-from tests.servers import dask_scheduler, dask_worker, free_port, prefect_server  # noqa: E402
-
-from previsecours.adapters.services import started  # noqa: E402
+from previsecours.adapters.services import started
+from previsecours.testing.servers import dask_scheduler, dask_worker, free_port, prefect_server
 
 BENCH_TRAINING: dict[str, Any] = {
     "train": {

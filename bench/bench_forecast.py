@@ -82,7 +82,6 @@ def prefect_flow(home: Path) -> float:
     os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="bench-prefect-"))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    sys.path.insert(0, str(repository_root()))
     from flows.forecast import forecast
     from prefect.testing.utilities import prefect_test_harness
 

@@ -22,19 +22,9 @@ import pandas as pd
 import pytest
 
 from previsecours.adapters.forecast_files import ForecastFiles
-from tests.e2e.forecast_fixture import prepared_home
+from previsecours.testing.browser import CHROMIUM, CHROMIUM_ARGS
+from previsecours.testing.forecast_fixture import prepared_home
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 
 

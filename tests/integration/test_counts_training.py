@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from previsecours.settings import Settings, load_settings
-from tests.small import write_small_params
+from previsecours.testing.small import write_small_params
 
 CATEGORIES = ("SUAP", "ACCI", "INCU", "INCN", "AUTR")
 WEEKLY_TRAINING = {

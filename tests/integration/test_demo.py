@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.small import write_small_params
+from previsecours.testing.small import write_small_params
 
 
 def _demo(home: Path) -> str:

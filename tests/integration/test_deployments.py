@@ -7,7 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from previsecours.adapters.services import started
-from tests.servers import free_port, prefect_server
+from previsecours.testing.servers import free_port, prefect_server
 
 PARIS = ZoneInfo("Europe/Paris")
 

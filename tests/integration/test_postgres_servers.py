@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from previsecours.adapters.services import started
-from tests.servers import free_port, running_postgres
-from tests.small import SMALL_TRAINING, write_small_params
+from previsecours.testing.servers import free_port, running_postgres
+from previsecours.testing.small import SMALL_TRAINING, write_small_params
 
 POOL = "team-pool"
 TWO_MODELS = ["catboost", "seasonal_naive"]

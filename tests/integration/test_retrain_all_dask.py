@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from previsecours.adapters.services import started
-from tests.servers import dask_scheduler, dask_worker, free_port, prefect_server
-from tests.small import SMALL_TRAINING, write_small_params
+from previsecours.testing.servers import dask_scheduler, dask_worker, free_port, prefect_server
+from previsecours.testing.small import SMALL_TRAINING, write_small_params
 
 TERRITORIES = {"north": 2, "centre": 3, "south": 4}  # name → stations
 LINE = re.compile(r"^(\S+): version (\d+), champion (\d+) \(fit on (\S+) pid (\d+)\)")

@@ -23,7 +23,7 @@ from previsecours.dashboard.forecast_reader import (
 )
 from previsecours.dashboard.geometry import MAX_BUBBLE, MapProjection, layer_shapes
 from previsecours.settings import Paths
-from tests.e2e.forecast_fixture import prepared_home, write_forecast_files
+from previsecours.testing.forecast_fixture import prepared_home, write_forecast_files
 
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 

@@ -153,7 +153,8 @@ def _forecast_frame(
         zone_names[zone] = station.name if station else zone
     categories = list(category_shares(territory))
     by_category = {c: np.stack(hourly[c]) for c in categories}  # (mean|ref) × communes × hours
-    by_category[ALL_CATEGORIES] = sum(by_category[c] for c in categories)
+    zero = np.zeros_like(by_category[categories[0]])
+    by_category[ALL_CATEGORIES] = sum((by_category[c] for c in categories), zero)
     departement = ([territory.name], {territory.name: territory.label})
     blocks = []
     for category, commune_values in by_category.items():
