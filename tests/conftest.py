@@ -1,4 +1,5 @@
-"""Shared fixtures. Real reference data is read from ../shared/data, never copied here."""
+"""Shared fixtures. Real reference data is read from ../shared/data, never copied here: the tests
+that need it take the `shared_data` fixture and skip when it is absent (a user's bare clone)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
+    """The real reference data; a test that needs it skips on a bare clone (CI has it)."""
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"reference data not found at {SHARED_DATA}")
+        pytest.skip(f"reference data absent: {SHARED_DATA} (a bare clone; CI has it)")
     return SHARED_DATA
 
 
