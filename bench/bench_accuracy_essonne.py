@@ -3,8 +3,8 @@
 Generates 2019–2025 (the calibrated generator, seed 7 — bench_train.py's data), runs
 Prévisecours' production backtest with params.yaml's `train:` section (coverage zone × hour,
 its windows and training span), the peers on the same series and windows in their own
-environment, and scores everyone with the project's metric code (bench/accuracy.py). Headline
-levels: station × hour, station × day, département × hour, département × day.
+environment, and scores everyone with the project's metric code (bench/benchlib/accuracy.py).
+Headline levels: station × hour, station × day, département × hour, département × day.
 
 The generator's expected counts are known (before its daily gamma multiplier and the Poisson
 draw), so the département tables also give the share of the attainable skill:
@@ -25,12 +25,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from accuracy import LABELS, PEERS, compare, level_table, report_closing, verdict
-from common import Report
+from benchlib.accuracy import LABELS, PEERS, compare, level_table, report_closing, verdict
+from benchlib.common import Report
+from benchlib.truth import generator_expected
 from previsecours.core.territory import Territory
 from previsecours.pipelines.train import train_params
 from previsecours.settings import load_settings, repository_root
-from truth import generator_expected
 
 HEADLINE = (
     ("station", "hour"),

@@ -134,7 +134,7 @@ def _since(t: float) -> float:
 
 
 if __name__ == "__main__":
-    from common import recorded
+    from benchlib.common import recorded
 
     with recorded("dashboard", "Dashboard speed for Essonne", (__doc__ or "").split("\n\n")[0]):
         main()

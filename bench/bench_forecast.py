@@ -117,7 +117,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from common import recorded
+    from benchlib.common import recorded
 
     with recorded(
         "forecast",

@@ -85,7 +85,7 @@ if __name__ == "__main__":
     if "--case" in sys.argv:
         main()
     else:
-        from common import recorded
+        from benchlib.common import recorded
 
         with recorded(
             "generate", "Generating 7 years of Essonne", (__doc__ or "").split("\n\n")[0]

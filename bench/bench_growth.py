@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from common import REPO, Report
+from benchlib.common import REPO, Report
 
 END = dt.date(2025, 12, 31)
 SEED = 7

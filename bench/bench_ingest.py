@@ -90,7 +90,7 @@ if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         print(json.dumps(measure(Path(sys.argv[2]), Path(sys.argv[3]))))
     else:
-        from common import recorded
+        from benchlib.common import recorded
 
         with recorded("ingest", "Ingest speed and memory", (__doc__ or "").split("\n\n")[0]):
             main(tuple(int(a) for a in sys.argv[1:]) or SIZES)

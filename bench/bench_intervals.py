@@ -105,7 +105,7 @@ import pandas as pd
 import yaml
 from catboost import CatBoostRegressor
 
-from common import WORK, Report, peak_rss_mib
+from benchlib.common import WORK, Report, peak_rss_mib
 from previsecours.core import metrics as m
 from previsecours.core.backtest import predictions_panel, rolling_windows
 from previsecours.core.calendar import PERIOD_HOURS

@@ -6,7 +6,7 @@ intervention id, categories from "EMS: …" titles, US/Eastern local time), keep
 known township and category, then compares Prévisecours (its production backtest with
 params.yaml's `train:` section; only `model_level` is set to `commune`, the territory having
 no coverage zones) with the peers on the same township × hour series and windows
-(bench/accuracy.py). Levels: township (the territory's "commune") and the county (its
+(bench/benchlib/accuracy.py). Levels: township (the territory's "commune") and the county (its
 "departement"); grains: hour and day.
 
 Writes bench/results/montgomery.md. Usage: .venv/bin/python bench/bench_montgomery.py
@@ -19,8 +19,8 @@ import time
 
 import yaml
 
-from accuracy import PEERS, compare, level_table, report_closing, verdict
-from common import Report
+from benchlib.accuracy import PEERS, compare, level_table, report_closing, verdict
+from benchlib.common import Report
 
 HEADLINE = (
     ("commune", "hour"),

@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from common import Report
+from benchlib.common import Report
 
 
 def work(n: int) -> int:

@@ -396,7 +396,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from common import recorded
+    from benchlib.common import recorded
 
     with recorded(
         "reconciliation",

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from accuracy import PEERS, label, verdict
-from common import WORK, PeerTask, Report, peer_predictions, run_peers, write_inputs
+from benchlib.accuracy import PEERS, label, verdict
+from benchlib.common import WORK, PeerTask, Report, peer_predictions, run_peers, write_inputs
 from previsecours.core import metrics as m
 from previsecours.core.backtest import BacktestResult, scores
 from previsecours.core.intervals import fit_dispersion

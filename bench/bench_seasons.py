@@ -6,7 +6,7 @@ days cannot separate models closer than a few per cent. This bench runs the prod
 weeks apart covering the last year of two generated Essonne histories (7 years each, seeds 7
 and 11), and scores every model:
 - against the actual counts (RMSSE, bias %, 80 % coverage; the training report's metrics);
-- against the generator's mean (bench/truth.py): RMSE of station × hour, station × day and
+- against the generator's mean (bench/benchlib/truth.py): RMSE of station × hour, station × day and
   département × day forecasts against the noise-free expected counts, and the truth's own
   RMSE against actuals (the floor no forecast can beat on actuals);
 - CatBoost against each model on the département's days: Diebold–Mariano t of the squared
@@ -31,9 +31,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from common import Report, peak_rss_mib
-from criteria import MAIN, criteria
-from truth import (
+from benchlib.common import Report, peak_rss_mib
+from benchlib.criteria import MAIN, criteria
+from benchlib.truth import (
     against_truth,
     day_errors,
     paired_days,

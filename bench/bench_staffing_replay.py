@@ -301,7 +301,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    from common import recorded
+    from benchlib.common import recorded
 
     with recorded(
         "staffing_replay",

@@ -5,7 +5,7 @@ whole `train` (panel, backtest of 4 weekly windows for every model, final fit, M
 and registration in a temporary home), then prints:
 - seconds per step and peak RSS (resource.getrusage);
 - RMSSE, bias % and 80/95 % coverage per level × grain and model (all categories together),
-  and issue #4's judged criteria on these windows (bench/criteria.py);
+  and issue #4's judged criteria on these windows (bench/benchlib/criteria.py);
 - CatBoost vs LightGBM fit time on the same final training matrix (same trees, depth, rate).
 
 Usage: .venv/bin/python bench/bench_train.py [--years 7] [--threads 2]
@@ -77,7 +77,7 @@ def _accuracy_tables(home: Path, settings: object) -> None:
         index=["level", "grain"], columns="metric", values="value", sort=False
     )
     print(cat[["rmsse", "bias_pct", "coverage_80", "coverage_95"]].round(3).to_string())
-    from criteria import criteria
+    from benchlib.criteria import criteria
 
     print(
         "\n## Issue #4's criteria on these windows (bench_seasons.py: on 28 windows, 2 histories)"
@@ -128,7 +128,7 @@ def _catboost_vs_lightgbm(settings, events: pd.DataFrame, threads: int) -> None:
 
 
 if __name__ == "__main__":
-    from common import recorded
+    from benchlib.common import recorded
 
     with recorded(
         "train",

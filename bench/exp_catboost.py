@@ -46,10 +46,10 @@ def main() -> None:
     parser.add_argument("--load", help="skip the backtest: --truth on these saved predictions")
     args = parser.parse_args()
 
+    from benchlib.truth import scored_stations
     from previsecours.core.generator import generate_events
     from previsecours.pipelines.train import backtest, train_params
     from previsecours.settings import load_settings, repository_root
-    from truth import scored_stations
 
     params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
     section = params["train"]
@@ -78,7 +78,8 @@ def main() -> None:
     t0 = time.perf_counter()
     outcome = backtest(events, settings.territory, train_params(section))
     seconds = time.perf_counter() - t0
-    stations = scored_stations(outcome, settings.territory)  # as scored (see bench/truth.py)
+    # As scored (see bench/benchlib/truth.py).
+    stations = scored_stations(outcome, settings.territory)
     if args.save:
         stations.to_parquet(args.save)
     _print_tables(args, seconds, outcome)
@@ -101,7 +102,7 @@ def _print_tables(args: argparse.Namespace, seconds: float, outcome: object) -> 
 def _print_truth(
     stations: pd.DataFrame, territory: object, start: dt.date, end: dt.date, seed: int
 ) -> None:
-    from truth import against_truth, station_truth
+    from benchlib.truth import against_truth, station_truth
 
     truth = station_truth(territory, start, end, seed)
     for name, table in against_truth(stations, truth, territory.timezone).items():  # type: ignore[attr-defined]

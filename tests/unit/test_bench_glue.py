@@ -1,34 +1,29 @@
-"""The benchmark's glue between the main and the peer environments (bench/common.py,
-bench/accuracy.py, bench/peers/run_peers.py's data handling): same series, same periods, same
-order, whatever the library in between."""
+"""The benchmark's glue between the main and the peer environments (bench/benchlib/common.py,
+bench/benchlib/accuracy.py, bench/peers/run_peers.py's data handling): same series, same periods,
+same order, whatever the library in between. `benchlib` is importable here through pytest's
+`pythonpath` (pyproject.toml)."""
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from benchlib import accuracy, common, criteria
+
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
 @pytest.fixture(scope="module")
 def glue():  # type: ignore[no-untyped-def]
-    sys.path.insert(0, str(BENCH))
-    try:
-        import accuracy
-        import common
-
-        spec = importlib.util.spec_from_file_location("run_peers", BENCH / "peers" / "run_peers.py")
-        assert spec and spec.loader
-        run_peers = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(run_peers)
-        yield common, accuracy, run_peers
-    finally:
-        sys.path.remove(str(BENCH))
+    spec = importlib.util.spec_from_file_location("run_peers", BENCH / "peers" / "run_peers.py")
+    assert spec and spec.loader
+    run_peers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_peers)
+    return common, accuracy, run_peers
 
 
 def hourly_panel() -> tuple[pd.DataFrame, pd.DatetimeIndex, np.ndarray]:
@@ -118,11 +113,6 @@ def test_verdict_says_where_we_are_not_first(glue) -> None:  # type: ignore[no-u
 
 
 def test_issue_criteria_pool_windows_and_name_the_best_baseline() -> None:
-    sys.path.insert(0, str(BENCH))
-    try:
-        import criteria
-    finally:
-        sys.path.remove(str(BENCH))
     rows = []
     for window, (ours, glm, bias, cover) in enumerate(
         [(0.70, 0.72, 1.0, 0.80), (0.76, 0.72, 4.0, 0.84)]

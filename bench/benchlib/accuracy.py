@@ -6,7 +6,7 @@ One path for every model:
    window average, …) are exactly what `previsecours train` fits and scores.
 2. The same modelled series (area × period of the modelled level, all categories together),
    the same windows (origins, horizon) and the same training span go to the peer environment
-   (bench/common.py: write_inputs, run_peers).
+   (bench/benchlib/common.py: write_inputs, run_peers).
 3. Every peer's means are put in the backtest's layout and scored by `core.backtest.evaluate`
    with the same hierarchy (category shares, commune weights) and the same actuals as the
    production backtest: every level and grain, the same metric code, and for everyone the
@@ -23,7 +23,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from common import WORK, PeerTask, Report, peak_rss_mib, peer_predictions, run_peers, write_inputs
+from benchlib.common import (
+    WORK,
+    PeerTask,
+    Report,
+    peak_rss_mib,
+    peer_predictions,
+    run_peers,
+    write_inputs,
+)
 from previsecours.core import metrics as m
 from previsecours.core.backtest import BacktestResult, evaluate
 from previsecours.core.territory import Territory

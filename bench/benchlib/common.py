@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "bench" / "results"
 WORK = REPO / "bench" / "out"  # git-ignored
 PEERS = REPO / "bench" / "peers"
