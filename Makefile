@@ -56,6 +56,9 @@ dashboard: setup ## Only the planners' dashboard on http://127.0.0.1:8050 (lates
 demo: setup ## Run the whole job end to end on the embedded default (Essonne)
 	$(BIN)/python -m previsecours.demo
 
+# bench/bench_*.py import their helpers as benchlib.<module> (bench/benchlib/; python puts the
+# script's folder bench/ on the path). Experiments, not run here: PYTHONPATH=bench
+# $(BIN)/python bench/experiments/<name>.py
 bench: setup browser ## Benchmarks (speed, memory, accuracy vs peers): tables → bench/results/*.md
 	$(UV) sync --frozen --project bench/peers --python $(PYTHON)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

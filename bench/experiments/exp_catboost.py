@@ -14,9 +14,10 @@ noise-free truth: seeded episodes × calendar × levels, before the daily gamma 
 Poisson draw). With 28 days scored,
 the ranking against actuals is mostly the realised noise; against the truth it is accuracy.
 
-Usage: .venv/bin/python bench/exp_catboost.py [--years 5] [--end 2025-06-30] [--seed 7]
-           [--windows 4] [--models catboost,seasonal_naive,...] [--set catboost.depth=5 ...]
-           [--truth] [--save predictions.parquet] [--load predictions.parquet]
+Usage (bench/ on the path for `benchlib`, the bench scripts' helpers):
+    PYTHONPATH=bench .venv/bin/python bench/experiments/exp_catboost.py [--years 5]
+           [--end 2025-06-30] [--seed 7] [--windows 4] [--models catboost,seasonal_naive,...]
+           [--set catboost.depth=5 ...] [--truth] [--save p.parquet] [--load p.parquet]
 `--years 7` (default end and seed) is bench/bench_train.py's data: same backtest figures.
 """
 
