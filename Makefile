@@ -29,9 +29,10 @@ $(SYNCED): uv.lock pyproject.toml | $(UV)
 
 setup: $(SYNCED) ## Create .venv from the lock file (uv.lock)
 
-lint: setup ## ruff (lint + format check)
+lint: setup ## ruff (lint + format check) and the layer contract (import-linter, pyproject.toml)
 	$(BIN)/ruff check src tests flows bench scripts
 	$(BIN)/ruff format --check src tests flows bench scripts
+	$(BIN)/lint-imports
 
 typecheck: setup ## mypy (strict on the core)
 	$(BIN)/mypy

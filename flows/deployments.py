@@ -36,7 +36,7 @@ INBOX_POLL = timedelta(minutes=15)
 
 
 def build_deployments(
-    territory: str, home: str | None = None, work_pool: str | None = None
+    territory: str | None, home: str | None = None, work_pool: str | None = None
 ) -> list[Any]:
     """Runner deployments of every flow for one territory, schedules in its time zone; on
     `work_pool` when given (else for `serve`)."""
@@ -47,7 +47,7 @@ def build_deployments(
         else {}
     )
     name, tz = settings.territory.name, settings.territory.timezone
-    parameters = {"territory": territory, "home": home}
+    parameters = {"territory": territory or name, "home": home}
     scheduled: list[tuple[Flow[..., Any], list[Schedule]]] = [
         (weekly_retrain, [Cron(WEEKLY_RETRAIN_CRON, timezone=tz)]),
         (daily_forecast, [Cron(DAILY_FORECAST_CRON, timezone=tz)]),
@@ -66,14 +66,14 @@ def build_deployments(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve Prévisecours' Prefect deployments.")
-    parser.add_argument("--territory", default="essonne")
+    parser.add_argument("--territory", default=None, help="Default: params.yaml's first.")
     parser.add_argument("--home", default=None)
     parser.add_argument("--work-pool", default=None, help="Register on this work pool and exit.")
     args = parser.parse_args()
     if args.work_pool:
         for deployment in build_deployments(args.territory, args.home, args.work_pool):
             deployment.apply()
-        print(f"deployments of {args.territory} registered on work pool {args.work_pool}")
+        print(f"deployments registered on work pool {args.work_pool}")
         return
     from prefect import serve
 

@@ -51,7 +51,7 @@ def publish(result: pipeline.ForecastResult) -> None:
 
 @flow(name="forecast", log_prints=True)
 def forecast(
-    territory: str = "essonne",
+    territory: str | None = None,
     home: str | None = None,
     horizon: str | None = None,
     start: str | None = None,

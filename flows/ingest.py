@@ -16,7 +16,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from flows.retry import IO_RETRIES
-from previsecours.core.ingest_report import IngestReport
+from previsecours.adapters.ingest_files import pending_files
+from previsecours.core.ingest_report import IngestReport, summary_markdown, summary_tables
 from previsecours.pipelines import ingest as pipeline
 from previsecours.settings import Settings, load_settings
 
@@ -31,11 +32,11 @@ def ingest_extract(settings: Settings, path: Path, options: pipeline.IngestOptio
 @task(name="publish-ingest-report", cache_policy=NO_CACHE)
 def publish(reports: list[IngestReport]) -> None:
     create_markdown_artifact(
-        pipeline.summary_markdown(reports),
+        summary_markdown(reports),
         key="ingest-summary",
         description="What was accepted, quarantined and rejected, and why",
     )
-    for name, rows in pipeline.summary_tables(reports).items():
+    for name, rows in summary_tables(reports).items():
         create_table_artifact(
             rows or [{"note": f"no {name} entries"}],
             key=f"ingest-{name}",
@@ -46,7 +47,7 @@ def publish(reports: list[IngestReport]) -> None:
 @flow(name="ingest", log_prints=True)
 def ingest(  # noqa: PLR0917 - flow parameters are what the UI shows
     paths: list[str] | None = None,
-    territory: str = "essonne",
+    territory: str | None = None,
     fmt: str = "events",
     preset: str | None = None,
     frequency: str | None = None,
@@ -63,7 +64,7 @@ def ingest(  # noqa: PLR0917 - flow parameters are what the UI shows
         frequency=frequency,
         replace=replace,
     )
-    files = [Path(p) for p in paths] if paths else pipeline.pending_files(settings)
+    files = [Path(p) for p in paths] if paths else pending_files(settings.paths)
     reports = [ingest_extract(settings, path, options) for path in files]
     publish(reports)
     return [r.to_dict() for r in reports]

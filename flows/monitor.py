@@ -71,7 +71,7 @@ def trigger_retrain(territory: str, home: str | None) -> str | None:
 
 
 @flow(name="monitor", log_prints=True)
-def monitor(territory: str = "essonne", home: str | None = None, retrain: bool = True) -> State:
+def monitor(territory: str | None = None, home: str | None = None, retrain: bool = True) -> State:
     """Score past forecasts against actuals; on degradation, fail loudly and retrain."""
     settings = load_settings(territory, Path(home) if home else None)
     result = assess(settings)

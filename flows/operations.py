@@ -25,7 +25,7 @@ def _accepted_rows(reports: list[dict[str, Any]]) -> int:
 
 
 @flow(name="weekly-retrain", log_prints=True)
-def weekly_retrain(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+def weekly_retrain(territory: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Ingest the inbox, check past forecasts, retrain, promote if better, forecast."""
     reports = ingest(territory=territory, home=home)
     # The retrain is already under way: the monitor reports, it does not trigger another one.
@@ -50,14 +50,14 @@ def weekly_retrain(territory: str = "essonne", home: str | None = None) -> dict[
 
 
 @flow(name="daily-forecast", log_prints=True)
-def daily_forecast(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+def daily_forecast(territory: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Forecast the coming days with the current champion."""
     result: dict[str, Any] = forecast(territory=territory, home=home)
     return result
 
 
 @flow(name="ingest-inbox", log_prints=True)
-def ingest_inbox(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+def ingest_inbox(territory: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Pick up new extracts from the inbox; when data arrived, monitor past forecasts."""
     reports = ingest(territory=territory, home=home)
     added = _accepted_rows(reports)

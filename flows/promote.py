@@ -32,7 +32,7 @@ def move_back(settings: Settings) -> pipeline.RollbackOutcome:
 
 @flow(name="promote", log_prints=True)
 def promote(
-    territory: str = "essonne", home: str | None = None, version: int | None = None
+    territory: str | None = None, home: str | None = None, version: int | None = None
 ) -> dict[str, Any]:
     """Re-score challenger and champion on the same latest window; promote if better."""
     settings = load_settings(territory, Path(home) if home else None)
@@ -52,7 +52,7 @@ def promote(
 
 
 @flow(name="rollback", log_prints=True)
-def rollback(territory: str = "essonne", home: str | None = None) -> dict[str, Any]:
+def rollback(territory: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Move `champion` back to `previous-champion`."""
     settings = load_settings(territory, Path(home) if home else None)
     outcome = move_back(settings)

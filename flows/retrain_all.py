@@ -1,6 +1,6 @@
 """Prefect flow `retrain-all`: every territory retrained, the compute fanned out on Dask.
 
-Thin by design (logic in `previsecours.pipelines.retrain_all`):
+Thin by design (logic in `previsecours.ops.retrain_all`):
 - one `fit-territory` task per territory is submitted to the flow's task runner — a Dask
   cluster (`DaskTaskRunner`: a local one started for the run, or an existing scheduler's
   address), or one thread at a time without Dask. These tasks only compute;
@@ -26,8 +26,9 @@ from prefect.futures import PrefectFuture, as_completed
 
 from flows.retry import IO_RETRIES
 from flows.runners import DaskCluster, task_runner
-from previsecours.pipelines import retrain_all as pipeline
-from previsecours.settings import Settings, load_settings, repository_root
+from previsecours.ops import retrain_all as pipeline
+from previsecours.paths import Project
+from previsecours.settings import Settings, load_settings
 
 
 @task(name="fit-territory", task_run_name="fit-{settings.territory.name}", cache_policy=NO_CACHE)
@@ -68,10 +69,9 @@ def retrain_all(territories: list[str] | None = None, home: str | None = None) -
     """Retrain and promote every territory (all of `territories/` when none is named)."""
     logger = get_run_logger()
     home_path = Path(home) if home else None
-    names = territories or [
-        str(p) for p in pipeline.territory_files(repository_root() / "territories")
-    ]
-    settings = [load_settings(name, home_path) for name in names]
+    project = Project.locate()
+    names = territories or [str(p) for p in pipeline.territory_files(project.territories)]
+    settings = [load_settings(name, home_path, project) for name in names]
     from previsecours.adapters.versioning import data_version
 
     submitted: list[tuple[PrefectFuture[pipeline.TerritoryFit], Settings]] = [

@@ -12,8 +12,10 @@ from typing import Any
 
 from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
+from previsecours.errors import InputError
 
-class PrefectServerRequiredError(RuntimeError):
+
+class PrefectServerRequiredError(InputError, RuntimeError):
     """Dask asked for without a Prefect server to report to."""
 
 

@@ -1,11 +1,11 @@
 """Prefect flow `train`: the CLI's `previsecours train`, with its results shown in the UI.
 
-Thin by design: the tasks call `previsecours.pipelines.train` (backtest, then final fit and
-MLflow logging); the flow publishes the RMSSE table and the registered version as artifacts.
-The backtest and the final fit run in this process, one after the other: both use every core.
-With `fan_out_windows`, each backtest window is a `backtest-window` task on the flow's task
-runner — Dask workers with `run(..., cluster)` — and the evaluation, the final fit and the
-registration stay in this process.
+Thin by design: the tasks call `previsecours.pipelines.train` (`fit`, then `record`: MLflow
+logging and registration); the flow publishes the RMSSE table and the registered version as
+artifacts. The backtest and the final fit run in this process, one after the other: both use
+every core. With `fan_out_windows`, each backtest window is a `backtest-window` task on the
+flow's task runner — Dask workers with `run(..., cluster)` — and the evaluation, the final fit
+and the registration stay in this process.
 """
 
 from __future__ import annotations
@@ -21,45 +21,47 @@ from flows.artifacts import records
 from flows.retry import IO_RETRIES
 from flows.runners import DaskCluster, task_runner
 from previsecours.core.backtest import BacktestResult, merge_results
+from previsecours.core.history import History
+from previsecours.core.training import PanelData, window_fits
 from previsecours.pipelines import train as pipeline
 from previsecours.settings import Settings, load_settings
 
 
-@task(name="backtest", cache_policy=NO_CACHE)
-def run_backtest(settings: Settings) -> pipeline.BacktestFiles:
+@task(name="fit", cache_policy=NO_CACHE)
+def fit(settings: Settings) -> pipeline.TrainingFit:
+    """Panel, backtest and final fit in this process (both use every core)."""
     logger = get_run_logger()
 
     def progress(step: str, done: int, total: int) -> None:
         logger.info("backtest %d/%d — %s", done, total, step)
 
-    return pipeline.backtest_stage(settings, progress=progress)
+    return pipeline.fit(settings, progress=progress)
 
 
 @task(name="backtest-window", task_run_name="backtest-window-{window}", cache_policy=NO_CACHE)
-def backtest_window(settings: Settings, data: pipeline.PanelData, window: int) -> BacktestResult:
-    params = pipeline.train_params(settings.section("train"))
-    return pipeline.window_fits(settings.territory, params, data, (window,))
+def backtest_window(settings: Settings, data: PanelData, window: int) -> BacktestResult:
+    return window_fits(settings.territory, settings.params.train, data, (window,))
 
 
-@task(name="backtest-evaluate", cache_policy=NO_CACHE)
-def evaluate_windows(
-    settings: Settings, data: pipeline.PanelData, windows: list[BacktestResult]
-) -> pipeline.BacktestFiles:
-    return pipeline.backtest_stage(settings, data=data, fitted=merge_results(windows))
+@task(name="fit-after-windows", cache_policy=NO_CACHE)
+def fit_after_windows(
+    settings: Settings, history: History, data: PanelData, windows: list[BacktestResult]
+) -> pipeline.TrainingFit:
+    return pipeline.fit(settings, history=history, data=data, fitted=merge_results(windows))
 
 
-def fanned_out_backtest(settings: Settings) -> pipeline.BacktestFiles:
-    """The panel here, one task per backtest window, then the evaluation here."""
-    params = pipeline.train_params(settings.section("train"))
-    events = pipeline.load_events(settings)
-    data = pipeline.modelled_panel(events, settings.territory, params)
-    futures = [backtest_window.submit(settings, data, k) for k in range(params.n_windows)]
-    return evaluate_windows(settings, data, [f.result() for f in futures])
+def fanned_out_fit(settings: Settings) -> pipeline.TrainingFit:
+    """The panel here, one task per backtest window, then the evaluation and final fit here."""
+    history = pipeline.read_history(settings)
+    data = pipeline.panel(settings, history)
+    windows = range(settings.params.train.n_windows)
+    futures = [backtest_window.submit(settings, data, k) for k in windows]
+    return fit_after_windows(settings, history, data, [f.result() for f in futures])
 
 
-@task(name="fit-log-register", cache_policy=NO_CACHE, **IO_RETRIES)
-def fit_and_register(settings: Settings, files: pipeline.BacktestFiles) -> pipeline.TrainResult:
-    return pipeline.train_stage(settings, files=files)
+@task(name="record-register", cache_policy=NO_CACHE, **IO_RETRIES)
+def record(settings: Settings, fitted: pipeline.TrainingFit) -> pipeline.TrainResult:
+    return pipeline.record(settings, fitted)
 
 
 @task(name="publish-training", cache_policy=NO_CACHE)
@@ -83,18 +85,18 @@ def publish(result: pipeline.TrainResult) -> None:
 
 @flow(name="train", log_prints=True)
 def train(
-    territory: str = "essonne", home: str | None = None, fan_out_windows: bool = False
+    territory: str | None = None, home: str | None = None, fan_out_windows: bool = False
 ) -> dict[str, Any]:
     """Backtest, fit, log and register a new model version of the territory."""
     settings = load_settings(territory, Path(home) if home else None)
-    files = fanned_out_backtest(settings) if fan_out_windows else run_backtest(settings)
-    result = fit_and_register(settings, files)
+    fitted = fanned_out_fit(settings) if fan_out_windows else fit(settings)
+    result = record(settings, fitted)
     publish(result)
     get_run_logger().info("registered %s version %s", result.model_uri, result.version)
     return {"run_id": result.run_id, "version": result.version, "model_uri": result.model_uri}
 
 
-def run(territory: str, home: str | None, cluster: DaskCluster | None) -> dict[str, Any]:
+def run(territory: str | None, home: str | None, cluster: DaskCluster | None) -> dict[str, Any]:
     """`train` with its backtest windows fanned out on the task runner `cluster` asks for."""
     flow_with_runner: Any = train.with_options(task_runner=task_runner(cluster))
     result: dict[str, Any] = flow_with_runner(territory=territory, home=home, fan_out_windows=True)

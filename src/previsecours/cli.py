@@ -1,19 +1,25 @@
 """The `previsecours` command: the pipeline steps for people and for `dvc.yaml` stages.
 
 Commands import their pipeline lazily, so `previsecours --help` stays fast and a command that
-does not validate never pays for Great Expectations' import.
+does not validate never pays for Great Expectations' import. Errors are caught once, in
+`main`: a `PrevisecoursError` is one line on stderr and its exit code (2 bad usage or input,
+1 a step that failed); `--debug` shows the traceback.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 
-from previsecours.settings import HOME_ENV, Settings, load_settings
+from previsecours.paths import HOME_ENV, ROOT_ENV, Project
+from previsecours.settings import Settings, load_settings
 
 app = typer.Typer(
     help="Prévisecours: forecast fire-and-rescue interventions by hour, area and category.",
@@ -23,13 +29,23 @@ app = typer.Typer(
 )
 
 TerritoryOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--territory",
         "-t",
-        help="Territory name (territories/NAME.yaml) or path to a territory YAML file.",
+        help="Territory name (territories/NAME.yaml) or path to a territory YAML file "
+        "(default: the first of params.yaml's `territories`).",
     ),
 ]
+DEBUG = {"traceback": False}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the global options say: where the project and the home are."""
+
+    project: Project
+    home: Path | None
 
 
 @app.callback()
@@ -41,21 +57,27 @@ def main_callback(
             "--home",
             envvar=HOME_ENV,
             help="Working root holding data/, mlruns/, .prefect/ and forecasts/ "
-            "(default: the repository root).",
+            "(default: the project's root).",
         ),
     ] = None,
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            "--root",
+            envvar=ROOT_ENV,
+            help="The project: params.yaml, territories/, expectations/ (default: the working "
+            "directory or a parent holding them, else the checkout of this package).",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
 ) -> None:
-    ctx.obj = home
+    DEBUG["traceback"] = debug
+    ctx.obj = Context(Project.locate(root), home)
 
 
-def settings_from(ctx: typer.Context, territory: str) -> Settings:
-    """Settings for a command; a bad territory file is a clear one-line error, not a traceback."""
-    from previsecours.core.territory import TerritoryError
-
-    try:
-        return load_settings(territory, ctx.obj)
-    except TerritoryError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--territory") from exc
+def settings_from(ctx: typer.Context, territory: str | None) -> Settings:
+    options: Context = ctx.obj
+    return load_settings(territory, options.home, options.project)
 
 
 @contextmanager
@@ -79,7 +101,7 @@ def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
 
 
 @app.command()
-def territory(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+def territory(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     """Check a territory file and summarise it."""
     t = settings_from(ctx, territory).territory
     typer.echo(
@@ -127,7 +149,7 @@ def synth_territory(
 @app.command()
 def generate(  # noqa: PLR0917 (Typer reads options from the parameters)
     ctx: typer.Context,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     start: Annotated[
         str | None,
         typer.Option(help="First day, YYYY-MM-DD (default: params.yaml generate.start)."),
@@ -161,12 +183,12 @@ def generate(  # noqa: PLR0917 (Typer reads options from the parameters)
     from dataclasses import replace
     from datetime import date
 
-    from previsecours.pipelines.generate import GenerateRequest, generate_extract
+    from previsecours.ops.generate import GenerateRequest, generate_extract
 
     settings = settings_from(ctx, territory)
     try:
         request = GenerateRequest.from_params(
-            settings.section("generate"),
+            settings.params.generate,
             out=Path(),
             start=date.fromisoformat(start) if start else None,
             end=date.fromisoformat(end) if end else None,
@@ -192,7 +214,7 @@ def generate(  # noqa: PLR0917 (Typer reads options from the parameters)
 @app.command()
 def dashboard(
     ctx: typer.Context,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
     host: Annotated[str, typer.Option(help="Address to bind (keep 127.0.0.1).")] = "127.0.0.1",
 ) -> None:
@@ -217,7 +239,7 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
         list[Path] | None,
         typer.Argument(help="Extract files (CSV, .zip of one CSV, Parquet); none: the inbox."),
     ] = None,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     fmt: Annotated[
         str, typer.Option("--format", help="events (one row per intervention) or counts.")
     ] = "events",
@@ -232,12 +254,13 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
     ] = False,
 ) -> None:
     """Validate extracts and merge them into the versioned curated store."""
+    from previsecours.adapters.ingest_files import pending_files
     from previsecours.pipelines import ingest as pipeline
 
     if fmt not in ("events", "counts"):
         raise typer.BadParameter("must be events or counts", param_hint="--format")
     settings = settings_from(ctx, territory)
-    files = list(paths) if paths else pipeline.pending_files(settings)
+    files = list(paths) if paths else pending_files(settings.paths)
     if not files:
         typer.echo(f"nothing to ingest: no extract in {settings.paths.inbox}")
         return
@@ -256,7 +279,7 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
 
 
 @app.command()
-def panel(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+def panel(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     """DVC stage: count the curated events into the modelled panel (data/panel/)."""
     from previsecours.pipelines import train as pipeline
 
@@ -265,8 +288,9 @@ def panel(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
 
 
 @app.command()
-def backtest(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+def backtest(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     """DVC stage: rolling-origin backtest of every model (data/backtest/, metrics/)."""
+    from previsecours.adapters.training_files import backtest_metrics_file
     from previsecours.core.backtest import metric_table
     from previsecours.pipelines import train as pipeline
 
@@ -275,13 +299,13 @@ def backtest(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None
         files = pipeline.backtest_stage(settings, progress=progress)
     typer.echo("RMSSE over all windows (lower is better):")
     typer.echo(metric_table(files.metrics, "rmsse").round(3).to_string())
-    typer.echo(f"metrics: {pipeline.metrics_file(settings)}")
+    typer.echo(f"metrics: {backtest_metrics_file(settings.paths, settings.territory.name)}")
 
 
 @app.command()
 def train(
     ctx: typer.Context,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     from_backtest: Annotated[
         bool,
         typer.Option(help="Reuse the backtest stage's outputs instead of backtesting again."),
@@ -299,22 +323,18 @@ def train(
 
     settings = settings_from(ctx, territory)
     if dask:
-        from flows.runners import DaskCluster, PrefectServerRequiredError
+        from flows.runners import DaskCluster
         from flows.train import run
 
         cluster = DaskCluster() if dask == "local" else DaskCluster(dask)
-        try:
-            done = run(str(settings.territory_file), str(settings.paths.home), cluster)
-        except PrefectServerRequiredError as exc:
-            typer.echo(f"Error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        done = run(str(settings.territory_file), str(settings.paths.home), cluster)
         typer.echo(f"run {done['run_id']}: {done['model_uri']} (version {done['version']})")
         return
     if from_backtest:
         result = pipeline.train_stage(settings)
     else:
         with progress_bar("backtest") as progress:
-            result = pipeline.run_training(settings, progress=progress)
+            result = pipeline.train(settings, progress=progress)
     typer.echo("RMSSE over all windows (lower is better):")
     typer.echo(result.rmsse.round(3).to_string())
     typer.echo(f"run {result.run_id}: {result.model_uri} (version {result.version})")
@@ -344,17 +364,13 @@ def retrain_all(
 ) -> None:
     """Retrain every territory (fits fanned out on Dask), register, promote to champion."""
     from flows.retrain_all import run
-    from flows.runners import DaskCluster, PrefectServerRequiredError
+    from flows.runners import DaskCluster
 
     cluster = None
     if dask:
         cluster = DaskCluster(local_workers=workers) if dask == "local" else DaskCluster(dask)
-    home = str(ctx.obj) if ctx.obj else None
-    try:
-        result = run(territories, home, cluster)
-    except PrefectServerRequiredError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(2) from exc
+    home = str(ctx.obj.home) if ctx.obj.home else None
+    result = run(territories, home, cluster)
     for name, r in result["territories"].items():
         worker = r["worker"]
         typer.echo(
@@ -366,7 +382,7 @@ def retrain_all(
 @app.command()
 def promote(
     ctx: typer.Context,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     version: Annotated[
         int | None, typer.Option(help="Challenger version (default: the newest registered).")
     ] = None,
@@ -374,39 +390,29 @@ def promote(
     """Score challenger and champion on the same latest window; promote the challenger if better."""
     from datetime import UTC, datetime
 
-    from previsecours.adapters.registry import RegistryError
     from previsecours.pipelines import promote as pipeline
 
     settings = settings_from(ctx, territory)
-    try:
-        result = pipeline.run_promote(settings, now=datetime.now(UTC), version=version)
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    result = pipeline.run_promote(settings, now=datetime.now(UTC), version=version)
     typer.echo(result.markdown())
 
 
 @app.command()
-def rollback(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+def rollback(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     """Move the `champion` alias back to `previous-champion`."""
     from datetime import UTC, datetime
 
-    from previsecours.adapters.registry import RegistryError
     from previsecours.pipelines import promote as pipeline
 
     settings = settings_from(ctx, territory)
-    try:
-        outcome = pipeline.run_rollback(settings, now=datetime.now(UTC))
-    except RegistryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    outcome = pipeline.run_rollback(settings, now=datetime.now(UTC))
     typer.echo(outcome.markdown())
 
 
 @app.command()
 def forecast(
     ctx: typer.Context,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     horizon: Annotated[
         str | None, typer.Option(help="e.g. 7d, 48h (default: params.yaml forecast.horizon).")
     ] = None,
@@ -418,27 +424,22 @@ def forecast(
     """Forecast every level, area and category with the champion; crews per station and shift."""
     import pandas as pd
 
-    from previsecours.adapters.registry import RegistryError
     from previsecours.pipelines import forecast as pipeline
 
     settings = settings_from(ctx, territory)
-    try:
-        result = pipeline.run_forecast(
-            settings,
-            now=pd.Timestamp.now(tz="UTC"),
-            horizon=horizon,
-            start=pd.Timestamp(start) if start else None,
-        )
-    except (RegistryError, pipeline.ForecastError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    result = pipeline.run_forecast(
+        settings,
+        now=pd.Timestamp.now(tz="UTC"),
+        horizon=horizon,
+        start=pd.Timestamp(start) if start else None,
+    )
     typer.echo(pipeline.riskiest_markdown(result))
     typer.echo(f"\nwritten: {result.files.forecast} (+ .csv, .staffing.parquet, ...)")
     typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 
 @app.command()
-def monitor(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
+def monitor(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     """Score past forecasts against the actuals that have arrived, and check drift.
 
     Exits with code 3 when accuracy degraded or the data drifted (the Prefect flow `monitor`
@@ -457,23 +458,19 @@ def monitor(ctx: typer.Context, territory: TerritoryOption = "essonne") -> None:
 @app.command()
 def serve(
     ctx: typer.Context,
-    territory: TerritoryOption = "essonne",
+    territory: TerritoryOption = None,
     prefect_port: Annotated[int, typer.Option(help="Prefect server and UI port.")] = 4200,
     mlflow_port: Annotated[int, typer.Option(help="MLflow UI port.")] = 5000,
     dashboard_port: Annotated[int, typer.Option(help="Planners' dashboard port.")] = 8050,
 ) -> None:
     """Start the Prefect server with the scheduled deployments, the MLflow UI and the dashboard
     on 127.0.0.1; Ctrl-C stops them all."""
-    from previsecours.adapters.services import ServeError, serve_all
-    from previsecours.pipelines.serve import Ports, platform_services
+    from previsecours.adapters.services import serve_all
+    from previsecours.ops.serve import Ports, platform_services
 
     settings = settings_from(ctx, territory)
     services = platform_services(settings, Ports(prefect_port, mlflow_port, dashboard_port))
-    try:
-        serve_all(services, settings.paths.home, announce=typer.echo)
-    except ServeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    serve_all(services, settings.paths.home, announce=typer.echo)
 
 
 @app.command("serve-team")
@@ -486,25 +483,45 @@ def serve_team(
     127.0.0.1 (configured by environment: see README, servers for a team); Ctrl-C stops all."""
     import os
 
-    from previsecours.adapters.services import ServeError, serve_all
-    from previsecours.pipelines.team_servers import TeamServers, team_services
-    from previsecours.settings import resolve_home
+    from previsecours.adapters.services import serve_all
+    from previsecours.errors import InputError
+    from previsecours.ops.team_servers import TeamServers, team_services
+    from previsecours.paths import Paths
 
     try:
         servers = TeamServers.from_env(
             os.environ, prefect_port=prefect_port, mlflow_port=mlflow_port
         )
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    home = resolve_home(ctx.obj)
+        raise InputError(str(exc)) from exc
+    options: Context = ctx.obj
+    home = Paths.of_home(options.home, options.project.root).home
     typer.echo("clients: " + " ".join(f"{k}={v}" for k, v in servers.client_env().items()))
-    try:
-        serve_all(team_services(servers, home / ".prefect"), home, announce=typer.echo)
-    except ServeError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from exc
+    serve_all(team_services(servers, home / ".prefect"), home, announce=typer.echo)
 
 
 def main() -> None:
-    app()
+    """The command, with every error of the project caught once (see the module docstring)."""
+    from previsecours.errors import PrevisecoursError
+
+    try:
+        # Outside standalone mode click returns a command's `typer.Exit` code instead of exiting.
+        code = app(standalone_mode=False)
+    except PrevisecoursError as exc:
+        if DEBUG["traceback"]:
+            raise
+        typer.echo(f"error: {_one_line(exc)}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

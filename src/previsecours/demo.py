@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from previsecours.pipelines.generate import GenerateRequest, GenerateResult, generate_extract
+from previsecours.ops.generate import GenerateRequest, GenerateResult, generate_extract
 from previsecours.settings import Settings, load_settings
 
 TERRITORY = "essonne"
@@ -54,7 +54,7 @@ def generate_demo_data(
     settings: Settings, years: int = HISTORY_YEARS, end: date | None = None
 ) -> tuple[GenerateResult, GenerateResult]:
     """History and a dirty last month ending at `end` (default: params.yaml `generate.end`)."""
-    section = settings.section("generate")
+    section = settings.params.generate
     params = GenerateRequest.from_params(section, out=settings.paths.inbox)
     periods = demo_periods(end or params.end, years)
     inbox, name = settings.paths.inbox, settings.territory.name

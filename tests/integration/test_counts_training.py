@@ -135,12 +135,11 @@ def trained(weekly_home: Settings) -> Trained:
 def test_counts_panel_is_weekly_departement_with_missing_weeks_unknown(
     weekly_home: Settings,
 ) -> None:
-    from previsecours.pipelines.train import load_events, modelled_panel, train_params
+    from previsecours.pipelines.train import panel, read_history
 
-    history = load_events(weekly_home)
-    assert "alert_time" not in history.columns  # the store holds counts only
-    params = train_params(weekly_home.section("train"))
-    data = modelled_panel(history, weekly_home.territory, params)
+    history = read_history(weekly_home)
+    assert history.is_counts and "alert_time" not in history.frame.columns
+    data = panel(weekly_home, history)
     assert set(data.panel.series["area_code"]) == {"weeklyland"}
     assert sorted(data.panel.series["category"]) == sorted(CATEGORIES)
     gaps = set(data.panel.starts.to_series().diff().dropna() / pd.Timedelta(hours=1))
@@ -157,10 +156,9 @@ def test_weekly_covariate_feature_is_last_weeks_incidence(
     weekly_home: Settings, shared_data: Path
 ) -> None:
     from previsecours.core.features import area_attributes, build_features, make_spec
-    from previsecours.pipelines.train import load_events, modelled_panel, train_params
+    from previsecours.pipelines.train import panel, read_history
 
-    params = train_params(weekly_home.section("train"))
-    data = modelled_panel(load_events(weekly_home), weekly_home.territory, params)
+    data = panel(weekly_home, read_history(weekly_home))
     spec = make_spec("week", 2, ("flu",))
     n = len(data.panel.starts)
     attributes = area_attributes(weekly_home.territory, "departement", ["weeklyland"])
@@ -243,10 +241,11 @@ def test_forecast_refuses_a_covariate_that_stopped_too_early(
 
 
 def test_window_fits_of_the_train_flow_use_the_counts_frequency(weekly_home: Settings) -> None:
-    from previsecours.pipelines.train import load_events, modelled_panel, train_params, window_fits
+    from previsecours.core.training import window_fits
+    from previsecours.pipelines.train import panel, read_history
 
-    params = train_params(weekly_home.section("train"))  # as the flow reads them: hourly, station
-    data = modelled_panel(load_events(weekly_home), weekly_home.territory, params)
+    params = weekly_home.params.train  # as the flow reads them: hourly, station
+    data = panel(weekly_home, read_history(weekly_home))
     result = window_fits(weekly_home.territory, params, data, (1,))
     assert [w.end - w.origin for w in result.windows] == [1]  # one week
     assert set(result.predictions["area_code"]) == {"weeklyland"}

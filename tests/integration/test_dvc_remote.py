@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from previsecours.adapters.versioning import REMOTE_NAME, _ensure_remote, remote_path
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 
 def test_object_storage_url_is_the_remote_and_a_directory_stays_a_path(tmp_path: Path) -> None:

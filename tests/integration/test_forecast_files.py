@@ -10,7 +10,7 @@ import pytest
 
 from previsecours.adapters import forecast_files
 from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 TZ = "Europe/Paris"
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from previsecours.cli import app
 from previsecours.core.territory import Territory
-from previsecours.pipelines.generate import GenerateRequest, generate_extract
+from previsecours.ops.generate import GenerateRequest, generate_extract
 
 HEADER = [
     "num_intervention",

@@ -20,7 +20,7 @@ from previsecours.cli import app
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.export import dispatch_export
 from previsecours.core.ingest_report import IngestReport
-from previsecours.pipelines.generate import GenerateRequest, generate_extract
+from previsecours.ops.generate import GenerateRequest, generate_extract
 from previsecours.pipelines.ingest import IngestOptions, ingest_file
 from previsecours.settings import Settings, load_settings
 

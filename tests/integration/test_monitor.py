@@ -16,6 +16,7 @@ from previsecours.core.forecast_schema import (
     STAFFING_COLUMNS,
 )
 from previsecours.core.generator import generate_events
+from previsecours.core.history import History
 from previsecours.core.territory import Territory
 from previsecours.pipelines.monitor import actual_counts, run_monitor
 from previsecours.settings import Settings, load_settings
@@ -41,7 +42,7 @@ def _home(tmp_path: Path, events: pd.DataFrame, essonne: Territory) -> Settings:
 def _issue(settings: Settings, events: pd.DataFrame, scale: float, issued: pd.Timestamp) -> None:
     """A forecast issue for the week after ISSUED whose means are `scale` × the actuals."""
     start, end = ISSUED.normalize() + pd.Timedelta(days=1), ISSUED + pd.Timedelta(days=8)
-    actual = actual_counts(events, settings, start, end.normalize())
+    actual = actual_counts(History.of_events(events), settings, start, end.normalize())
     actual = actual[actual["period_start"] >= start]
     mean = actual["count"] * scale
     steps = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}

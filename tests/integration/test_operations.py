@@ -14,7 +14,7 @@ from previsecours.adapters.export_files import write_export
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.export import dispatch_export
 from previsecours.core.territory import Territory
-from previsecours.pipelines.generate import GenerateRequest, generate_extract
+from previsecours.ops.generate import GenerateRequest, generate_extract
 from previsecours.testing.small import write_small_params
 
 STEPS = {"ingest", "monitor", "train", "promote", "forecast"}

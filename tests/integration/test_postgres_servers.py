@@ -50,7 +50,7 @@ def test_training_through_a_work_pool_lands_in_postgresql(territory_file: Path) 
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from previsecours.pipelines.team_servers import TeamServers, team_services
+    from previsecours.ops.team_servers import TeamServers, team_services
 
     home = territory_file.parents[1]
     with running_postgres(("mlflow", "prefect")) as server:

@@ -2,8 +2,9 @@
 
 One module-scoped story (training is the expensive part, done once):
 1. generated Essonne events are ingested into a temporary home and a small training runs
-   (`run_training`, real backtest and MLflow logging); three versions of the trained CatBoost
-   are registered: v1 = its first 40 % of trees, v2 = its first 10 % (worse), v3 = all trees;
+   (`pipelines.train.train`, real backtest and MLflow logging); three versions of the trained
+   CatBoost are registered: v1 = its first 40 % of trees, v2 = its first 10 % (worse),
+   v3 = all trees;
 2. `run_promote` decides on each in turn: v1 against seasonal naive (first version), v2 against
    v1 (refused), v3 against v1 (promoted);
 3. a fresh process (`previsecours forecast` in a subprocess) serves the champion and writes
@@ -33,7 +34,8 @@ from previsecours.core.forecast_schema import (
     FORECAST_COLUMNS,
     STAFFING_COLUMNS,
 )
-from previsecours.settings import Settings, load_settings, repository_root
+from previsecours.paths import Project
+from previsecours.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow
 NOW = datetime(2025, 4, 1, 6, 0, tzinfo=UTC)
@@ -48,7 +50,7 @@ class Story:
 
 
 def _settings(home: Path) -> Settings:
-    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load(Project.locate().params_file.read_text(encoding="utf-8"))
     params["train"] = {
         **params.get("train", {}),
         "n_windows": 1,
@@ -69,7 +71,7 @@ def _register_variant(settings: Settings, forecaster: object, trees: int) -> int
     from previsecours.adapters import tracking
     from previsecours.core.features import FEATURE_SPEC_VERSION, area_attributes, build_features
     from previsecours.core.models.boosting import CatBoostCount
-    from previsecours.pipelines.predict import history_panel
+    from previsecours.core.training import history_panel
 
     fc = forecaster
     booster = fc.model.model.copy()  # type: ignore[attr-defined]
@@ -77,9 +79,9 @@ def _register_variant(settings: Settings, forecaster: object, trees: int) -> int
     cut = CatBoostCount(fc.model.params)  # type: ignore[attr-defined]
     cut.model = booster
     variant = replace(fc, model=cut)  # type: ignore[type-var]
-    events = store.read_events(settings.paths, settings.territory)
+    history = store.read_history(settings.paths, settings.territory)
     end = pd.Timestamp("2025-03-01", tz=settings.territory.timezone)
-    panel = history_panel(variant, events, settings.territory, end - pd.Timedelta(days=400), end)
+    panel = history_panel(variant, history, settings.territory, end - pd.Timedelta(days=400), end)
     areas = list(variant.hierarchy.model_areas)
     attributes = area_attributes(settings.territory, variant.model_level, areas)
     n = len(panel.starts)
@@ -99,13 +101,13 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     from previsecours.adapters.tracking import load_forecaster
     from previsecours.core.generator import generate_events
     from previsecours.pipelines.promote import run_promote
-    from previsecours.pipelines.train import run_training
+    from previsecours.pipelines.train import train
 
     home = tmp_path_factory.mktemp("home")
     settings = _settings(home)
     events = generate_events(settings.territory, date(2022, 1, 1), date(2025, 3, 31), 7)
     store.write_events(settings.paths, settings.territory, events)
-    trained = run_training(settings, register=False)
+    trained = train(settings, register=False)
     registry.use_registry(settings.paths)
     full = load_forecaster(trained.model_uri)
     versions = [_register_variant(settings, full, t) for t in (24, 6, ITERATIONS)]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from previsecours.adapters import registry
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 TERRITORY = "testland"
 NOW = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)

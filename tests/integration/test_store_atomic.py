@@ -19,7 +19,7 @@ import pytest
 
 from previsecours.adapters import store
 from previsecours.core.schema import conform_extract
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 REPO = Path(__file__).resolve().parents[2]
 YEARS = range(2012, 2024)

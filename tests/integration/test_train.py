@@ -30,9 +30,9 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne) -> Settings:
 
 @pytest.fixture(scope="module")
 def result(trained_home: Settings):  # type: ignore[no-untyped-def]
-    from previsecours.pipelines.train import run_training
+    from previsecours.pipelines.train import train
 
-    return run_training(trained_home, progress=lambda *step: PROGRESS.append(step))
+    return train(trained_home, progress=lambda *step: PROGRESS.append(step))
 
 
 def test_train_logs_runs_metrics_artifacts_and_registers(trained_home: Settings, result) -> None:  # type: ignore[no-untyped-def]
@@ -83,17 +83,16 @@ def test_train_logs_runs_metrics_artifacts_and_registers(trained_home: Settings,
 def test_registered_model_forecasts_every_level_consistently(
     trained_home: Settings, result
 ) -> None:  # type: ignore[no-untyped-def]
-    from previsecours.adapters.store import read_events
+    from previsecours.adapters.store import read_history
     from previsecours.adapters.tracking import load_forecaster
-    from previsecours.pipelines.predict import predict_levels
-    from previsecours.pipelines.train import score_on_window
+    from previsecours.pipelines.predict import predict_levels, score_on_window
 
     forecaster = load_forecaster("models:/previsecours-essonne/1")
     assert forecaster.data_version == "unversioned"
-    events = read_events(trained_home.paths, trained_home.territory)
+    history = read_history(trained_home.paths, trained_home.territory)
     start = pd.Timestamp("2024-04-15", tz="Europe/Paris")
     out = predict_levels(
-        forecaster, events, trained_home.territory, start, 168, "hour", grains=("day",)
+        forecaster, history, trained_home.territory, start, 168, "hour", grains=("day",)
     )
     hourly = out[out["frequency"] == "hour"]
     assert hourly["period_start"].nunique() == 168
@@ -103,7 +102,7 @@ def test_registered_model_forecasts_every_level_consistently(
     q = out[["p02_5", "p10", "p50", "p90", "p97_5"]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all() and np.isfinite(q).all()
     assert set(out[out["frequency"] == "day"]["level"]) == {"commune", "station", "departement"}
-    scores = score_on_window(forecaster, events, trained_home.territory)
+    scores = score_on_window(forecaster, history, trained_home.territory)
     rmsse = scores[
         (scores["window"] == "all") & (scores["metric"] == "rmsse") & (scores["kind"] == "ALL")
     ]

@@ -117,16 +117,20 @@ def test_weekly_and_daily_values_apply_to_their_periods(tmp_path: Path) -> None:
 
 
 def test_features_read_covariates_lagged_by_the_horizon(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+    from previsecours.adapters.covariates import with_covariates
+    from previsecours.config import TrainParams
     from previsecours.core.features import area_attributes, build_features, make_spec
     from previsecours.core.generator import generate_events
-    from previsecours.pipelines.train import TrainParams, modelled_panel
+    from previsecours.core.history import History
+    from previsecours.core.training import modelled_panel
 
     days = pd.date_range("2024-01-01", "2024-02-29", freq="D")
     text = "date,value\n" + "".join(f"{d:%Y-%m-%d},{i}\n" for i, d in enumerate(days))
     temp = source(write(tmp_path / "t.csv", text), "day")
     territory = dataclasses.replace(essonne, covariates=(temp,))
     events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 2, 20), seed=3)
-    data = modelled_panel(events, territory, TrainParams(history_years=1.0))
+    panel = modelled_panel(History.of_events(events), territory, TrainParams(history_years=1.0))
+    data = with_covariates(panel, territory)
     assert data.covariates is not None
     spec = make_spec("hour", 48, ("temp",))
     n = len(data.panel.starts)
@@ -154,7 +158,7 @@ def test_features_read_covariates_lagged_by_the_horizon(tmp_path: Path, essonne)
         ),
     )
     with pytest.raises(CovariateError, match=r"\['temp'\] have no value between"):
-        modelled_panel(events, late, TrainParams(history_years=1.0))
+        with_covariates(panel, late)
 
 
 def test_counts_panel_keeps_missing_weeks_unknown(essonne) -> None:  # type: ignore[no-untyped-def]

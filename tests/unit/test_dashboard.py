@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from previsecours.adapters.store import read_events
+from previsecours.core.history import History
 from previsecours.core.territory import Geometry, Territory
 from previsecours.dashboard.app import STATIC, create_app
 from previsecours.dashboard.forecast_reader import (
@@ -22,7 +23,7 @@ from previsecours.dashboard.forecast_reader import (
     read_forecast_set,
 )
 from previsecours.dashboard.geometry import MAX_BUBBLE, MapProjection, layer_shapes
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 from previsecours.testing.forecast_fixture import prepared_home, write_forecast_files
 
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
@@ -309,10 +310,10 @@ def test_unknown_selections_are_404_with_a_reason(client: TestClient, url: str) 
 
 
 def test_an_unreadable_history_leaves_the_forecast_on_screen(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
-    def broken(paths: Paths, territory: Territory) -> pd.DataFrame:
+    def broken(paths: Paths, territory: Territory) -> History:
         raise OSError("disque indisponible")
 
-    degraded = TestClient(create_app(Paths(home), essonne, events_reader=broken))
+    degraded = TestClient(create_app(Paths(home), essonne, history_reader=broken))
     meta = degraded.get("/api/meta").json()
     assert meta["history"]["available"] is False
     assert "disque indisponible" in meta["history"]["note"]

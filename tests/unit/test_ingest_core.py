@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from previsecours.config import IngestParams
 from previsecours.core.ingest import (
     SDIS91_WEEKLY,
     ExtractError,
@@ -15,7 +16,6 @@ from previsecours.core.ingest import (
 )
 from previsecours.core.ingest_decide import (
     EVENT_KEY,
-    IngestParams,
     RowFailure,
     daily_volume,
     merge_into_store,

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from previsecours.config import MonitorThresholds
 from previsecours.core.monitoring import (
-    MonitorThresholds,
     accuracy_by_level,
     as_issued,
     assess,

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from previsecours.config import PromotionPolicy
 from previsecours.core.promotion import (
     ModelScore,
     PredictionStats,
-    PromotionPolicy,
     decide,
 )
 
@@ -88,12 +88,3 @@ def test_first_version_against_seasonal_naive() -> None:
     assert decide(_score("version 1", 0.8), naive, PromotionPolicy()).promoted
     refused = decide(_score("version 1", 1.02), naive, PromotionPolicy(level_margin=0.5))
     assert not refused.promoted and "improves by -2.00%" in refused.reason
-
-
-def test_policy_from_params_keeps_defaults_and_reads_overrides() -> None:
-    policy = PromotionPolicy.from_params(
-        {"primary_level": "departement×day", "coverage_band": [0.6, 0.9], "unknown": 1}
-    )
-    assert policy.primary_level == "departement×day"
-    assert policy.coverage_band == (0.6, 0.9)
-    assert policy.primary_metric == "rmsse"

@@ -9,12 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from previsecours.config import DEFAULT_SHIFTS, Shift, StaffingPolicy
 from previsecours.core.forecast_schema import STAFFING_COLUMNS
 from previsecours.core.staffing import (
-    DEFAULT_SHIFTS,
     DurationTable,
-    Shift,
-    StaffingPolicy,
     assign_shifts,
     crews_for,
     exceedance_probability,
@@ -165,20 +163,3 @@ def test_plan_per_station_and_shift() -> None:
         "measured (territory)",
         "default",
     }
-
-
-def test_policy_from_params() -> None:
-    policy = StaffingPolicy.from_params(
-        {
-            "tolerance_hours_per_year": 10,
-            "categories": ["SUAP"],
-            "shifts": [
-                {"name": "jour", "start": 8, "end": 20},
-                {"name": "nuit", "start": 20, "end": 8},
-            ],
-        }
-    )
-    assert policy.exceedance_target == pytest.approx(10 / 8766)
-    assert policy.categories == ("SUAP",)
-    assert [s.name for s in policy.shifts] == ["jour", "nuit"]
-    assert StaffingPolicy.from_params({}).shifts == DEFAULT_SHIFTS

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from previsecours.pipelines.team_servers import TeamServers, team_services
+from previsecours.ops.team_servers import TeamServers, team_services
 
 ENV = {
     "PREVISECOURS_MLFLOW_BACKEND_STORE_URI": "postgresql+psycopg2://m@db:5432/mlflow",

@@ -10,6 +10,7 @@ value (NaN), never zero. The alignment to a panel's periods is pure (core/covari
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +19,13 @@ import pandas as pd
 from previsecours.core.calendar import period_of
 from previsecours.core.covariates import CovariateSeries, align_covariates
 from previsecours.core.schema import Frequency, to_local_time
+from previsecours.core.stored_counts import period_frequency
 from previsecours.core.territory import CovariateSource, Territory
+from previsecours.core.training import PanelData
+from previsecours.errors import InputError
 
 
-class CovariateError(ValueError):
+class CovariateError(InputError, ValueError):
     """A covariate file that cannot be used; the message names the file and the line."""
 
 
@@ -109,3 +113,20 @@ def _parse_values(texts: pd.Series, what: str, column: str) -> np.ndarray:
             f"{len(bad)} such row(s)"
         )
     return np.asarray(numbers.to_numpy(np.float64), dtype=np.float64)
+
+
+def with_covariates(data: PanelData, territory: Territory) -> PanelData:
+    """Attach the declared covariates, aligned to the panel's periods (clear error if useless)."""
+    frequency: Frequency = territory.frequency  # type: ignore[assignment]
+    if len(data.panel.starts) > 1:
+        frequency = period_frequency(data.panel.starts)
+    frame = covariate_frame(territory, data.panel.starts, frequency)
+    if frame is not None:
+        empty = [c for c in frame.columns if frame[c].isna().all()]
+        if empty:
+            first, last = data.panel.starts[0], data.panel.starts[-1]
+            raise CovariateError(
+                f"covariate(s) {empty} have no value between {first:%Y-%m-%d} and "
+                f"{last:%Y-%m-%d}, the periods of the panel: check the file(s) and their dates"
+            )
+    return replace(data, covariates=frame)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 STAMP = re.compile(r"^(\d{8}T\d{6}Z)\.json$")
@@ -163,3 +163,16 @@ def _atomic(target: Path, write: Any) -> None:
     tmp = target.with_name(f".{target.name}.tmp")
     write(tmp)
     tmp.replace(target)
+
+
+def read_current_crews(paths: Paths, name: str | None) -> dict[str, int] | None:
+    """Crews held today per station, from the optional CSV `staffing.current_crews_file`
+    (`station_code,crews`; relative to the home)."""
+    if not name:
+        return None
+    path = Path(name) if Path(name).is_absolute() else paths.home / name
+    table = pd.read_csv(path, dtype={"station_code": str})
+    return {
+        str(code): int(crews)
+        for code, crews in zip(table["station_code"], table["crews"], strict=True)
+    }

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from previsecours.settings import Paths
+from previsecours.errors import StepError
+from previsecours.paths import Paths
 
 MODEL_PREFIX = "previsecours-"
 CHAMPION = "champion"
@@ -33,7 +34,7 @@ TAG_LIMIT = 5000  # MLflow's limit on a tag value
 Flavor = Literal["pyfunc", "catboost"]
 
 
-class RegistryError(RuntimeError):
+class RegistryError(StepError, RuntimeError):
     """The registry cannot give what was asked, with what to do about it."""
 
 

@@ -21,10 +21,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from previsecours.errors import StepError
+
 HOST = "127.0.0.1"
 
 
-class ServeError(RuntimeError):
+class ServeError(StepError, RuntimeError):
     """The platform cannot be served as asked; the message says why and what to do."""
 
 

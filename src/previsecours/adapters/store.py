@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from previsecours.core.history import History
 from previsecours.core.schema import (
     COUNT_COLUMNS,
     FREQUENCIES,
@@ -37,7 +38,7 @@ from previsecours.core.schema import (
     to_local_time,
 )
 from previsecours.core.territory import Territory
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 EVENTS = "events"
 COUNTS = "counts"
@@ -65,6 +66,21 @@ def read_events(paths: Paths, territory: Territory) -> pd.DataFrame:
         return empty_extract(territory.timezone)
     events = conform_extract(pd.concat(frames, ignore_index=True), territory.timezone)
     return events.sort_values(["alert_time", "intervention_id"], ignore_index=True)
+
+
+def read_history(paths: Paths, territory: Territory) -> History:
+    """The stored history: the events when the store holds any (counts are then ignored:
+    events give every level); otherwise the stored counts — of the territory's frequency when
+    stored, else the finest frequency stored. Empty events when nothing is stored."""
+    events = read_events(paths, territory)
+    if len(events):
+        return History.of_events(events)
+    root = territory_dir(paths, territory) / COUNTS
+    stored = [f for f in FREQUENCIES if any((root / f).glob("year=*/*.parquet"))]
+    if not stored:
+        return History.of_events(events)
+    frequency = territory.frequency if territory.frequency in stored else stored[0]
+    return History.of_counts(read_counts(paths, territory, frequency), frequency)
 
 
 def read_counts(paths: Paths, territory: Territory, frequency: str) -> pd.DataFrame:

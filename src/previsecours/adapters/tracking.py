@@ -33,7 +33,7 @@ from mlflow.models import infer_signature
 from previsecours.adapters.registry import model_name
 from previsecours.core.models.boosting import CatBoostCount
 from previsecours.core.models.bundle import TrainedForecaster
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 FORECASTER_FILE = "forecaster.json"
 CATBOOST_FILE = "model.cbm"
@@ -190,16 +190,14 @@ def _metric_key(key: str) -> str:
     return "".join(c if c.isalnum() or c in "_-./ " else "_" for c in key)
 
 
-def git_commit() -> str:
-    """The checkout's commit (`unknown` outside a git repository)."""
+def git_commit(root: Path) -> str:
+    """The commit of the checkout at `root` (`unknown` outside a git repository)."""
     import subprocess
-
-    from previsecours.settings import repository_root
 
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=repository_root(),
+            cwd=root,
             capture_output=True,
             text=True,
             check=True,

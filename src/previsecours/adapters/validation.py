@@ -20,25 +20,23 @@ from typing import Any
 import pandas as pd
 
 from previsecours.core.ingest_decide import RowFailure
-from previsecours.settings import repository_root
+from previsecours.errors import StepError
 
 
-class ValidationError(RuntimeError):
+class ValidationError(StepError, RuntimeError):
     """A suite that could not be evaluated on a frame."""
 
 
-def suites_dir() -> Path:
-    return repository_root() / "expectations"
-
-
-def load_suite_document(name: str) -> dict[str, Any]:
-    path = suites_dir() / f"{name}.json"
+def load_suite_document(suites: Path, name: str) -> dict[str, Any]:
+    """A suite of `suites` (the project's expectations/ directory), as JSON."""
+    path = suites / f"{name}.json"
     doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return doc
 
 
 def validate(
     frame: pd.DataFrame,
+    suites: Path,
     suite_name: str,
     parameters: Mapping[str, Any],
     skip_reasons: Collection[str] = (),
@@ -46,7 +44,7 @@ def validate(
     """Failed expectations of `suite_name` on `frame`, one `RowFailure` each."""
     import great_expectations as gx
 
-    doc = load_suite_document(suite_name)
+    doc = load_suite_document(suites, suite_name)
     doc["expectations"] = [
         e for e in doc["expectations"] if e["meta"]["reason"] not in set(skip_reasons)
     ]

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 UNVERSIONED = "unversioned"
 TRACKED = "data/raw"

@@ -15,6 +15,8 @@ Guarantees:
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from functools import lru_cache
 from typing import Final
 
@@ -23,6 +25,7 @@ import pandas as pd
 
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
+from previsecours.errors import InputError
 
 PERIOD_HOURS: Final[dict[str, int]] = {"hour": 1, "day": 24, "week": 168}
 # Number of periods in a week and in a year (52 weeks keep the weekday aligned).
@@ -202,3 +205,12 @@ def _new_year_night(naive: pd.DatetimeIndex, frequency: Frequency) -> np.ndarray
         end = naive + pd.Timedelta(days=7)
         flag = (end.year > naive.year) | ((month == 1) & (day == 1))
     return np.asarray(flag, dtype=np.float64)
+
+
+def horizon_periods(text: str, frequency: Frequency) -> int:
+    """'7d' → 168 hourly periods, 7 daily, 1 weekly; '48h', '2w' likewise."""
+    match = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", str(text))
+    if not match:
+        raise InputError(f"horizon {text!r}: expected a number and h, d or w (e.g. 7d)")
+    hours = int(match[1]) * {"h": 1, "d": 24, "w": 168}[match[2]]
+    return max(1, math.ceil(hours / PERIOD_HOURS[frequency]))

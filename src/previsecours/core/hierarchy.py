@@ -4,13 +4,11 @@ The model forecasts one grain (e.g. coverage zone × hour, all categories togeth
 figure is derived from it, so levels add up exactly:
 0. pooling (`pooled_area`, the "top_down" allocation): the modelled areas' means are first
    summed to the territory, which is then allocated as below. The model still learns from
-   every zone's rows (pooling the zones' hours teaches the trees the territory's hours far
-   better than its one summed series: a département-level CatBoost scores 0.886 against 0.807
-   at département × day, bench/bench_reconciliation.py), but a zone's level comes from its
-   measured shares (thousands of events a year per zone) rather than from trees splitting noisy
-   hourly counts. Measured on generated Essonne, 4 December windows, against the generator's
-   mean (bench/exp_catboost.py --truth): the allocation error 0.030 → 0.005 interventions an
-   hour, station × hour 0.045 → 0.032; the département figures are the bottom-up sum, unchanged;
+   every zone's rows (pooling the zones' hours teaches the trees the territory's hours better
+   than its one summed series: bench/bench_reconciliation.py), but a zone's level comes from
+   its measured shares (thousands of events a year per zone) rather than from trees splitting
+   noisy hourly counts (the comparison: bench/README.md, experiment log); the département
+   figures are the bottom-up sum, unchanged;
 1. categories: when the model forecasts `ALL`, each category gets its measured share of the
    area's interventions for the period's month and part of day (smoothed towards the area's
    overall shares);

@@ -24,6 +24,7 @@ import pandas as pd
 
 from previsecours.core.schema import CANONICAL_COLUMNS, FREQUENCIES, REQUIRED_COLUMNS
 from previsecours.core.territory import Territory
+from previsecours.errors import InputError
 
 ROW: Final = "row"  # 1-based data row of the export (header excluded)
 EPOCH: Final = pd.Timestamp(0, tz="UTC")
@@ -43,7 +44,7 @@ _SDIS91_DESCRIPTIVE: Final = ("ope_code_postal", "ope_nom_commune")  # not neede
 COUNTS_PRESETS: Final = (SDIS91_WEEKLY,)
 
 
-class ExtractError(ValueError):
+class ExtractError(InputError, ValueError):
     """A whole extract cannot be used; the message names the file and, where it applies, the
     row and the column. `check` names the extract-level check that failed."""
 

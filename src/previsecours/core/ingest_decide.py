@@ -12,43 +12,24 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from previsecours.config import IngestParams
 from previsecours.core.ingest import ROW
+from previsecours.core.ingest_report import RowReason
+from previsecours.core.schema import COUNT_COLUMNS
+from previsecours.core.territory import Territory
 
 EVENT_KEY: Final = ("intervention_id",)
 COUNT_KEY: Final = ("period_start", "area_code", "category")
 CONFLICT: Final = "conflict"
 TRUNCATED: Final = "truncated_row"
-
-
-@dataclass(frozen=True)
-class IngestParams:
-    """The `ingest:` section of params.yaml, typed."""
-
-    quarantine_threshold: float = 0.02
-    oldest_plausible_years: float = 30.0
-    duration_min_range: tuple[float, float] = (0.0, 2880.0)
-    volume_factor: float = 5.0
-    volume_min_daily_mean: float = 20.0
-    volume_min_history_days: int = 4
-    dvc_remote: str = ".dvc-remote"
-
-    @classmethod
-    def from_mapping(cls, section: Mapping[str, Any]) -> IngestParams:
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
-        if "duration_min_range" in known:
-            low, high = known["duration_min_range"]
-            known["duration_min_range"] = (float(low), float(high))
-        unknown = sorted(set(section) - set(known))
-        if unknown:
-            raise ValueError(f"params.yaml ingest: unknown keys {unknown}")
-        return cls(**known)
 
 
 @dataclass(frozen=True)
@@ -198,3 +179,60 @@ def _daily_counts(times: pd.Series) -> pd.Series:
     full = pd.date_range(counts.index.min(), counts.index.max(), freq="D")
     filled: pd.Series = counts.reindex(full, fill_value=0)
     return filled
+
+
+def suite_parameters(territory: Territory, params: IngestParams, now: datetime) -> dict[str, Any]:
+    """Values the suites' `$PARAMETER`s take for this territory, these params and this time."""
+    now_s = pd.Timestamp(now).timestamp()
+    box = territory.bounding_box
+    return {
+        "now_epoch_s": now_s,
+        "oldest_epoch_s": now_s - params.oldest_plausible_years * 365.25 * 86400,
+        "areas": sorted(territory.commune_codes),
+        "categories": list(territory.categories),
+        "lat_min": box.lat_min,
+        "lat_max": box.lat_max,
+        "lon_min": box.lon_min,
+        "lon_max": box.lon_max,
+        "duration_min": params.duration_min_range[0],
+        "duration_max": params.duration_min_range[1],
+    }
+
+
+def counts_part(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.loc[:, list(COUNT_COLUMNS)].reset_index(drop=True)
+    return out.astype({"count": "int64"})
+
+
+def with_conflicts(
+    issues: pd.DataFrame, frame: pd.DataFrame, valid: np.ndarray, merge: StoreMerge, fmt: str
+) -> pd.DataFrame:
+    if not merge.conflicts:
+        return issues
+    positions = np.flatnonzero(valid)[list(merge.conflicts)]
+    column = "intervention_id" if fmt == "events" else "count"
+    extra = pd.DataFrame(
+        {
+            "position": positions.astype("int64"),
+            "row": frame[ROW].to_numpy()[positions],
+            "reason": pd.Series([CONFLICT] * len(positions), dtype="string"),
+            "column": pd.Series([column] * len(positions), dtype="string"),
+        }
+    )
+    return pd.concat([issues, extra], ignore_index=True).sort_values(["row", "reason"])
+
+
+def first_reasons(issues: pd.DataFrame, limit: int = 3) -> str:
+    head = issues.head(limit)
+    return "; ".join(f"row {r.row} {r.reason} ({r.column})" for r in head.itertuples())
+
+
+def row_reasons(issues: pd.DataFrame, frame: pd.DataFrame, kind: str) -> tuple[RowReason, ...]:
+    key_column = "intervention_id" if kind == "events" else "key"
+    keys = frame[key_column].astype("string").fillna("").to_numpy()
+    return tuple(
+        RowReason(int(row), str(keys[pos]), str(reason), str(column))
+        for pos, row, reason, column in zip(
+            issues["position"], issues["row"], issues["reason"], issues["column"], strict=True
+        )
+    )

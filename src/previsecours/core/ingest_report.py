@@ -9,6 +9,7 @@ accepted extract `rows_accepted == rows_added + rows_unchanged + rows_replaced`.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
 from typing import Any, Literal
 
 Status = Literal["accepted", "rejected"]
@@ -77,3 +78,66 @@ class IngestReport:
         doc = asdict(self)
         doc["dropped_columns"] = list(self.dropped_columns)
         return doc
+
+
+def summary_markdown(reports: list[IngestReport]) -> str:
+    """A markdown summary of a batch of reports, for people (Prefect artifact, CLI)."""
+    lines = [
+        "# Ingest",
+        "",
+        "| extract | status | read | added | stored | replaced | quarantined |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in reports:
+        lines.append(
+            f"| {PurePath(r.extract).name} | {r.status} | {r.rows_read} | {r.rows_added} | "
+            f"{r.rows_unchanged} | {r.rows_replaced} | {r.rows_quarantined} |"
+        )
+    for r in reports:
+        lines += ["", f"## {PurePath(r.extract).name}: {r.status}", ""]
+        lines.append(
+            f"encoding {r.encoding or '-'}, separator {r.separator!r}, format {r.file_format}, "
+            f"DST: {r.dst_ambiguous} ambiguous, {r.dst_nonexistent} non-existent; "
+            f"data version `{r.data_version}`"
+        )
+        if r.dropped_columns:
+            lines.append(f"- dropped columns (names only): {', '.join(r.dropped_columns)}")
+        for reason, count in sorted(r.reason_counts.items()):
+            lines.append(f"- quarantined for {reason}: {count}")
+        for failure in r.extract_failures:
+            lines.append(f"- **rejected** ({failure.check}): {failure.message}")
+    return "\n".join(lines) + "\n"
+
+
+def summary_tables(reports: list[IngestReport]) -> dict[str, list[dict[str, Any]]]:
+    """Tables for the Prefect UI: accepted extracts, quarantined rows, rejected extracts."""
+    accepted = [
+        {
+            "extract": PurePath(r.extract).name,
+            "read": r.rows_read,
+            "added": r.rows_added,
+            "already_stored": r.rows_unchanged,
+            "replaced": r.rows_replaced,
+            "quarantined": r.rows_quarantined,
+            "data_version": r.data_version,
+        }
+        for r in reports
+        if r.accepted
+    ]
+    quarantined = [
+        {
+            "extract": PurePath(r.extract).name,
+            "row": q.row,
+            "key": q.key,
+            "reason": q.reason,
+            "column": q.column,
+        }
+        for r in reports
+        for q in r.row_reasons
+    ]
+    rejected = [
+        {"extract": PurePath(r.extract).name, "check": f.check, "message": f.message}
+        for r in reports
+        for f in r.extract_failures
+    ]
+    return {"accepted": accepted, "quarantined": quarantined, "rejected": rejected}

@@ -19,18 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from previsecours.config import MonitorThresholds
+
 KEYS = ["frequency", "level", "area_code", "category", "period_start"]
 PSI_FLOOR = 1e-4
-
-
-@dataclass(frozen=True)
-class MonitorThresholds:
-    max_relative_rmse: float = 1.0  # model RMSE / seasonal-naive RMSE at the watched grain
-    max_abs_bias_pct: float = 15.0
-    coverage80_band: tuple[float, float] = (0.60, 0.97)
-    max_psi: float = 0.20
-    max_volume_shift: float = 0.25  # |recent / training mean daily volume − 1|
-    min_periods: int = 24
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,12 @@ from previsecours.core.calendar import period_of, period_starts
 from previsecours.core.forecast_schema import ALL_CATEGORIES
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
+from previsecours.errors import InputError
 
 PANEL_COLUMNS: Final = ("area_code", "category", "period_start", "count")
 
 
-class PanelError(ValueError):
+class PanelError(InputError, ValueError):
     """A panel that breaks one of the written invariants."""
 
 

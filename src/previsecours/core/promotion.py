@@ -16,37 +16,17 @@ table holds both models' metrics per level so the decision can be audited later.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from previsecours.config import PromotionPolicy
+
 KEY_METRICS: Final = ("rmsse", "mae", "bias_pct", "pinball", "coverage_80", "coverage_95")
-
-
-@dataclass(frozen=True)
-class PromotionPolicy:
-    primary_metric: str = "rmsse"
-    primary_level: str = "station×hour"
-    lower_is_better: bool = True
-    min_improvement: float = 0.002  # relative gain required on the primary metric
-    level_margin: float = 0.02  # relative loss tolerated at any other level
-    coverage_metric: str = "coverage_80"
-    coverage_band: tuple[float, float] = (0.70, 0.95)
-    # A département has only 7 days in a one-week window: too few to measure a coverage.
-    coverage_levels: tuple[str, ...] = ("station×day",)
-
-    @classmethod
-    def from_params(cls, section: Mapping[str, Any]) -> PromotionPolicy:
-        """Build from the `promote:` section of params.yaml (missing keys keep defaults)."""
-        known = {k: v for k, v in section.items() if k in cls.__dataclass_fields__}
-        for key in ("coverage_band", "coverage_levels"):
-            if key in known:
-                known[key] = tuple(known[key])
-        return cls(**known)
 
 
 @dataclass(frozen=True)

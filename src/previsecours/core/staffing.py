@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Final, Literal
+from typing import Final
 
 import holidays
 import numpy as np
@@ -36,12 +36,16 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.stats import poisson
 
-from previsecours.core.forecast_schema import STAFFING_COLUMNS
+from previsecours.config import Shift, StaffingPolicy
+from previsecours.core.forecast_schema import ALL_CATEGORIES, STAFFING_COLUMNS
+from previsecours.core.forecast_table import area_names
+from previsecours.core.history import History
+from previsecours.core.panel import zone_of_events
+from previsecours.core.territory import Territory
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-HOURS_PER_YEAR: Final = 365.25 * 24
 MAX_LAG_H: Final = 24  # engagements longer than a day are capped: they are rare (big fires)
 
 # Used only when the history has no duration for a category (documented in the README): orders of
@@ -54,67 +58,6 @@ DEFAULT_DURATION_MIN: Final[Mapping[str, float]] = {
     "AUTR": 70.0,
 }
 FALLBACK_DURATION_MIN: Final = 75.0
-
-DayKind = Literal["working", "non_working", "all"]
-
-
-@dataclass(frozen=True)
-class Shift:
-    """A planning period: hours [start_hour, end_hour) of the days of one kind.
-
-    A shift whose end is not after its start runs past midnight (a night): its occurrence
-    belongs to the day it starts on.
-    """
-
-    name: str
-    start_hour: int
-    end_hour: int
-    days: DayKind = "all"
-
-    @property
-    def wraps(self) -> bool:
-        return self.end_hour <= self.start_hour
-
-    def covers_hour(self, hour: int) -> bool:
-        if self.wraps:
-            return hour >= self.start_hour or hour < self.end_hour
-        return self.start_hour <= hour < self.end_hour
-
-
-DEFAULT_SHIFTS: Final = (
-    Shift("jour ouvré", 7, 19, "working"),
-    Shift("jour non ouvré", 7, 19, "non_working"),
-    Shift("nuit", 19, 7, "all"),
-)
-
-
-@dataclass(frozen=True)
-class StaffingPolicy:
-    shifts: tuple[Shift, ...] = DEFAULT_SHIFTS
-    tolerance_hours_per_year: float = 5.0
-    min_crews: int = 1
-    categories: tuple[str, ...] | None = None  # None: every category engages a crew
-
-    @classmethod
-    def from_params(cls, section: Mapping[str, Any]) -> StaffingPolicy:
-        """From the `staffing:` section of params.yaml (missing keys keep the defaults)."""
-        shifts = tuple(
-            Shift(str(s["name"]), int(s["start"]), int(s["end"]), s.get("days", "all"))
-            for s in section.get("shifts") or ()
-        )
-        categories = section.get("categories")
-        return cls(
-            shifts=shifts or DEFAULT_SHIFTS,
-            tolerance_hours_per_year=float(section.get("tolerance_hours_per_year", 5.0)),
-            min_crews=int(section.get("min_crews", 1)),
-            categories=tuple(categories) if categories else None,
-        )
-
-    @property
-    def exceedance_target(self) -> float:
-        """Largest acceptable probability that demand exceeds the crews at a given instant."""
-        return self.tolerance_hours_per_year / HOURS_PER_YEAR
-
 
 # ---------------------------------------------------------------------------------------------
 # Durations → lag kernels
@@ -409,3 +352,56 @@ def plan_crews(
     shifts = shifts.sort_values(["station_code", "shift_start"]).reset_index(drop=True)
     hourly = hourly.merge(shifts[[*keys, "recommended_crews"]], on=keys, how="left")
     return StaffingPlan(hourly=hourly, shifts=shifts[list(STAFFING_COLUMNS)])
+
+
+def staffing_plan(
+    history: History,
+    territory: Territory,
+    levels: pd.DataFrame,
+    policy: StaffingPolicy,
+    current_crews: Mapping[str, int] | None = None,
+) -> StaffingPlan:
+    """Crews per station × shift from the hourly station forecasts of each category.
+
+    Empty without events (a counts-only store): no hourly station forecast, no durations.
+    """
+    if history.is_counts:
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in STAFFING_COLUMNS})
+        return StaffingPlan(hourly=empty.iloc[:0], shifts=empty)
+    hourly = levels[
+        (levels["level"] == "station")
+        & (levels["frequency"] == "hour")
+        & (levels["category"] != ALL_CATEGORIES)
+    ]
+    rates = hourly.rename(columns={"area_code": "station_code"})[
+        ["station_code", "category", "period_start", "period_end", "mean"]
+    ]
+    events = history.frame
+    years = policy.duration_history_years
+    recent = events
+    if len(events):
+        since = events["alert_time"].max() - pd.Timedelta(days=round(365.25 * years))
+        recent = events[events["alert_time"] >= since]
+    # Durations are keyed like the forecast's stations: by coverage zone.
+    by_zone = recent.assign(station_code=zone_of_events(recent, territory).to_numpy())
+    durations = measure_durations(by_zone, territory.categories, policy.duration_min_events)
+    starts = pd.DatetimeIndex(rates["period_start"])
+    off = (
+        non_working_dates(
+            starts.min().date() - pd.Timedelta(days=1),
+            starts.max().date(),
+            territory.holidays_country,
+            territory.holidays_subdivision,
+        )
+        if len(starts)
+        else frozenset()
+    )
+    names = {code: name for (lvl, code), name in area_names(territory).items() if lvl == "station"}
+    return plan_crews(
+        rates,
+        durations,
+        policy,
+        off,
+        station_names=names,
+        current_crews=None if current_crews is None else dict(current_crews),
+    )

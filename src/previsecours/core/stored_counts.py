@@ -29,19 +29,6 @@ from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
 
 
-def is_counts(history: pd.DataFrame) -> bool:
-    """True for the aggregated form (`period_start, area_code, category, count`)."""
-    return "alert_time" not in history.columns and "period_start" in history.columns
-
-
-def counts_frequency(counts: pd.DataFrame) -> Frequency:
-    """hour, day or week from the smallest gap between distinct period starts."""
-    starts = pd.DatetimeIndex(counts["period_start"].drop_duplicates()).sort_values()
-    if len(starts) < 2:
-        raise PanelError("fewer than two periods of counts: cannot tell their frequency")
-    return period_frequency(starts)
-
-
 def period_frequency(starts: pd.DatetimeIndex) -> Frequency:
     """The frequency of sorted period starts, from their smallest gap (a DST day: 23–25 h)."""
     gap = (starts[1:].tz_convert("UTC") - starts[:-1].tz_convert("UTC")).min()

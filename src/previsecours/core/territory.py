@@ -13,11 +13,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from previsecours.errors import InputError
+
 SHARE_TOLERANCE_PCT = 0.5
 STATION_TYPES = frozenset({"CSP", "CS", "CPI", "STATION"})
 
 
-class TerritoryError(ValueError):
+class TerritoryError(InputError, ValueError):
     """A territory definition that cannot be used, with the entry at fault."""
 
 
@@ -89,7 +91,8 @@ class ExtractMapping:
 
 @dataclass(frozen=True)
 class Geometry:
-    """Optional GeoJSON files (never committed) and the property naming each feature's code."""
+    """Optional GeoJSON files (relative to the territory file) and the property naming each
+    feature's code."""
 
     communes: str | None = None
     coverage_zones: str | None = None

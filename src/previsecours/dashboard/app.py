@@ -23,32 +23,34 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from previsecours.core.forecast_schema import ALL_CATEGORIES
+from previsecours.core.history import History
 from previsecours.core.territory import Territory
+from previsecours.dashboard.actuals import Actuals
 from previsecours.dashboard.forecast_reader import (
     ForecastFileError,
     latest_issue,
     read_forecast_set,
 )
 from previsecours.dashboard.geometry import MapProjection, layer_shapes, station_markers
-from previsecours.dashboard.history import History
 from previsecours.dashboard.views import Dashboard, Selection, UnknownSelectionError
-from previsecours.settings import Paths
+from previsecours.errors import StepError
+from previsecours.paths import Paths
 
 STATIC = Path(__file__).parent / "static"
 LAYERS = ("commune", "station")
 log = logging.getLogger(__name__)
 
-EventsReader = Callable[[Paths, Territory], pd.DataFrame]
+HistoryReader = Callable[[Paths, Territory], History]
 
 
-class NoForecastError(RuntimeError):
+class NoForecastError(StepError, RuntimeError):
     """No forecast file yet for this territory."""
 
 
-def default_events_reader(paths: Paths, territory: Territory) -> pd.DataFrame:
-    from previsecours.adapters.store import read_events
+def default_history_reader(paths: Paths, territory: Territory) -> History:
+    from previsecours.adapters.store import read_history
 
-    return read_events(paths, territory)
+    return read_history(paths, territory)
 
 
 def no_forecast_message(paths: Paths, territory: Territory) -> str:
@@ -61,10 +63,10 @@ def no_forecast_message(paths: Paths, territory: Territory) -> str:
 class DashboardStore:
     """The current forecast issue, reloaded when a newer file appears (thread-safe)."""
 
-    def __init__(self, paths: Paths, territory: Territory, events_reader: EventsReader) -> None:
+    def __init__(self, paths: Paths, territory: Territory, history_reader: HistoryReader) -> None:
         self.paths = paths
         self.territory = territory
-        self.events_reader = events_reader
+        self.history_reader = history_reader
         self._lock = threading.Lock()
         self._current: Dashboard | None = None
         self._version: tuple[Path, int] | None = None
@@ -89,41 +91,29 @@ class DashboardStore:
         with contextlib.suppress(NoForecastError):
             self.current()
 
-    def _history(self) -> tuple[History | None, str]:
+    def _history(self) -> tuple[Actuals | None, str]:
         # The history only enriches the panels: any failure to read it is shown, not raised.
         try:
-            events = self.events_reader(self.paths, self.territory)
+            history = self.history_reader(self.paths, self.territory)
         except Exception as exc:
             log.warning("dashboard: no history (%s)", exc)
             return None, f"Historique illisible : {exc}"
-        if not events.empty:
-            return History.from_events(events, self.territory.timezone), ""
-        return self._counts_history()
-
-    def _counts_history(self) -> tuple[History | None, str]:
-        """Services that publish counts only: the finest stored counts, with what they lack."""
-        from previsecours.adapters.store import read_counts
-
-        for frequency in ("hour", "day", "week"):
-            try:
-                counts = read_counts(self.paths, self.territory, frequency)
-            except Exception as exc:
-                log.warning("dashboard: counts unreadable (%s)", exc)
-                continue
-            if not counts.empty:
-                history = History.from_counts(counts, self.territory.timezone, frequency)
-                label = {"hour": "horaires", "day": "journaliers", "week": "hebdomadaires"}
-                note = f"Historique en comptages {label[frequency]} par commune"
-                if frequency != "hour":
-                    note += " : pas d'activité heure par heure à montrer"
-                return history, note + "."
-        return None, "Aucune intervention dans l'historique (lancez l'ingestion)."
+        if history.empty:
+            return None, "Aucune intervention dans l'historique (lancez l'ingestion)."
+        actuals = Actuals.of(history, self.territory.timezone)
+        if history.frequency is None:
+            return actuals, ""
+        label = {"hour": "horaires", "day": "journaliers", "week": "hebdomadaires"}
+        note = f"Historique en comptages {label[history.frequency]} par commune"
+        if history.frequency != "hour":
+            note += " : pas d'activité heure par heure à montrer"
+        return actuals, note + "."
 
 
 def create_app(
-    paths: Paths, territory: Territory, events_reader: EventsReader = default_events_reader
+    paths: Paths, territory: Territory, history_reader: HistoryReader = default_history_reader
 ) -> FastAPI:
-    store = DashboardStore(paths, territory, events_reader)
+    store = DashboardStore(paths, territory, history_reader)
     projection = MapProjection.for_territory(territory)
     app = FastAPI(title="Prévisecours", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.store = store

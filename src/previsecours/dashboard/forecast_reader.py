@@ -19,10 +19,11 @@ import pandas as pd
 
 from previsecours.adapters import forecast_files
 from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
-from previsecours.settings import Paths
+from previsecours.errors import StepError
+from previsecours.paths import Paths
 
 
-class ForecastFileError(ValueError):
+class ForecastFileError(StepError, ValueError):
     """A forecast file that does not follow the contract."""
 
 

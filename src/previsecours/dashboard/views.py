@@ -19,8 +19,9 @@ import pandas as pd
 
 from previsecours.core.forecast_schema import ALL_CATEGORIES
 from previsecours.core.territory import Territory
+from previsecours.dashboard.actuals import Actuals
 from previsecours.dashboard.forecast_reader import ForecastSet
-from previsecours.dashboard.history import History
+from previsecours.errors import InputError
 
 CLASS_LABELS = ("très faible", "faible", "moyenne", "forte", "très forte")
 FREQUENCY_LABELS = {"hour": "heure", "day": "jour", "week": "semaine"}
@@ -55,7 +56,7 @@ EXPORT_COLUMNS = (
 )
 
 
-class UnknownSelectionError(LookupError):
+class UnknownSelectionError(InputError, LookupError):
     """A layer, category, period or area the forecast does not hold."""
 
 
@@ -74,7 +75,7 @@ class Dashboard:
         self,
         territory: Territory,
         forecasts: ForecastSet,
-        history: History | None,
+        history: Actuals | None,
         history_note: str = "",
     ) -> None:
         self.territory = territory

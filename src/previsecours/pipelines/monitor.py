@@ -13,16 +13,14 @@ store does not reach back a year.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 
 from previsecours.adapters import forecast_files, store, tracking
+from previsecours.core.history import History
 from previsecours.core.monitoring import (
     MonitorAssessment,
-    MonitorThresholds,
     accuracy_by_level,
     as_issued,
     assess,
@@ -31,19 +29,10 @@ from previsecours.core.monitoring import (
     seasonal_naive,
 )
 from previsecours.core.schema import Frequency
-from previsecours.pipelines.train import data_end, level_actuals, load_history
 from previsecours.settings import Settings
 
 GRAINS: tuple[Frequency, ...] = ("hour", "day")
 LEVELS = ("commune", "station", "departement")
-
-
-@dataclass(frozen=True)
-class MonitorParams:
-    recent_days: int = 28
-    watched_level: str = "departement"
-    watched_grain: str = "day"
-    thresholds: MonitorThresholds = field(default_factory=MonitorThresholds)
 
 
 @dataclass(frozen=True)
@@ -67,18 +56,6 @@ class MonitorResult:
             f"{self.territory}: {self.issues_scored} forecast issue(s) scored against actuals"
             f" up to {self.covered_until}: {state}"
         )
-
-
-def monitor_params(section: Mapping[str, Any]) -> MonitorParams:
-    thresholds = {k: v for k, v in section.items() if k in MonitorThresholds.__dataclass_fields__}
-    if "coverage80_band" in thresholds:
-        thresholds["coverage80_band"] = tuple(thresholds["coverage80_band"])
-    return MonitorParams(
-        recent_days=int(section.get("recent_days", 28)),
-        watched_level=str(section.get("watched_level", "departement")),
-        watched_grain=str(section.get("watched_grain", "day")),
-        thresholds=MonitorThresholds(**thresholds),
-    )
 
 
 def past_forecasts(settings: Settings, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
@@ -106,12 +83,12 @@ def past_forecasts(settings: Settings, since: pd.Timestamp) -> tuple[pd.DataFram
 
 
 def actual_counts(
-    events: pd.DataFrame, settings: Settings, start: pd.Timestamp, end: pd.Timestamp
+    history: History, settings: Settings, start: pd.Timestamp, end: pd.Timestamp
 ) -> pd.DataFrame:
     """Counts per grain × level × area × category (and ALL) in [start, end)."""
     frames = []
     for grain in GRAINS:
-        panels = level_actuals(events, settings.territory, LEVELS, grain, start=start, end=end)
+        panels = history.level_actuals(settings.territory, LEVELS, grain, start=start, end=end)
         for level, panel in panels.items():
             frames.append(panel.to_frame().assign(frequency=grain, level=level))
     return pd.concat(frames, ignore_index=True)
@@ -132,16 +109,17 @@ def drift_windows(
 
 
 def run_monitor(settings: Settings) -> MonitorResult:
-    params = monitor_params(settings.section("monitor"))
+    params = settings.params.monitor
     name = settings.territory.name
-    events = store.read_events(settings.paths, settings.territory)
-    if events.empty:
+    history = store.read_history(settings.paths, settings.territory)
+    if history.empty or history.is_counts:
         why = "no interventions stored"
-        if not load_history(settings.paths, settings.territory).empty:
+        if history.is_counts:
             # Drift and the hourly/daily scoring read events; counts-only monitoring is not built.
             why = "the store holds counts only: monitoring needs event-level extracts"
         return MonitorResult(name, None, 0, None, None, why_not=why)
-    covered_until = data_end(events, settings.territory, "hour")
+    events = history.frame
+    covered_until = history.end(settings.territory, "hour")
     since = covered_until - pd.Timedelta(days=params.recent_days)
     forecasts, issues = past_forecasts(settings, since)
     if forecasts.empty:
@@ -151,7 +129,7 @@ def run_monitor(settings: Settings) -> MonitorResult:
     if kept.empty:
         return MonitorResult(name, covered_until, issues, None, None)
     week = pd.Timedelta(days=7)
-    actuals = actual_counts(events, settings, kept["period_start"].min() - week, covered_until)
+    actuals = actual_counts(history, settings, kept["period_start"].min() - week, covered_until)
     joined = join_actuals(kept, actuals, covered_until)
     accuracy = accuracy_by_level(joined, seasonal_naive(actuals))
     reference, recent = drift_windows(events, covered_until, params.recent_days)

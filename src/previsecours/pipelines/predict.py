@@ -5,8 +5,8 @@ area × category (each territory category and ALL) × period, columns `LEVEL_COL
 (frequency, level, area_code, category, period_start, period_end, mean, p02_5, p10, p50, p90,
 p97_5). Means add up exactly across levels; quantiles are each level's own. `model` is a
 `TrainedForecaster`, a pyfunc model loaded from the registry, or an object holding one in
-`.model` (e.g. the registry's served model). `history`: canonical events (`alert_time`, ...) or
-counts in the aggregated form (`period_start, area_code, category, count`) of the modelled level.
+`.model` (e.g. the registry's served model). `history`: the stored `History` (events, or
+counts of the modelled level).
 Periods from `history_end` (default: `start`) on are unknown to the model: it reads only counts
 at least a horizon before each forecast period.
 """
@@ -18,13 +18,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from previsecours.core.backtest import Window, level_pairs, scores
 from previsecours.core.calendar import PERIOD_HOURS, period_of, period_starts
 from previsecours.core.covariates import missing_lagged
+from previsecours.core.drivers import explain
+from previsecours.core.features import area_attributes, build_features
+from previsecours.core.forecast_schema import ALL_CATEGORIES, DRIVER_COLUMNS
+from previsecours.core.history import History
 from previsecours.core.models.bundle import TrainedForecaster
-from previsecours.core.panel import DensePanel, count_panel
+from previsecours.core.panel import DensePanel
 from previsecours.core.schema import Frequency
-from previsecours.core.stored_counts import known_counts_panel
 from previsecours.core.territory import Territory
+from previsecours.core.training import history_panel, scaling_history
 
 
 def as_forecaster(model: Any) -> TrainedForecaster:
@@ -33,46 +38,6 @@ def as_forecaster(model: Any) -> TrainedForecaster:
     from previsecours.adapters.tracking import unwrap
 
     return unwrap(model)
-
-
-def history_panel(
-    forecaster: TrainedForecaster,
-    history: pd.DataFrame,
-    territory: Territory,
-    start: pd.Timestamp,
-    end: pd.Timestamp,
-) -> DensePanel:
-    """Counts of the modelled series over [start, end), in the model's series order."""
-    h = forecaster.hierarchy
-    frequency = forecaster.spec.frequency
-    split = h.category_shares is not None
-    if "alert_time" in history.columns:
-        panel = count_panel(
-            history,
-            territory,
-            h.model_level,
-            frequency,
-            start=start,
-            end=end,
-            by_category=not split,
-            areas=list(h.model_areas),
-        )
-    else:
-        # Periods the counts do not cover stay unknown (NaN), never zero.
-        panel = known_counts_panel(
-            history, territory, frequency, start=start, end=end, areas=list(h.model_areas)
-        )
-    categories = ["ALL"] if split else list(h.categories)
-    wanted = pd.DataFrame(
-        {
-            "area_code": np.repeat(np.asarray(h.model_areas, dtype=object), len(categories)),
-            "category": np.tile(np.asarray(categories, dtype=object), len(h.model_areas)),
-        }
-    )
-    index = pd.MultiIndex.from_frame(panel.series[["area_code", "category"]].astype(str))
-    pos = index.get_indexer(pd.MultiIndex.from_frame(wanted.astype(str)))
-    counts = np.where(pos[:, None] >= 0, panel.counts[np.maximum(pos, 0)], 0.0)
-    return DensePanel(wanted, panel.starts, counts)
 
 
 def model_covariates(
@@ -123,7 +88,7 @@ def covariate_gaps(
 
 def predict_levels(  # noqa: PLR0917 (the contract's positional signature)
     model: Any,
-    history: pd.DataFrame,
+    history: History,
     territory: Territory,
     start: pd.Timestamp,
     periods: int,
@@ -165,3 +130,118 @@ def predict_levels(  # noqa: PLR0917 (the contract's positional signature)
 def _local(t: pd.Timestamp, tz: str) -> pd.Timestamp:
     ts = pd.Timestamp(t)
     return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
+
+
+def forecast_drivers(
+    forecaster: TrainedForecaster,
+    *,
+    history: History,
+    territory: Territory,
+    start: pd.Timestamp,
+    periods: int,
+    top_k: int,
+) -> pd.DataFrame:
+    """Top drivers of each modelled row (CatBoost SHAP values, log-rate scale)."""
+    booster = getattr(forecaster.model, "model", None)
+    if booster is None or not hasattr(booster, "get_feature_importance"):
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in DRIVER_COLUMNS})
+    from catboost import Pool
+
+    spec = forecaster.spec
+    tz = territory.timezone
+    first = pd.Timestamp(period_of(pd.DatetimeIndex([_local(start, tz)]), spec.frequency, tz)[0])
+    step = pd.Timedelta(hours=PERIOD_HOURS[spec.frequency])
+    # The same history window and cut as predict_levels: what the model saw for this forecast.
+    panel = history_panel(
+        forecaster,
+        history,
+        territory,
+        first - step * (spec.max_lag + 1),
+        first + step * periods + pd.Timedelta(days=1),
+    )
+    counts = panel.counts.copy()
+    counts[:, panel.starts >= first] = np.nan
+    panel = DensePanel(panel.series, panel.starts, counts)
+    origin = int(panel.starts.get_indexer(pd.DatetimeIndex([first]))[0])
+    attributes = area_attributes(
+        territory, forecaster.model_level, list(forecaster.hierarchy.model_areas)
+    )
+    block = build_features(
+        panel,
+        spec,
+        territory,
+        attributes,
+        first=origin,
+        last=origin + periods,
+        covariates=model_covariates(forecaster, territory, panel.starts),
+    )
+    shap = booster.get_feature_importance(Pool(block.matrix), type="ShapValues")
+    keys = block.keys.assign(level=forecaster.model_level)
+    return explain(np.asarray(shap), list(block.matrix.columns), block.matrix, keys, top_k)
+
+
+def score_on_window(
+    model: Any,
+    history: History,
+    territory: Territory,
+    *,
+    n_windows: int = 1,
+    end: pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Metrics per level × grain of a trained model on the latest window(s) of `history`.
+
+    No refit: the model forecasts each window from the history before its origin, exactly as
+    in production; champion and challenger scored by this on the same history are comparable.
+    Intervals use the model's own stored dispersion. Columns: window, level, grain, kind,
+    metric, value (window "all" = mean over windows).
+    """
+    forecaster = as_forecaster(model)
+    spec = forecaster.spec
+    last = end or history.end(territory, spec.frequency)
+    horizon = spec.horizon
+    hours = PERIOD_HOURS[spec.frequency] * (spec.max_lag + horizon * n_windows + 1)
+    start = last - pd.Timedelta(hours=hours)
+    panel = history_panel(forecaster, history, territory, start, last)
+    covariates = model_covariates(forecaster, territory, panel.starts)
+    n = len(panel.starts)
+    windows = [
+        Window(k, n - horizon * (n_windows - k), n - horizon * (n_windows - k - 1))
+        for k in range(n_windows)
+    ]
+    frames = []
+    for w in windows:
+        means = forecaster.modelled_means(panel, territory, w.origin, w.end, covariates)
+        frame = means.to_frame().rename(columns={"count": "mean"})
+        frame.insert(0, "window", w.index)
+        frames.append(frame)
+    predictions = pd.concat(frames, ignore_index=True)
+    first_origin = panel.starts[windows[0].origin]
+    actuals = history.level_actuals(
+        territory,
+        tuple(forecaster.hierarchy.levels),
+        spec.frequency,
+        start=first_origin - scaling_history(spec),
+        end=last,
+    )
+    pairs = level_pairs(
+        predictions,
+        panel.series,
+        forecaster.hierarchy,
+        actuals,
+        frequency=spec.frequency,
+        timezone=territory.timezone,
+    )
+    rows = []
+    for key, per_window in pairs.items():
+        level, grain, kind = key.split(":")
+        category = ALL_CATEGORIES if kind == "ALL" else "category"
+        alpha = forecaster.dispersion.alpha(level, grain, category)
+        for k, (y, mu, scale) in per_window.items():
+            for metric, value in scores(y, mu, scale, alpha, level=level, grain=grain).items():
+                rows.append((str(k), level, grain, kind, metric, value))
+    out = pd.DataFrame(rows, columns=["window", "level", "grain", "kind", "metric", "value"])
+    pooled = (
+        out.groupby(["level", "grain", "kind", "metric"], sort=False)["value"].mean().reset_index()
+    )
+    pooled.insert(0, "window", "all")
+    return pd.concat([pooled, out], ignore_index=True)

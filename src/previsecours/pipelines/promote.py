@@ -24,20 +24,20 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from previsecours.adapters import registry
+from previsecours.adapters import registry, store
+from previsecours.config import PromotionPolicy
 from previsecours.core.features import FEATURE_SPEC_VERSION
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS
+from previsecours.core.history import History
 from previsecours.core.models.baselines import baseline
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.core.promotion import (
     ModelScore,
     PredictionStats,
     PromotionDecision,
-    PromotionPolicy,
     decide,
 )
-from previsecours.pipelines.predict import as_forecaster, predict_levels
-from previsecours.pipelines.train import data_end, load_history, score_on_window
+from previsecours.pipelines.predict import as_forecaster, predict_levels, score_on_window
 from previsecours.settings import Settings
 
 SEASONAL_NAIVE = "seasonal naive"
@@ -82,10 +82,10 @@ def naive_of(forecaster: TrainedForecaster) -> TrainedForecaster:
 
 
 def check_predictions(
-    forecaster: TrainedForecaster, events: pd.DataFrame, settings: Settings, start: pd.Timestamp
+    forecaster: TrainedForecaster, history: History, settings: Settings, start: pd.Timestamp
 ) -> PredictionStats:
     """Usability of what the model would serve next: every level's means and quantiles."""
-    levels = predict_levels(forecaster, events, settings.territory, start, forecaster.spec.horizon)
+    levels = predict_levels(forecaster, history, settings.territory, start, forecaster.spec.horizon)
     values = levels[["mean", *QUANTILE_COLUMNS]].to_numpy(np.float64)
     return PredictionStats.of(values)
 
@@ -93,9 +93,8 @@ def check_predictions(
 def run_promote(settings: Settings, *, now: datetime, version: int | None = None) -> PromoteResult:
     territory = settings.territory
     paths = settings.paths
-    section = settings.section("promote")
-    policy = PromotionPolicy.from_params(section)
-    windows = int(section.get("windows", 1))
+    policy = settings.params.promote
+    windows = policy.windows
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -115,15 +114,15 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
             f"{challenger.label} is already the champion: train a new version first"
         )
     candidate = as_forecaster(registry.load_version(paths, challenger, {FEATURE_SPEC_VERSION}))
-    events = load_history(paths, territory)  # events, or counts of a counts-only store
-    end = data_end(events, territory, candidate.spec.frequency)
+    history = store.read_history(paths, territory).require()
+    end = history.end(territory, candidate.spec.frequency)
     seconds["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     scored = ModelScore(
         challenger.label,
-        metric_table(score_on_window(candidate, events, territory, n_windows=windows, end=end)),
-        check_predictions(candidate, events, settings, end),
+        metric_table(score_on_window(candidate, history, territory, n_windows=windows, end=end)),
+        check_predictions(candidate, history, settings, end),
     )
     seconds["score challenger"] = time.perf_counter() - clock
     clock = time.perf_counter()
@@ -138,7 +137,7 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
             label = f"{SEASONAL_NAIVE} (the champion cannot be re-scored: {exc})"
     reference = ModelScore(
         label,
-        metric_table(score_on_window(incumbent, events, territory, n_windows=windows, end=end)),
+        metric_table(score_on_window(incumbent, history, territory, n_windows=windows, end=end)),
     )
     seconds["score reference"] = time.perf_counter() - clock
 

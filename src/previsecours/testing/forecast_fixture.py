@@ -32,7 +32,7 @@ from previsecours.core.forecast_schema import (
 )
 from previsecours.core.schema import conform_extract
 from previsecours.core.territory import Territory
-from previsecours.settings import Paths
+from previsecours.paths import Paths
 
 CATEGORY_SHARES = {"SUAP": 0.78, "ACCI": 0.07, "INCU": 0.04, "INCN": 0.02, "AUTR": 0.09}
 # Relative volume per local hour of day (trough at 5 am, plateau 10 am - 8 pm).

@@ -7,27 +7,22 @@ Optional level offset (`offset_column`, off by default): every row starts from t
 smooth expected level (CatBoost's `baseline`) and the trees learn the multiplicative deviation
 from it — "profile" (the territory's same-weeks ±2 reference over 3 years times the area's
 share of the last year) or a history column (e.g. `roll_8736`). Meant for trends trees cannot
-extrapolate; on generated Essonne data (4 weekly windows ending 2025-12-30) it did not help:
-département × day RMSSE 0.743 without, 0.773 with "profile", 0.797 with `roll_8736`; station ×
-hour 0.715 / 0.716 / 0.715. Kept as a parameter for real series with stronger trends. The
-offset kind and the fallback are stored in the model file's metadata.
+extrapolate; on generated Essonne data it did not help (bench/README.md, experiment log). Kept
+as a parameter for real series with stronger trends. The offset kind and the fallback are
+stored in the model file's metadata.
 The mean is exp(offset + raw): Poisson and Tweedie both model the log of the expected count.
 
 The time index `years_since_2000` is ignored by default (`ignored_features`; the GLM keeps it
 for its log-linear trend): trees cannot extrapolate it, so every forecast falls in the leaves of
 the latest training weeks and inherits their level — in August the July level, around All
 Saints the October one. The trend still reaches the trees through the yearly history features
-(`roll_8736`, `ref_3y`, …). Measured on generated Essonne data (7 years, bench/exp_catboost.py):
-12 weekly windows 4 weeks apart over 2025, département × day RMSSE 0.749 → 0.720 and bias
-+4.4 % → +3.2 %; 4 December windows 0.843 → 0.807 and +1.4 % → +0.2 %; station × hour unchanged
-(0.698, 0.725 → 0.724).
+(`roll_8736`, `ref_3y`, …); the measured effect is in bench/README.md (experiment log).
 Likewise, with less than a year of training rows (Montgomery's 8 months of calls), the
 seasonal position (`SEASON_POSITION`: month, week and day of year and their cyclic encodings)
 is a time index too: the forecast weeks hold values no training row had, so they fall in the
 leaves of the latest weeks. `fit` ignores those features when the training rows span less
 than a year (by `years_since_2000`; weeks missing inside a longer span — a gap in published
-counts — do not count). Measured on Montgomery (real calls, 4 windows): county × hour RMSSE
-0.657 → 0.646, county × day 0.546 → 0.530; Essonne's 2-year fits are unchanged.
+counts — do not count). Measured on Montgomery's real calls: bench/results/montgomery.md.
 """
 
 from __future__ import annotations

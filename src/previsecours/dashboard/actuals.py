@@ -1,13 +1,13 @@
 """Recent actuals and historical references from the curated store, for the detail panels.
 
-A `History` holds either the events (canonical columns) or, for services that only publish
-counts (SDIS 91's open data: weekly counts per commune), those counts — each row a weight at
-its period start — in the territory's time zone. Areas follow the forecast's levels: a
-commune's interventions are those in the commune, a coverage zone's those whose first engaged
-station is the zone's station, the département's all of them. Every function returns `None`
-(not zero) when the history cannot answer — it does not cover the dates, or its resolution is
-coarser than asked (weekly counts say nothing of an hour) — so the page can say "non
-disponible" rather than show a false zero.
+`Actuals.of(history, timezone)` turns the stored `History` into what the panels read. It holds
+either the events (canonical columns) or, for services that only publish counts (SDIS 91's open
+data: weekly counts per commune), those counts — each row a weight at its period start — in the
+territory's time zone. Areas follow the forecast's levels: a commune's interventions are those in
+the commune, a coverage zone's those whose first engaged station is the zone's station, the
+département's all of them. Every function returns `None` (not zero) when the history cannot answer
+— it does not cover the dates, or its resolution is coarser than asked (weekly counts say nothing
+of an hour) — so the page can say "non disponible" rather than show a false zero.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.forecast_schema import ALL_CATEGORIES
+from previsecours.core.history import History
 
 REFERENCE_YEARS = 3
 REFERENCE_WEEKS = 2  # same weeks ± this many
@@ -35,7 +36,7 @@ class SameWeeksReference:
     years: tuple[int, ...]
 
 
-class History:
+class Actuals:
     """Dated, weighted interventions of one territory (weight 1 per event, or a count)."""
 
     def __init__(self, frame: pd.DataFrame, resolution: str = "event") -> None:
@@ -44,7 +45,14 @@ class History:
         self.events = frame.dropna(subset=["time"]).sort_values("time", ignore_index=True)
 
     @classmethod
-    def from_events(cls, events: pd.DataFrame, timezone: str) -> History:
+    def of(cls, history: History, timezone: str) -> Actuals:
+        """The stored history (events, or counts per commune) as dated weights."""
+        if history.frequency is not None:
+            return cls.from_counts(history.frame, timezone, history.frequency)
+        return cls.from_events(history.frame, timezone)
+
+    @classmethod
+    def from_events(cls, events: pd.DataFrame, timezone: str) -> Actuals:
         station = (
             events["station_code"]
             if "station_code" in events
@@ -61,7 +69,7 @@ class History:
         return cls(frame)
 
     @classmethod
-    def from_counts(cls, counts: pd.DataFrame, timezone: str, frequency: str) -> History:
+    def from_counts(cls, counts: pd.DataFrame, timezone: str, frequency: str) -> Actuals:
         """Counts per commune (`area_code`), category and period of `frequency`."""
         station = pd.Series(pd.NA, index=counts.index)
         weight = counts["count"].to_numpy(dtype=float)

@@ -17,6 +17,7 @@ from previsecours.adapters.export_files import (
     write_dirty_export,
     write_export,
 )
+from previsecours.config import GenerateParams
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.export import dirty_export, dispatch_export
 from previsecours.core.territory import Territory
@@ -36,13 +37,13 @@ class GenerateRequest:
     dirty_rate: float = DEFAULT_DIRTY_RATE
 
     @classmethod
-    def from_params(cls, section: dict[str, Any], out: Path, **overrides: Any) -> GenerateRequest:
+    def from_params(cls, params: GenerateParams, out: Path, **overrides: Any) -> GenerateRequest:
         """`params.yaml`'s `generate:` section, each value overridden when given (not None)."""
         values: dict[str, Any] = {
-            "start": date.fromisoformat(str(section.get("start", "2019-01-01"))),
-            "end": date.fromisoformat(str(section.get("end", "2025-12-31"))),
-            "seed": int(section.get("seed", 7)),
-            "dirty_rate": float(section.get("dirty_rate", DEFAULT_DIRTY_RATE)),
+            "start": params.start,
+            "end": params.end,
+            "seed": params.seed,
+            "dirty_rate": params.dirty_rate,
         }
         values |= {k: v for k, v in overrides.items() if v is not None}
         return cls(out=out, **values)

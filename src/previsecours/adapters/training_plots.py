@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from previsecours.core.backtest import metric_table
-from previsecours.core.territory import Territory
-
-if TYPE_CHECKING:
-    from previsecours.pipelines.train import BacktestFiles, PanelData
+from previsecours.core.training import BacktestFiles
 
 
 def _pyplot() -> Any:
@@ -23,16 +20,13 @@ def _pyplot() -> Any:
     return plt
 
 
-def figures(
-    files: BacktestFiles, importance: pd.Series, data: PanelData, territory: Territory
-) -> Iterator[tuple[str, Any]]:
+def figures(files: BacktestFiles, importance: pd.Series) -> Iterator[tuple[str, Any]]:
     """(file name, figure) pairs; each figure is closed by the caller's logger."""
     plt = _pyplot()
     yield "forecast_vs_actual.png", _forecast_vs_actual(plt, files.predictions)
     yield "calibration.png", _calibration(plt, files.metrics)
     yield "rmsse_by_level.png", _rmsse(plt, files.metrics)
     yield "feature_importance.png", _importance(plt, importance)
-    del data, territory
 
 
 def _forecast_vs_actual(plt: Any, predictions: pd.DataFrame) -> Any:

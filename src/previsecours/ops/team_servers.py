@@ -29,7 +29,7 @@ from previsecours.adapters.services import (
     prefect_server,
     python_module,
 )
-from previsecours.settings import TRACKING_URI_ENV
+from previsecours.paths import TRACKING_URI_ENV
 
 MLFLOW_BACKEND_ENV = "PREVISECOURS_MLFLOW_BACKEND_STORE_URI"
 MLFLOW_ARTIFACTS_ENV = "PREVISECOURS_MLFLOW_ARTIFACTS_DESTINATION"

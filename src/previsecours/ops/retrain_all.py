@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.pipelines import train
 from previsecours.settings import Settings
 
@@ -42,16 +41,14 @@ class WorkerStamp:
 
 @dataclass(frozen=True)
 class TerritoryFit:
-    """A territory's backtest and final model, ready to be recorded."""
+    """A territory's training fit and where it was computed."""
 
-    territory: str
-    files: train.BacktestFiles
-    forecaster: TrainedForecaster
-    data: train.PanelData
-    events: int
-    seconds: Mapping[str, float]
-    cpu_seconds: float  # this process's CPU time for the fit: contention does not inflate it
+    fit: train.TrainingFit
     worker: WorkerStamp
+
+    @property
+    def territory(self) -> str:
+        return self.fit.territory
 
 
 @dataclass(frozen=True)
@@ -77,72 +74,29 @@ def territory_files(directory: Path) -> list[Path]:
 
 def fit_territory(settings: Settings, data_version: str) -> TerritoryFit:
     """Backtest and final fit of one territory; writes nothing (see the module docstring)."""
-    seconds: dict[str, float] = {}
-    cpu = time.process_time()
-    clock = time.perf_counter()
-    territory = settings.territory
-    events = train.load_events(settings)
-    # As `train` does: a counts-only store fixes frequency and level.
-    params = train.history_params(train.train_params(settings.section("train")), events, territory)
-    seconds["load"] = time.perf_counter() - clock
-    data = train.modelled_panel(events, territory, params)
-    outcome = train.backtest(events, territory, params, data)
-    seconds.update(outcome.seconds)
-    files = train.BacktestFiles(
-        predictions=outcome.result.predictions,
-        metrics=outcome.evaluation.metrics,
-        dispersion=outcome.evaluation.dispersion,
-        seconds=outcome.seconds,
-        fit_seconds=outcome.result.fit_seconds,
-        feature_spec=outcome.spec.to_dict(),
-    )
-    clock = time.perf_counter()
-    forecaster = train.fit_final(
-        events,
-        territory,
-        params,
-        data,
-        dispersion=files.dispersion["catboost"],
-        data_version=data_version,
-    )
-    seconds["final_fit"] = time.perf_counter() - clock
-    return TerritoryFit(
-        territory=territory.name,
-        files=files,
-        forecaster=forecaster,
-        data=data,
-        events=len(events),
-        seconds=seconds,
-        cpu_seconds=time.process_time() - cpu,
-        worker=WorkerStamp.here(),
-    )
+    return TerritoryFit(train.fit(settings, data_version=data_version), WorkerStamp.here())
 
 
-def record_territory(settings: Settings, fit: TerritoryFit, *, now: datetime) -> Retrained:
+def record_territory(settings: Settings, fitted: TerritoryFit, *, now: datetime) -> Retrained:
     """Backtest files, MLflow run and version, then promotion; in this process."""
     from previsecours.pipelines.promote import run_promote
 
-    seconds = dict(fit.seconds)
-    params = fit.data.params or train.train_params(settings.section("train"))
     cpu = time.process_time()
     clock = time.perf_counter()
-    train.write_backtest(settings, fit.files)
-    run_id, _, version = train.log_training(
-        settings, params, fit.files, fit.forecaster, data=fit.data, seconds=fit.seconds
-    )
-    seconds["logging"] = time.perf_counter() - clock
+    recorded = train.record(settings, fitted.fit)
+    seconds = dict(recorded.seconds)
     clock = time.perf_counter()
-    promotion = run_promote(settings, now=now, version=version)
+    promotion = run_promote(settings, now=now, version=recorded.version)
     seconds["promotion"] = time.perf_counter() - clock
     return Retrained(
-        territory=fit.territory,
-        run_id=run_id,
-        version=version,
+        territory=fitted.territory,
+        run_id=recorded.run_id,
+        version=recorded.version,
         champion=promotion.champion_after,
         promoted=promotion.decision.promoted,
         reason=promotion.decision.reason,
-        worker=fit.worker,
+        worker=fitted.worker,
         recorder=WorkerStamp.here(),
         seconds=seconds,
-        cpu_seconds={"fit": fit.cpu_seconds, "record": time.process_time() - cpu},
+        cpu_seconds={"fit": fitted.fit.cpu_seconds, "record": time.process_time() - cpu},
     )

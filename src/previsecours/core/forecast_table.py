@@ -1,0 +1,137 @@
+"""The forecast table of the contract: `predict_levels` rows decorated for people and files.
+
+Guarantees: `decorate` returns exactly `FORECAST_COLUMNS`; `reference_3y` is the mean count of
+the same period 52, 104 and 156 weeks before (local wall-clock time, so 8 am stays 8 am across
+DST), over the years the history covers — NaN, never zero, when it covers none.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from previsecours.core.forecast_schema import FORECAST_COLUMNS
+from previsecours.core.hierarchy import rollup
+from previsecours.core.history import History
+from previsecours.core.panel import DensePanel
+from previsecours.core.schema import Frequency
+from previsecours.core.territory import Territory
+
+REFERENCE_YEARS = (1, 2, 3)
+YEAR_SHIFT = pd.Timedelta(days=364)  # 52 weeks: the same weekday one year before
+
+
+def decorate(
+    levels: pd.DataFrame,
+    territory: Territory,
+    *,
+    issued_at: pd.Timestamp,
+    reference: pd.Series,
+    model_name: str,
+    model_version: str,
+    data: str,
+) -> pd.DataFrame:
+    """The forecast table of the contract (`FORECAST_COLUMNS`) from `predict_levels` rows."""
+    out = levels.copy()
+    out["territory"] = territory.name
+    out["issued_at"] = issued_at
+    names = area_names(territory)
+    out["area_name"] = [
+        names.get((lvl, code), code)
+        for lvl, code in zip(out["level"], out["area_code"].astype(str), strict=True)
+    ]
+    out["ref_3y_mean"] = reference.to_numpy(np.float64)
+    out["model_name"] = model_name
+    out["model_version"] = model_version
+    out["data_version"] = data
+    return out[list(FORECAST_COLUMNS)]
+
+
+def area_names(territory: Territory) -> dict[tuple[str, str], str]:
+    names = {("commune", c.code): c.name for c in territory.communes}
+    for zone in territory.coverage_zones:
+        station = territory.zone_station(zone)
+        names["station", zone] = station.name if station else zone
+    names["departement", territory.name] = territory.label
+    return names
+
+
+def reference_3y(
+    history: History, territory: Territory, levels: pd.DataFrame, frequency: Frequency
+) -> pd.Series:
+    """Mean count of the same period 52, 104 and 156 weeks before, aligned with `levels` rows.
+
+    Only years the history covers count (NaN when none does). Periods are matched in local
+    wall-clock time, so 8 am stays 8 am across DST changes.
+    """
+    tz = territory.timezone
+    first = pd.Timestamp(levels["period_start"].min())
+    last = pd.Timestamp(levels["period_end"].max())
+    stored_from = history.start() if len(history) else last
+    names = tuple(dict.fromkeys(levels["level"]))
+    margin = pd.Timedelta(days=8)  # complete weeks around the window
+    years = []
+    for n in REFERENCE_YEARS:
+        lo = wall_shift(first - margin, -YEAR_SHIFT * n, tz)
+        hi = wall_shift(last + margin, -YEAR_SHIFT * n, tz)
+        if lo >= stored_from:
+            times = history.times
+            window = History(history.frame[(times >= lo) & (times < hi)], history.frequency)
+            years.append((n, window.level_actuals(territory, names, frequency, start=lo, end=hi)))
+    blocks = []
+    for (level, grain), rows in levels.groupby(["level", "frequency"], sort=False):
+        starts = pd.DatetimeIndex(rows["period_start"].drop_duplicates()).tz_convert(tz)
+        target: Frequency = grain  # type: ignore[assignment]
+        panels = [(n, at_grain(actual[str(level)], frequency, target, tz)) for n, actual in years]
+        series = panels[0][1].series if panels else rows[["area_code", "category"]].iloc[:0]
+        found = np.full((len(panels), len(series), len(starts)), np.nan)
+        for k, (n, panel) in enumerate(panels):
+            idx = panel.starts.get_indexer(wall_shift_index(starts, -YEAR_SHIFT * n, tz))
+            found[k][:, idx >= 0] = panel.counts[:, idx[idx >= 0]]
+        with np.errstate(invalid="ignore"):
+            mean = np.nanmean(found, axis=0) if panels else found.sum(axis=0)
+        blocks.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "frequency": grain,
+                    "area_code": np.repeat(series["area_code"].astype(str).to_numpy(), len(starts)),
+                    "category": np.repeat(series["category"].astype(str).to_numpy(), len(starts)),
+                    "t": np.tile(starts.as_unit("s").asi8, len(series)),
+                    "ref": mean.reshape(-1),
+                }
+            )
+        )
+    keys = ["level", "frequency", "area_code", "category", "t"]
+    rows = pd.DataFrame(
+        {
+            "level": levels["level"].to_numpy(),
+            "frequency": levels["frequency"].to_numpy(),
+            "area_code": levels["area_code"].astype(str).to_numpy(),
+            "category": levels["category"].astype(str).to_numpy(),
+            "t": pd.DatetimeIndex(levels["period_start"]).as_unit("s").asi8,
+        }
+    )
+    merged = rows.merge(pd.concat(blocks, ignore_index=True), on=keys, how="left")
+    return pd.Series(merged["ref"].to_numpy(np.float64), index=levels.index)
+
+
+def at_grain(panel: DensePanel, frequency: Frequency, grain: Frequency, tz: str) -> DensePanel:
+    return panel if grain == frequency else rollup(panel, frequency, grain, tz)
+
+
+def local_time(t: pd.Timestamp, tz: str) -> pd.Timestamp:
+    stamp = pd.Timestamp(t)
+    return stamp.tz_localize(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+
+
+def wall_shift(t: pd.Timestamp, shift: pd.Timedelta, tz: str) -> pd.Timestamp:
+    """`t` moved by `shift` in local wall-clock time (so 8 am stays 8 am across DST)."""
+    naive = local_time(t, tz).tz_localize(None) + shift
+    return naive.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+
+
+def wall_shift_index(starts: pd.DatetimeIndex, shift: pd.Timedelta, tz: str) -> pd.DatetimeIndex:
+    naive = starts.tz_convert(tz).tz_localize(None) + shift
+    first = np.ones(len(naive), dtype=bool)
+    return naive.tz_localize(tz, ambiguous=first, nonexistent="shift_forward").as_unit("s")

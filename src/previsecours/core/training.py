@@ -1,0 +1,367 @@
+"""Training compute: the modelled panel, the rolling-origin backtest and the final fit.
+
+Pure: given a `History`, a territory and `TrainParams`, every function here computes and
+returns; reading the store, the covariate files and writing MLflow runs is the pipelines' job.
+
+Design:
+- The model forecasts the modelled level (`train.model_level`, e.g. coverage zone) × hour, all
+  categories together when `split_categories`, with CatBoost Poisson on the last
+  `train_years`; categories get their measured shares and finer areas their measured share of
+  each modelled area, so every level adds up exactly (core/hierarchy.py). With
+  `allocation: top_down` the modelled areas' sum is split again by measured shares.
+- Direct multi-horizon features (lags ≥ horizon), see core/features.py.
+- Intervals: negative binomial around the mean, dispersion per level × grain fitted on the
+  backtest forecasts, coverage reported cross-fitted (core/intervals.py).
+- A counts-only store fixes frequency, level and categories (`history_params`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from previsecours.config import TrainParams
+from previsecours.core.backtest import (
+    BacktestConfig,
+    BacktestResult,
+    Evaluation,
+    Progress,
+    default_levels,
+    evaluate,
+    run_backtest,
+)
+from previsecours.core.calendar import PERIOD_HOURS, horizon_periods
+from previsecours.core.features import (
+    AreaAttributes,
+    FeatureSpec,
+    area_attributes,
+    build_features,
+    make_spec,
+)
+from previsecours.core.hierarchy import Dispersion, Hierarchy, fit_hierarchy
+from previsecours.core.history import History
+from previsecours.core.models import make_forecaster
+from previsecours.core.models.bundle import TrainedForecaster
+from previsecours.core.panel import DensePanel, count_panel
+from previsecours.core.stored_counts import counts_hierarchy, known_counts_panel, with_level_codes
+from previsecours.core.territory import Territory
+from previsecours.errors import ConfigError
+
+YEAR_HOURS = 8766
+
+
+@dataclass(frozen=True)
+class PanelData:
+    panel: DensePanel  # modelled series × periods
+    start: pd.Timestamp
+    end: pd.Timestamp  # exclusive: the last complete local day
+    covariates: pd.DataFrame | None = None  # the territory's covariates per panel period
+    params: TrainParams | None = None  # as the history allowed (see `history_params`)
+
+
+@dataclass(frozen=True)
+class BacktestOutcome:
+    result: BacktestResult
+    evaluation: Evaluation
+    hierarchy: Hierarchy
+    spec: FeatureSpec
+    seconds: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class BacktestFiles:
+    """What a backtest leaves for the final fit, MLflow and DVC's metrics."""
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    dispersion: Mapping[str, Dispersion]
+    seconds: Mapping[str, float]
+    fit_seconds: Mapping[str, float]
+    feature_spec: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, outcome: BacktestOutcome) -> BacktestFiles:
+        return cls(
+            predictions=outcome.result.predictions,
+            metrics=outcome.evaluation.metrics,
+            dispersion=outcome.evaluation.dispersion,
+            seconds=outcome.seconds,
+            fit_seconds=outcome.result.fit_seconds,
+            feature_spec=outcome.spec.to_dict(),
+        )
+
+
+def history_params(params: TrainParams, history: History, territory: Territory) -> TrainParams:
+    """The params a history allows: a counts-only store fixes frequency, level and categories.
+
+    Events → `params` unchanged. Stored counts → their own frequency and level (core.
+    stored_counts), categories modelled directly (no events to measure shares from).
+    """
+    if history.frequency is None:
+        return params
+    history.require()
+    frequency = history.frequency
+    if params.frequency is not None and params.frequency != frequency:
+        raise ConfigError(
+            f"params.yaml train.frequency is {params.frequency}, but the store holds "
+            f"{frequency}ly counts only (no events to count at another frequency)"
+        )
+    _, level = with_level_codes(history.frame, territory)
+    return replace(params, frequency=frequency, model_level=level, split_categories=False)
+
+
+def modelled_panel(history: History, territory: Territory, params: TrainParams) -> PanelData:
+    """The modelled series over the last `history_years` (covariates not attached).
+
+    Stored counts give the panel at their own frequency and level, unknown periods NaN (see
+    `history_params`)."""
+    params = history_params(params, history, territory)
+    frequency = params.frequency_of(territory)
+    end = history.end(territory, frequency)
+    start = max(end - pd.Timedelta(days=round(365.25 * params.history_years)), history.start())
+    if history.is_counts:
+        panel = known_counts_panel(history.frame, territory, frequency, start=start, end=end)
+    else:
+        panel = count_panel(
+            history.frame,
+            territory,
+            params.model_level,
+            frequency,
+            start=start,
+            end=end,
+            by_category=not params.split_categories,
+        )
+    return PanelData(panel, start, end, params=params)
+
+
+def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig:
+    frequency = params.frequency_of(territory)
+    return BacktestConfig(
+        horizon=horizon_periods(params.horizon, frequency),
+        n_windows=params.n_windows,
+        step=params.step,
+        refit=params.refit,
+        train_periods=round(params.train_years * YEAR_HOURS / PERIOD_HOURS[frequency]),
+        models=params.models,
+        model_params=params.model_params,
+        coverage_target=params.coverage_target,
+    )
+
+
+def fitted_hierarchy(
+    history: History,
+    territory: Territory,
+    params: TrainParams,
+    model_areas: list[str],
+    end: pd.Timestamp,
+) -> Hierarchy:
+    """Shares measured on the `allocation_years` before `end` (counts: identity)."""
+    params = history_params(params, history, territory)
+    if history.is_counts:
+        level = params.model_level
+        return counts_hierarchy(level, model_areas, tuple(territory.categories), territory.name)
+    events = history.frame
+    since = end - pd.Timedelta(days=round(365.25 * params.allocation_years))
+    recent = events[(events["alert_time"] >= since) & (events["alert_time"] < end)]
+    return fit_hierarchy(
+        recent,
+        territory,
+        params.model_level,
+        model_areas,
+        tuple(default_levels(territory, params.model_level)),
+        split_categories=params.split_categories,
+        frequency=params.frequency_of(territory),
+        pooled=params.allocation == "top_down",
+    )
+
+
+class ModelInputs(NamedTuple):
+    """What every fit of a panel shares: windows, feature spec, modelled areas, attributes."""
+
+    config: BacktestConfig
+    spec: FeatureSpec
+    areas: list[str]
+    attributes: AreaAttributes
+
+
+def model_inputs(territory: Territory, params: TrainParams, data: PanelData) -> ModelInputs:
+    config = backtest_config(params, territory)
+    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
+    areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
+    return ModelInputs(config, spec, areas, area_attributes(territory, params.model_level, areas))
+
+
+def covariate_names(data: PanelData) -> tuple[str, ...]:
+    return () if data.covariates is None else tuple(str(c) for c in data.covariates.columns)
+
+
+def window_fits(
+    territory: Territory, params: TrainParams, data: PanelData, windows: tuple[int, ...]
+) -> BacktestResult:
+    """The backtest fits and forecasts of some windows only: a unit of work that can run in
+    another process (`core.backtest.merge_results` joins them; `backtest(fitted=...)` goes on)."""
+    params = data.params or params  # a counts-only store fixes frequency and level
+    inputs = model_inputs(territory, params, data)
+    return run_backtest(
+        data.panel,
+        inputs.spec,
+        territory,
+        inputs.attributes,
+        inputs.config,
+        covariates=data.covariates,
+        only=windows,
+    )
+
+
+def backtest(
+    history: History,
+    territory: Territory,
+    params: TrainParams,
+    data: PanelData,
+    progress: Progress | None = None,
+    *,
+    fitted: BacktestResult | None = None,
+) -> BacktestOutcome:
+    """Every model over the rolling-origin windows, evaluated at every level × grain.
+
+    `fitted`: the windows' fits and forecasts already made (e.g. by `window_fits` elsewhere)."""
+    params = history_params(params, history, territory)
+    seconds: dict[str, float] = {}
+    config, spec, areas, attributes = model_inputs(territory, params, data)
+    t0 = time.perf_counter()
+    result = fitted or run_backtest(
+        data.panel,
+        spec,
+        territory,
+        attributes,
+        config,
+        covariates=data.covariates,
+        progress=progress,
+    )
+    seconds["backtest_fit_predict"] = (
+        sum(result.fit_seconds.values()) + sum(result.predict_seconds.values())
+        if fitted
+        else time.perf_counter() - t0
+    )
+    t0 = time.perf_counter()
+    first_origin = data.panel.starts[result.windows[0].origin]
+    # Allocation measured before the first window: the backtest never sees its own future.
+    hierarchy = fitted_hierarchy(history, territory, params, areas, first_origin)
+    actuals = history.level_actuals(
+        territory,
+        tuple(hierarchy.levels),
+        spec.frequency,
+        start=first_origin - scaling_history(spec),
+        end=data.end,
+    )
+    evaluation = evaluate(
+        result,
+        data.panel.series,
+        hierarchy,
+        actuals,
+        frequency=spec.frequency,
+        timezone=territory.timezone,
+        coverage_target=params.coverage_target,
+    )
+    seconds["evaluation"] = time.perf_counter() - t0
+    return BacktestOutcome(result, evaluation, hierarchy, spec, seconds)
+
+
+def scaling_history(spec: FeatureSpec) -> pd.Timedelta:
+    """Actuals read before the first origin: the scale of the scaled errors needs them."""
+    return pd.Timedelta(days=104 * 7 if spec.frequency == "week" else 36)
+
+
+def fit_final(
+    history: History,
+    territory: Territory,
+    params: TrainParams,
+    data: PanelData,
+    *,
+    dispersion: Dispersion,
+    data_version: str,
+) -> TrainedForecaster:
+    """CatBoost on the last `train_years` up to the end of the data, with its hierarchy."""
+    params = history_params(params, history, territory)
+    config, spec, areas, attributes = model_inputs(territory, params, data)
+    n = len(data.panel.starts)
+    first = max(n - (config.train_periods or n), 0)
+    block = build_features(
+        data.panel, spec, territory, attributes, first=first, last=n, covariates=data.covariates
+    )
+    known = ~np.isnan(block.y)
+    model = make_forecaster("catboost", spec, params.model_params.get("catboost"))
+    model.fit(block.matrix[known], block.y[known])
+    return TrainedForecaster(
+        spec=spec,
+        model=model,
+        hierarchy=fitted_hierarchy(history, territory, params, areas, data.end),
+        dispersion=dispersion,
+        territory=territory.name,
+        data_version=data_version,
+    )
+
+
+def input_example(
+    forecaster: TrainedForecaster, data: PanelData, territory: Territory
+) -> pd.DataFrame:
+    """A few rows of the model's input, for its MLflow signature."""
+    n = len(data.panel.starts)
+    attributes = area_attributes(
+        territory, forecaster.model_level, list(forecaster.hierarchy.model_areas)
+    )
+    block = build_features(
+        data.panel,
+        forecaster.spec,
+        territory,
+        attributes,
+        first=n - 1,
+        last=n,
+        covariates=data.covariates,
+    )
+    return block.matrix.head(5).reset_index(drop=True)
+
+
+def history_panel(
+    forecaster: TrainedForecaster,
+    history: History,
+    territory: Territory,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> DensePanel:
+    """Counts of a trained model's series over [start, end), in the model's series order."""
+    h = forecaster.hierarchy
+    frequency = forecaster.spec.frequency
+    split = h.category_shares is not None
+    if history.is_counts:
+        # Periods the counts do not cover stay unknown (NaN), never zero.
+        panel = known_counts_panel(
+            history.frame, territory, frequency, start=start, end=end, areas=list(h.model_areas)
+        )
+    else:
+        panel = count_panel(
+            history.frame,
+            territory,
+            h.model_level,
+            frequency,
+            start=start,
+            end=end,
+            by_category=not split,
+            areas=list(h.model_areas),
+        )
+    categories = ["ALL"] if split else list(h.categories)
+    wanted = pd.DataFrame(
+        {
+            "area_code": np.repeat(np.asarray(h.model_areas, dtype=object), len(categories)),
+            "category": np.tile(np.asarray(categories, dtype=object), len(h.model_areas)),
+        }
+    )
+    index = pd.MultiIndex.from_frame(panel.series[["area_code", "category"]].astype(str))
+    pos = index.get_indexer(pd.MultiIndex.from_frame(wanted.astype(str)))
+    counts = np.where(pos[:, None] >= 0, panel.counts[np.maximum(pos, 0)], 0.0)
+    return DensePanel(wanted, panel.starts, counts)
