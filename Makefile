@@ -48,14 +48,19 @@ postgres: ## Install Debian's PostgreSQL for the team-servers test (when missing
 	  || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
 	  || echo "PostgreSQL could not be installed: the PostgreSQL server test will be skipped"
 
+# The demo's home: generated data, runs, registry and forecasts stay out of the checkout (git
+# status stays clean). `make serve HOME_DIR=.` serves the repository's own home instead.
+DEMO_HOME := .demo
+HOME_DIR ?= $(DEMO_HOME)
+
 serve: setup ## Prefect server + schedules, MLflow UI and dashboard on 127.0.0.1 (Ctrl-C stops all)
-	$(BIN)/previsecours serve --territory essonne
+	$(BIN)/previsecours --home $(HOME_DIR) serve
 
 dashboard: setup ## Only the planners' dashboard on http://127.0.0.1:8050 (latest forecast)
-	$(BIN)/previsecours dashboard --territory essonne
+	$(BIN)/previsecours --home $(HOME_DIR) dashboard
 
-demo: setup ## Run the whole job end to end on the embedded default (Essonne)
-	$(BIN)/python -m previsecours.demo
+demo: setup ## Run the whole job end to end on the embedded default (Essonne), in .demo/
+	$(BIN)/python -m previsecours.demo --home $(DEMO_HOME)
 
 # bench/bench_*.py import their helpers as benchlib.<module> (bench/benchlib/; python puts the
 # script's folder bench/ on the path). Experiments, not run here: PYTHONPATH=bench
@@ -64,5 +69,5 @@ bench: setup browser ## Benchmarks (speed, memory, accuracy vs peers): tables �
 	$(UV) sync --frozen --project bench/peers --python $(PYTHON)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-clean: ## Remove run state (data/, mlruns/, .prefect/, forecasts/) — not the environment
-	rm -rf data/raw data/inbox data/quarantine mlruns/* .prefect forecasts logs
+clean: ## Remove run state (data/, mlruns/, .prefect/, forecasts/, the demo's home) — not the environment
+	rm -rf data/raw data/inbox data/quarantine mlruns/* .prefect forecasts logs metrics $(DEMO_HOME)
