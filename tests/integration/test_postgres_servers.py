@@ -48,7 +48,7 @@ def _rows(dsn: str, query: str) -> list[tuple[object, ...]]:
 @pytest.mark.slow
 def test_training_through_a_work_pool_lands_in_postgresql(territory_file: Path) -> None:
     from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     from previsecours.ops.team_servers import TeamServers, team_services
 
@@ -58,6 +58,7 @@ def test_training_through_a_work_pool_lands_in_postgresql(territory_file: Path) 
             mlflow_backend_store=f"postgresql+psycopg2://{server}/mlflow",
             artifacts_destination=str(home / "shared-artifacts"),
             prefect_database=f"postgresql+asyncpg://{server}/prefect",
+            prefect_auth="team:s3cret",
             work_pool=POOL,
             prefect_port=free_port(),
             mlflow_port=free_port(),
@@ -74,7 +75,11 @@ def test_training_through_a_work_pool_lands_in_postgresql(territory_file: Path) 
                 capture_output=True,
                 timeout=120,
             )
-            with temporary_settings(updates={PREFECT_API_URL: servers.prefect_api_url}):
+            updates = {PREFECT_API_URL: servers.prefect_api_url, PREFECT_API_AUTH_STRING: None}
+            with temporary_settings(updates=updates), pytest.raises(Exception, match="401"):
+                run_deployment("train/team", timeout=10, poll_interval=2)  # no password
+            updates[PREFECT_API_AUTH_STRING] = servers.prefect_auth
+            with temporary_settings(updates=updates):
                 run = run_deployment("train/team", timeout=300, poll_interval=2)
             assert run.state is not None and run.state.is_completed(), run.state
 

@@ -211,13 +211,15 @@ def python_module(module: str, *args: str) -> list[str]:
 
 
 def prefect_server(port: int, env: dict[str, str]) -> Service:
-    """Prefect's API and UI on 127.0.0.1 (`env`: its PREFECT_HOME, database, ...)."""
+    """Prefect's API and UI on 127.0.0.1 behind a host check (`flows/server.py`), answering
+    cross-origin calls from its own origin only (`env`: its PREFECT_HOME, database, ...)."""
+    origins = f"http://{HOST}:{port},http://localhost:{port}"
     return Service(
         "prefect",
-        python_module("prefect", "server", "start", "--host", HOST, "--port", str(port)),
+        python_module("flows.server", "--host", HOST, "--port", str(port)),
         port=port,
         health_path="/api/health",
-        env=env,
+        env={"PREFECT_SERVER_API_CORS_ALLOWED_ORIGINS": origins, **env},
     )
 
 

@@ -11,9 +11,11 @@
 - a Prefect process worker polling the work pool (created by the worker when missing): runs of
   deployments registered with `python -m flows.deployments --work-pool NAME` start there.
 
-Clients (the CLI, flows, Dask workers) then point at the servers with `client_env()`:
-`PREFECT_API_URL` and `PREVISECOURS_TRACKING_URI`. Secrets stay in the environment, never in
-params.yaml.
+Prefect's server requires basic auth (`PREFECT_SERVER_API_AUTH_STRING=user:password`, required
+here) and answers only requests addressed to 127.0.0.1 / localhost from its own origin
+(`flows/server.py`). Clients (the CLI, flows, Dask workers) then point at the servers with
+`client_env()`: `PREFECT_API_URL`, `PREFECT_API_AUTH_STRING` and `PREVISECOURS_TRACKING_URI`.
+Secrets stay in the environment, never in params.yaml, and are masked when shown.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from previsecours.paths import TRACKING_URI_ENV
 MLFLOW_BACKEND_ENV = "PREVISECOURS_MLFLOW_BACKEND_STORE_URI"
 MLFLOW_ARTIFACTS_ENV = "PREVISECOURS_MLFLOW_ARTIFACTS_DESTINATION"
 PREFECT_DATABASE_ENV = "PREFECT_API_DATABASE_CONNECTION_URL"
+PREFECT_AUTH_ENV = "PREFECT_SERVER_API_AUTH_STRING"  # user:password, Prefect's basic auth
+PREFECT_CLIENT_AUTH_ENV = "PREFECT_API_AUTH_STRING"
 WORK_POOL_ENV = "PREVISECOURS_WORK_POOL"
 DEFAULT_WORK_POOL = "previsecours"
 
@@ -43,6 +47,7 @@ class TeamServers:
     mlflow_backend_store: str  # postgresql+psycopg2://user:password@host:5432/mlflow
     artifacts_destination: str  # /shared/mlflow-artifacts, s3://bucket/prefix, …
     prefect_database: str  # postgresql+asyncpg://user:password@host:5432/prefect
+    prefect_auth: str  # user:password: a team's Prefect server is never open
     work_pool: str = DEFAULT_WORK_POOL
     prefect_port: int = 4200
     mlflow_port: int = 5000
@@ -50,14 +55,18 @@ class TeamServers:
     @classmethod
     def from_env(cls, env: Mapping[str, str], **ports: int) -> TeamServers:
         """The servers the environment describes; a clear error naming what is missing."""
-        wanted = (MLFLOW_BACKEND_ENV, MLFLOW_ARTIFACTS_ENV, PREFECT_DATABASE_ENV)
+        wanted = (MLFLOW_BACKEND_ENV, MLFLOW_ARTIFACTS_ENV, PREFECT_DATABASE_ENV, PREFECT_AUTH_ENV)
         missing = [name for name in wanted if not env.get(name)]
         if missing:
-            raise ValueError(f"set {', '.join(missing)} (see README: servers for a team)")
+            raise ValueError(f"set {', '.join(missing)} (see docs/scaling.md)")
+        user, _, password = env[PREFECT_AUTH_ENV].partition(":")
+        if not user or not password:
+            raise ValueError(f"{PREFECT_AUTH_ENV} must be user:password")
         return cls(
             mlflow_backend_store=env[MLFLOW_BACKEND_ENV],
             artifacts_destination=env[MLFLOW_ARTIFACTS_ENV],
             prefect_database=env[PREFECT_DATABASE_ENV],
+            prefect_auth=env[PREFECT_AUTH_ENV],
             work_pool=env.get(WORK_POOL_ENV) or DEFAULT_WORK_POOL,
             **ports,
         )
@@ -70,9 +79,14 @@ class TeamServers:
     def tracking_uri(self) -> str:
         return f"http://{HOST}:{self.mlflow_port}"
 
-    def client_env(self) -> dict[str, str]:
-        """What a client process needs to use these servers."""
-        return {"PREFECT_API_URL": self.prefect_api_url, TRACKING_URI_ENV: self.tracking_uri}
+    def client_env(self, *, masked: bool = False) -> dict[str, str]:
+        """What a client process needs to use these servers (`masked`: to show people)."""
+        user = self.prefect_auth.partition(":")[0]
+        return {
+            "PREFECT_API_URL": self.prefect_api_url,
+            PREFECT_CLIENT_AUTH_ENV: f"{user}:***" if masked else self.prefect_auth,
+            TRACKING_URI_ENV: self.tracking_uri,
+        }
 
 
 def team_services(
@@ -85,7 +99,12 @@ def team_services(
     }
     return [
         prefect_server(
-            servers.prefect_port, {**prefect_env, PREFECT_DATABASE_ENV: servers.prefect_database}
+            servers.prefect_port,
+            {
+                **prefect_env,
+                PREFECT_DATABASE_ENV: servers.prefect_database,
+                PREFECT_AUTH_ENV: servers.prefect_auth,
+            },
         ),
         mlflow_server(
             servers.mlflow_port,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from previsecours.adapters import services
 from previsecours.adapters.services import Service, python_module
 
 
@@ -25,18 +26,10 @@ def free_port() -> int:
 
 
 def prefect_server(prefect_home: Path, port: int, env: dict[str, str] | None = None) -> Service:
-    """`prefect server start` with its own PREFECT_HOME (and database, unless `env` names one)."""
-    return Service(
-        "prefect",
-        python_module("prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)),
-        port=port,
-        health_path="/api/health",
-        env={
-            "PREFECT_HOME": str(prefect_home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            **(env or {}),
-        },
-    )
+    """The project's Prefect server (`flows/server.py`) with its own PREFECT_HOME (and
+    database, unless `env` names one)."""
+    own = {"PREFECT_HOME": str(prefect_home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    return services.prefect_server(port, {**own, **(env or {})})
 
 
 def dask_scheduler(port: int, http_port: int) -> Service:
