@@ -63,6 +63,10 @@ class IngestParams:
     volume_factor: float = 5.0
     volume_min_daily_mean: float = 20.0
     volume_min_history_days: int = 4
+    volume_run_gap_days: int = 3
+    isolated_day_max_rows: int = 3
+    keep_raw_extracts: bool = False
+    raw_retention_days: int = 30
     dvc_remote: str = ".dvc-remote"
 
 
@@ -70,7 +74,8 @@ class IngestParams:
 class TrainParams:
     """`train:` — the modelled grain, the backtest and the models."""
 
-    model_level: str = "station"
+    # auto: station (coverage zone) when the territory declares coverage zones, else commune
+    model_level: Literal["auto", "commune", "station", "departement"] = "auto"
     split_categories: bool = True
     frequency: Literal["hour", "day", "week"] | None = None  # default: the territory's
     horizon: str = "7d"

@@ -99,11 +99,12 @@ class BacktestFiles:
 def history_params(params: TrainParams, history: History, territory: Territory) -> TrainParams:
     """The params a history allows: a counts-only store fixes frequency, level and categories.
 
-    Events → `params` unchanged. Stored counts → their own frequency and level (core.
-    stored_counts), categories modelled directly (no events to measure shares from).
+    Events → `params` with the modelled level resolved for the territory (`model_level_for`).
+    Stored counts → their own frequency and level (core.stored_counts), categories modelled
+    directly (no events to measure shares from).
     """
     if history.frequency is None:
-        return params
+        return replace(params, model_level=model_level_for(params, territory))
     history.require()
     frequency = history.frequency
     if params.frequency is not None and params.frequency != frequency:
@@ -113,6 +114,21 @@ def history_params(params: TrainParams, history: History, territory: Territory) 
         )
     _, level = with_level_codes(history.frame, territory)
     return replace(params, frequency=frequency, model_level=level, split_categories=False)
+
+
+def model_level_for(params: TrainParams, territory: Territory) -> str:
+    """The modelled level: `train.model_level`, or for `auto` the finest level the territory
+    declares whose areas hold every intervention — coverage zones when it declares them (an
+    intervention always has a first-called zone through its commune), else communes."""
+    level = params.model_level
+    if level == "auto":
+        return "station" if territory.coverage_zones else "commune"
+    if level == "station" and not territory.coverage_zones:
+        raise ConfigError(
+            f"params.yaml train.model_level is station, but territory {territory.name} declares "
+            "no coverage zones (areas.coverage_shares): use auto, commune or departement"
+        )
+    return level
 
 
 def modelled_panel(history: History, territory: Territory, params: TrainParams) -> PanelData:
