@@ -1,8 +1,9 @@
 """Data versions with DVC: the top-level `data.dvc` tracks the curated store (`data/raw`).
 
 Guarantees:
-- `data_version(paths)` is the DVC hash recorded in `<home>/data.dvc` (what training records),
-  or `UNVERSIONED` when the store was never committed. It reads one small YAML file: no DVC.
+- `data_version(paths)` is the DVC hash recorded in `<home>/data.dvc`, or `UNVERSIONED` when
+  the store was never committed; `data_version(paths, territory)` the version of one
+  territory's part (what training and forecasts record). It reads files only: no DVC.
 - `commit_data_version(paths, remote)` records the store's current content in `data.dvc`,
   caches it and pushes it to the remote `ingest.dvc_remote`: a local directory (created on
   first use), or object storage (`s3://…`, `gs://…`, `azure://…`, with DVC's matching extra
@@ -14,6 +15,8 @@ Guarantees:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +30,43 @@ DVC_FILE = "data.dvc"
 REMOTE_NAME = "local"
 
 
-def data_version(paths: Paths) -> str:
-    """The DVC hash of the tracked store, from data.dvc (`UNVERSIONED` if never committed)."""
+def data_version(paths: Paths, territory: str | None = None) -> str:
+    """The DVC hash of the tracked store, from data.dvc (`UNVERSIONED` if never committed).
+
+    With `territory`: the version of that territory's part of the store only, so ingesting
+    another service's data leaves it unchanged — the hash of the store manifest's entries under
+    `<territory>/` (DVC's `.dir` listing in the cache), in DVC's form `<md5>.dir`."""
     dvc_file = paths.home / DVC_FILE
     if not dvc_file.is_file():
         return UNVERSIONED
     doc = yaml.safe_load(dvc_file.read_text(encoding="utf-8")) or {}
     outs: list[dict[str, Any]] = doc.get("outs") or []
     md5 = outs[0].get("md5") if outs else None
-    return str(md5) if md5 else UNVERSIONED
+    if not md5:
+        return UNVERSIONED
+    if territory is None:
+        return str(md5)
+    entries = _manifest(paths.home, str(md5))
+    if entries is None:  # cache not here (e.g. a clone that has not pulled): the whole store's
+        return str(md5)
+    mine = sorted(
+        (e["relpath"], e["md5"]) for e in entries if e["relpath"].startswith(f"{territory}/")
+    )
+    if not mine:
+        return UNVERSIONED
+    digest = hashlib.md5(json.dumps(mine).encode("utf-8"), usedforsecurity=False).hexdigest()
+    return f"{digest}.dir"
+
+
+def _manifest(home: Path, md5: str) -> list[dict[str, str]] | None:
+    """The `.dir` listing of a tracked directory from the DVC cache (3.x layout, then 2.x)."""
+    name = md5.removesuffix(".dir")
+    for folder in (home / ".dvc" / "cache" / "files" / "md5", home / ".dvc" / "cache"):
+        path = folder / name[:2] / f"{name[2:]}.dir"
+        if path.is_file():
+            listing: list[dict[str, str]] = json.loads(path.read_text(encoding="utf-8"))
+            return listing
+    return None
 
 
 def remote_path(paths: Paths, configured: str | None) -> Path | str:
