@@ -23,6 +23,7 @@ from previsecours.errors import ConfigError
 STRICT: Final = ConfigDict(extra="forbid")
 
 Allocation = Literal["bottom_up", "top_down"]
+ModelLevel = Literal["auto", "commune", "station", "departement"]
 DayKind = Literal["working", "non_working", "all"]
 HOURS_PER_YEAR: Final = 365.25 * 24
 
@@ -75,7 +76,7 @@ class TrainParams:
     """`train:` — the modelled grain, the backtest and the models."""
 
     # auto: station (coverage zone) when the territory declares coverage zones, else commune
-    model_level: Literal["auto", "commune", "station", "departement"] = "auto"
+    model_level: ModelLevel = "auto"
     split_categories: bool = True
     frequency: Literal["hour", "day", "week"] | None = None  # default: the territory's
     horizon: str = "7d"
@@ -84,6 +85,9 @@ class TrainParams:
     refit: bool = True
     train_years: float = 2.0
     history_years: float = 5.2  # read from the store: training span + 3 years of references
+    # Start the history after the last level shift (a recording change, a merger: see
+    # core/level_shift.py); shifts are detected and reported either way.
+    start_after_level_shift: bool = False
     allocation_years: float = 2.0
     allocation: Allocation = "bottom_up"  # or top_down: the modelled total split by shares
     coverage_target: float = 0.82

@@ -20,12 +20,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
 
-from previsecours.config import TrainParams
+from previsecours.config import ModelLevel, TrainParams
 from previsecours.core.backtest import (
     BacktestConfig,
     BacktestResult,
@@ -45,6 +45,7 @@ from previsecours.core.features import (
 )
 from previsecours.core.hierarchy import Dispersion, Hierarchy, fit_hierarchy
 from previsecours.core.history import History
+from previsecours.core.level_shift import LevelShift, level_shifts, weekly_totals
 from previsecours.core.models import make_forecaster
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.core.panel import DensePanel, count_panel
@@ -62,6 +63,7 @@ class PanelData:
     end: pd.Timestamp  # exclusive: the last complete local day
     covariates: pd.DataFrame | None = None  # the territory's covariates per panel period
     params: TrainParams | None = None  # as the history allowed (see `history_params`)
+    level_shifts: tuple[LevelShift, ...] = ()  # found in the whole stored history
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,11 @@ def history_params(params: TrainParams, history: History, territory: Territory) 
             f"{frequency}ly counts only (no events to count at another frequency)"
         )
     _, level = with_level_codes(history.frame, territory)
-    return replace(params, frequency=frequency, model_level=level, split_categories=False)
+    counts_level = cast(ModelLevel, level)  # commune, station or departement
+    return replace(params, frequency=frequency, model_level=counts_level, split_categories=False)
 
 
-def model_level_for(params: TrainParams, territory: Territory) -> str:
+def model_level_for(params: TrainParams, territory: Territory) -> ModelLevel:
     """The modelled level: `train.model_level`, or for `auto` the finest level the territory
     declares whose areas hold every intervention — coverage zones when it declares them (an
     intervention always has a first-called zone through its commune), else communes."""
@@ -140,6 +143,9 @@ def modelled_panel(history: History, territory: Territory, params: TrainParams) 
     frequency = params.frequency_of(territory)
     end = history.end(territory, frequency)
     start = max(end - pd.Timedelta(days=round(365.25 * params.history_years)), history.start())
+    shifts = level_shifts(weekly_totals(history, territory))
+    if params.start_after_level_shift and shifts:
+        start = max(start, shifts[-1].week)
     if history.is_counts:
         panel = known_counts_panel(history.frame, territory, frequency, start=start, end=end)
     else:
@@ -152,7 +158,7 @@ def modelled_panel(history: History, territory: Territory, params: TrainParams) 
             end=end,
             by_category=not params.split_categories,
         )
-    return PanelData(panel, start, end, params=params)
+    return PanelData(panel, start, end, params=params, level_shifts=shifts)
 
 
 def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig:
