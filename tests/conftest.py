@@ -3,9 +3,14 @@ that need it take the `shared_data` fixture and skip when it is absent (a user's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -25,14 +30,14 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def essonne():  # type: ignore[no-untyped-def]
+def essonne() -> Territory:
     from previsecours.adapters.territory_files import load_territory
 
     return load_territory(REPO / "territories" / "essonne.yaml")
 
 
 @pytest.fixture(scope="session")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """One real (temporary) Prefect API for the whole session, with its own PREFECT_HOME."""
     import os
 

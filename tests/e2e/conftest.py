@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -24,6 +25,11 @@ import pytest
 from previsecours.adapters.forecast_files import ForecastFiles
 from previsecours.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from previsecours.testing.forecast_fixture import prepared_home
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from previsecours.core.territory import Territory
 
 ISSUED_AT = pd.Timestamp("2026-12-28T05:00:00Z")
 
@@ -49,8 +55,8 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def dashboard_server(
-    tmp_path_factory: pytest.TempPathFactory, essonne, repo_root: Path
-) -> Iterator[Server]:  # type: ignore[no-untyped-def]
+    tmp_path_factory: pytest.TempPathFactory, essonne: Territory, repo_root: Path
+) -> Iterator[Server]:
     prepared = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT)
     home, files = prepared.home, prepared.files
     port = free_port()
@@ -74,7 +80,9 @@ def dashboard_server(
         log.close()
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:  # type: ignore[type-arg]
+def _wait_until_up(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -89,7 +97,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path, timeout: floa
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Browser]:
     """Closed after its module: Playwright's sync API keeps an asyncio loop in this thread
     while it is open, and Prefect's sync calls made later in the session would then return
     coroutines."""
@@ -109,7 +117,7 @@ def page_log() -> PageLog:
 
 
 @pytest.fixture
-def page(browser, page_log: PageLog) -> Iterator[object]:  # type: ignore[no-untyped-def]
+def page(browser: Browser, page_log: PageLog) -> Iterator[Page]:
     context = browser.new_context(
         viewport={"width": 1400, "height": 1000}, accept_downloads=True, locale="fr-FR"
     )

@@ -10,11 +10,17 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
 
 from tests.e2e.conftest import PageLog, Server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+    from previsecours.core.territory import Territory
 
 READY = "body[data-ready=true]"
 PALETTE = {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"}
@@ -35,7 +41,7 @@ def clean(page_log: PageLog, dashboard_server: Server) -> Iterator[None]:
     assert foreign == []
 
 
-def open_dashboard(page, server: Server) -> None:  # type: ignore[no-untyped-def]
+def open_dashboard(page: Page, server: Server) -> None:
     """Load the page until the map is coloured (its speed is measured in bench/, not here)."""
     page.goto(server.url + "/")
     page.wait_for_selector(READY, timeout=30_000)
@@ -48,18 +54,20 @@ def hourly_rows(forecast: pd.DataFrame, level: str, index: int) -> pd.DataFrame:
         & (forecast["category"] == "ALL")
     ]
     start = sorted(rows["period_start"].unique())[index]
-    return rows[rows["period_start"] == start].set_index("area_code")
+    one_period: pd.DataFrame = rows[rows["period_start"] == start].set_index("area_code")
+    return one_period
 
 
-def shape_state(page) -> dict[str, tuple[str, str]]:  # type: ignore[no-untyped-def]
-    return page.eval_on_selector_all(
+def shape_state(page: Page) -> dict[str, tuple[str, str]]:
+    state: dict[str, tuple[str, str]] = page.eval_on_selector_all(  # the page's JSON
         "#map .area",
         "nodes => Object.fromEntries(nodes.map(n => [n.dataset.code, [n.getAttribute('fill'),"
         " n.dataset.mean]]))",
     )
+    return state
 
 
-def move_slider(page, steps: int) -> None:  # type: ignore[no-untyped-def]
+def move_slider(page: Page, steps: int) -> None:
     page.focus("#period")
     for _ in range(steps):
         page.keyboard.press("ArrowRight")
@@ -68,8 +76,8 @@ def move_slider(page, steps: int) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.usefixtures("clean")
 def test_map_has_one_shape_per_commune_and_shows_provenance(
-    page, dashboard_server: Server, essonne, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, essonne: Territory, artifacts: Path
+) -> None:
     open_dashboard(page, dashboard_server)
 
     shapes = shape_state(page)
@@ -89,8 +97,8 @@ def test_map_has_one_shape_per_commune_and_shows_provenance(
 
 @pytest.mark.usefixtures("clean")
 def test_slider_changes_colours_and_numbers(
-    page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
+) -> None:
     open_dashboard(page, dashboard_server)
     before, label_before = shape_state(page), page.locator("#period-label").inner_text()
 
@@ -111,8 +119,8 @@ def test_slider_changes_colours_and_numbers(
 
 @pytest.mark.usefixtures("clean")
 def test_clicking_a_commune_opens_its_detail(
-    page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
+) -> None:
     open_dashboard(page, dashboard_server)
     page.click("#map .area[data-code='91228']")  # Évry
     page.wait_for_selector("#detail:not([hidden]) #detail-mean")
@@ -135,8 +143,8 @@ def test_clicking_a_commune_opens_its_detail(
 
 @pytest.mark.usefixtures("clean")
 def test_clicking_a_station_opens_its_seven_day_chart(
-    page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, forecast: pd.DataFrame, artifacts: Path
+) -> None:
     open_dashboard(page, dashboard_server)
     page.click("#map .station[data-code='EVRY']")
     page.wait_for_selector("#station-chart .main-svg")
@@ -168,8 +176,8 @@ def test_clicking_a_station_opens_its_seven_day_chart(
 
 @pytest.mark.usefixtures("clean")
 def test_departement_view_shows_totals_peaks_and_alerts(
-    page, dashboard_server: Server, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, artifacts: Path
+) -> None:
     open_dashboard(page, dashboard_server)
     page.click("#tabs [data-view=departement]")
     page.wait_for_selector("#dept-hourly-chart .main-svg")
@@ -187,8 +195,8 @@ def test_departement_view_shows_totals_peaks_and_alerts(
 
 @pytest.mark.usefixtures("clean")
 def test_export_downloads_the_displayed_forecast(
-    page, dashboard_server: Server, forecast: pd.DataFrame
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, forecast: pd.DataFrame
+) -> None:
     open_dashboard(page, dashboard_server)
     page.select_option("#layer", "station")
     page.wait_for_function("document.querySelectorAll('#map .area').length === 34")
@@ -215,8 +223,8 @@ def test_export_downloads_the_displayed_forecast(
 
 @pytest.mark.usefixtures("clean")
 def test_printable_view_keeps_the_map_and_provenance_only(
-    page, dashboard_server: Server, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, artifacts: Path
+) -> None:
     open_dashboard(page, dashboard_server)
     page.emulate_media(media="print")
 
@@ -230,8 +238,8 @@ def test_printable_view_keeps_the_map_and_provenance_only(
 
 
 def test_without_a_forecast_the_page_says_what_to_do(
-    page, dashboard_server: Server, page_log: PageLog, artifacts: Path
-) -> None:  # type: ignore[no-untyped-def]
+    page: Page, dashboard_server: Server, page_log: PageLog, artifacts: Path
+) -> None:
     message = "Aucune prévision pour SDIS 91 — Essonne : lancez « make demo »"
     page.route(
         "**/api/meta",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ import pytest
 
 from previsecours.settings import Settings, load_settings
 from previsecours.testing.small import write_small_params
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 CATEGORIES = ("SUAP", "ACCI", "INCU", "INCN", "AUTR")
 WEEKLY_TRAINING = {
@@ -37,7 +41,7 @@ WEEKLY_TRAINING = {
 }
 
 
-def write_weekly_territory(essonne, folder: Path, source: Path) -> Path:  # type: ignore[no-untyped-def]
+def write_weekly_territory(essonne: Territory, folder: Path, source: Path) -> Path:
     """Essonne as a département only (no area tables: the open data has no finer level, and
     ingest accepts other area codes only when the territory lists no communes), declaring the
     weekly flu incidence as covariate `flu`."""
@@ -89,7 +93,9 @@ def counts_file(source: Path, target: Path) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def weekly_home(tmp_path_factory: pytest.TempPathFactory, essonne, shared_data: Path) -> Settings:  # type: ignore[no-untyped-def]
+def weekly_home(
+    tmp_path_factory: pytest.TempPathFactory, essonne: Territory, shared_data: Path
+) -> Settings:
     from previsecours.pipelines.ingest import IngestOptions, ingest_file
 
     root = tmp_path_factory.mktemp("weekly")
@@ -213,7 +219,7 @@ def test_forecast_writes_weekly_departement_rows(weekly_home: Settings, trained:
 
     now = pd.Timestamp("2016-01-04 06:00", tz="UTC")
     promoted = run_promote(weekly_home, now=now.to_pydatetime())  # re-scored on stored counts
-    assert promoted.decision.promoted, promoted.decision.reason  # type: ignore[attr-defined]
+    assert promoted.decision.promoted, promoted.decision.reason
     champion = registry.champion(weekly_home.paths, "weeklyland")
     assert champion is not None and champion.version == trained.version
     result = run_forecast(weekly_home, now=now)

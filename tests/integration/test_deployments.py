@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from previsecours.adapters.services import started
 from previsecours.testing.servers import free_port, prefect_server
 
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from prefect.client.orchestration import SyncPrefectClient
+    from prefect.client.schemas.objects import FlowRun
+
 PARIS = ZoneInfo("Europe/Paris")
 
 
-def _scheduled_runs(client, deployment_id, minimum: int, timeout_s: float = 90):  # type: ignore[no-untyped-def]
+def _scheduled_runs(
+    client: SyncPrefectClient, deployment_id: UUID, minimum: int, timeout_s: float = 90
+) -> list[FlowRun]:
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
     from prefect.client.schemas.sorting import FlowRunSort
 
@@ -31,6 +41,7 @@ def _scheduled_runs(client, deployment_id, minimum: int, timeout_s: float = 90):
 def test_weekly_retrain_is_monday_3am_paris_in_winter_and_summer(tmp_path: Path) -> None:
     from flows.deployments import build_deployments
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.schedules import CronSchedule
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     port = free_port()
@@ -58,16 +69,19 @@ def test_weekly_retrain_is_monday_3am_paris_in_winter_and_summer(tmp_path: Path)
             client.read_deployment_by_name("ingest-inbox/essonne")
             client.read_deployment_by_name("monitor/essonne")
             schedule = weekly.schedules[0].schedule
+            assert isinstance(schedule, CronSchedule), schedule
             assert (schedule.cron, schedule.timezone) == ("0 3 * * 1", "Europe/Paris")
             daily_schedule = daily.schedules[0].schedule
+            assert isinstance(daily_schedule, CronSchedule), daily_schedule
             assert (daily_schedule.cron, daily_schedule.timezone) == ("0 5 * * *", "Europe/Paris")
             runs = _scheduled_runs(client, weekly.id, minimum=30)
 
-    starts = [r.expected_start_time for r in runs]
+    starts = [r.expected_start_time for r in runs if r.expected_start_time is not None]
+    assert len(starts) == len(runs), "a scheduled run has no expected start time"
     assert len(starts) >= 30, f"only {len(starts)} runs scheduled"
     for start in starts:
         local = start.astimezone(PARIS)
         assert (local.weekday(), local.hour, local.minute) == (0, 3, 0), local
         utc_hour = start.astimezone(ZoneInfo("UTC")).hour
         assert utc_hour == (1 if local.dst() else 2), start
-    assert {s.astimezone(PARIS).dst().total_seconds() for s in starts} == {0, 3600}
+    assert {s.astimezone(PARIS).dst() for s in starts} == {timedelta(0), timedelta(hours=1)}

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from previsecours.adapters.export_files import FileFormat
 from previsecours.cli import app
 from previsecours.core.territory import Territory
 from previsecours.ops.generate import GenerateRequest, generate_extract
@@ -72,12 +73,12 @@ def test_the_default_output_goes_to_the_inbox(tmp_path: Path) -> None:
     ("file_format", "dirty"), [("csv", False), ("parquet", False), ("csv", True)]
 )
 def test_same_seed_same_bytes_other_seed_other_bytes(
-    tmp_path: Path, essonne: Territory, file_format: str, dirty: bool
+    tmp_path: Path, essonne: Territory, file_format: FileFormat, dirty: bool
 ) -> None:
     def write(name: str, seed: int) -> Path:
         request = GenerateRequest(
             start=date(2024, 3, 25), end=date(2024, 4, 3), seed=seed,
-            out=tmp_path / f"{name}.{file_format}", file_format=file_format,  # type: ignore[arg-type]
+            out=tmp_path / f"{name}.{file_format}", file_format=file_format,
             dirty=dirty,
         )  # fmt: skip
         generate_extract(essonne, request)

@@ -8,6 +8,7 @@ import json
 import random
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pytest
@@ -24,6 +25,9 @@ from previsecours.ops.generate import GenerateRequest, generate_extract
 from previsecours.pipelines.ingest import IngestOptions, ingest_file
 from previsecours.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
+
 SEED = 11
 
 
@@ -31,7 +35,7 @@ def settings_at(home: Path, territory: str = "essonne") -> Settings:
     return load_settings(territory, home)
 
 
-def clean_export(territory, start: date, end: date) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def clean_export(territory: Territory, start: date, end: date) -> pd.DataFrame:
     return dispatch_export(generate_events(territory, start, end, SEED), territory, SEED)
 
 
@@ -50,12 +54,12 @@ def store_snapshot(home: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def january(essonne) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def january(essonne: Territory) -> pd.DataFrame:
     return clean_export(essonne, date(2024, 1, 1), date(2024, 1, 14))
 
 
 @pytest.fixture(scope="module")
-def seeded_home(tmp_path_factory, january) -> Path:  # type: ignore[no-untyped-def]
+def seeded_home(tmp_path_factory: pytest.TempPathFactory, january: pd.DataFrame) -> Path:
     """A home whose store already holds two clean weeks (shared by the bad-input tests)."""
     home = tmp_path_factory.mktemp("seeded")
     report = ingest_file(settings_at(home), write_csv(january, home / "jan.csv"), IngestOptions())
@@ -63,7 +67,9 @@ def seeded_home(tmp_path_factory, january) -> Path:  # type: ignore[no-untyped-d
     return home
 
 
-def test_clean_extract_is_merged_versioned_and_reported(seeded_home: Path, january) -> None:  # type: ignore[no-untyped-def]
+def test_clean_extract_is_merged_versioned_and_reported(
+    seeded_home: Path, january: pd.DataFrame
+) -> None:
     settings = settings_at(seeded_home)
     stored = read_events(settings.paths, settings.territory)
     assert len(stored) == len(january)
@@ -88,8 +94,8 @@ def test_reingesting_the_same_extract_counts_nothing_twice(seeded_home: Path) ->
 
 
 def test_a_store_changed_after_its_last_dvc_commit_is_versioned_by_the_next_ingest(
-    tmp_path: Path, january
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, january: pd.DataFrame
+) -> None:
     from previsecours.adapters.store import write_events
 
     settings = settings_at(tmp_path)
@@ -113,7 +119,9 @@ def test_a_store_changed_after_its_last_dvc_commit_is_versioned_by_the_next_inge
     assert again.data_version == first.data_version  # same content, same version
 
 
-def test_overlapping_extracts_add_only_the_new_interventions(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_overlapping_extracts_add_only_the_new_interventions(
+    tmp_path: Path, essonne: Territory
+) -> None:
     whole = clean_export(essonne, date(2024, 2, 1), date(2024, 2, 10))
     day = pd.to_datetime(whole["date_heure_alerte"], format="%d/%m/%Y %H:%M:%S").dt.day
     first, second = whole[day <= 6], whole[day >= 4]
@@ -127,8 +135,8 @@ def test_overlapping_extracts_add_only_the_new_interventions(tmp_path: Path, ess
 
 
 def test_a_conflicting_row_is_quarantined_and_replace_lets_the_correction_win(
-    tmp_path: Path, january
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, january: pd.DataFrame
+) -> None:
     settings = settings_at(tmp_path)
     assert ingest_file(settings, write_csv(january, tmp_path / "v1.csv"), IngestOptions()).accepted
     corrected = january.copy()
@@ -175,6 +183,7 @@ def test_dirty_generated_extract_quarantine_equals_its_manifest_row_for_row(
     )
     got = sorted((r.row, r.key, r.reason, r.column) for r in report.row_reasons)
     assert got == expected
+    assert report.quarantine_file is not None
     quarantined = pd.read_parquet(report.quarantine_file)
     assert sorted(quarantined["row"]) == sorted({d["row"] for d in manifest["defects"]})
     assert report.accepted, report.summary()
@@ -252,8 +261,8 @@ BAD_INPUTS = {
 
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_is_rejected_with_a_clear_message_and_the_store_untouched(
-    case: str, seeded_home: Path, january, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    case: str, seeded_home: Path, january: pd.DataFrame, tmp_path: Path
+) -> None:
     make, words = BAD_INPUTS[case]
     path = make(tmp_path, january)
     before = store_snapshot(seeded_home)
@@ -277,7 +286,7 @@ EXPECTED_CHECK = {  # the extract-level expectation (GX suite extract_table) or 
 }
 
 
-def test_too_many_defects_reject_the_whole_extract(seeded_home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_too_many_defects_reject_the_whole_extract(seeded_home: Path, essonne: Territory) -> None:
     frame = clean_export(essonne, date(2024, 4, 1), date(2024, 4, 3))
     frame.loc[frame.index[:30], "code_insee"] = "99999"
     path = write_csv(frame, seeded_home / "bad_communes.csv")
@@ -289,7 +298,7 @@ def test_too_many_defects_reject_the_whole_extract(seeded_home: Path, essonne) -
     assert store_snapshot(seeded_home) == before
 
 
-def test_a_silent_day_rejects_the_extract(seeded_home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_a_silent_day_rejects_the_extract(seeded_home: Path, essonne: Territory) -> None:
     frame = clean_export(essonne, date(2024, 5, 1), date(2024, 5, 7))
     day = pd.to_datetime(frame["date_heure_alerte"], format="%d/%m/%Y %H:%M:%S").dt.date
     path = write_csv(frame[day != date(2024, 5, 4)], seeded_home / "silent.csv")
@@ -315,8 +324,8 @@ def weekly_open_data(weeks: range, communes: list[str], categories: list[str]) -
 
 
 def test_sdis91_weekly_counts_ingest_once_at_their_native_frequency(
-    tmp_path: Path, essonne
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, essonne: Territory
+) -> None:
     communes = sorted(essonne.commune_codes)[:5]
     frame = weekly_open_data(range(1, 9), communes, list(essonne.categories))
     path = tmp_path / "interventions-hebdo.csv"
@@ -335,7 +344,9 @@ def test_sdis91_weekly_counts_ingest_once_at_their_native_frequency(
     assert str(counts["period_start"].dt.tz) == "Europe/Paris"
 
 
-def test_counts_with_bad_rows_are_quarantined_with_reasons(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_counts_with_bad_rows_are_quarantined_with_reasons(
+    tmp_path: Path, essonne: Territory
+) -> None:
     frame = weekly_open_data(range(1, 3), ["91001"], ["SUAP"])
     frame.loc[len(frame)] = ["2016", "3", "91001", "91000", "X", "XXX", "-2"]
     path = tmp_path / "w.csv"
@@ -351,8 +362,8 @@ def test_counts_with_bad_rows_are_quarantined_with_reasons(tmp_path: Path, esson
 
 
 def test_hourly_counts_in_canonical_columns_infer_their_frequency_across_dst(
-    tmp_path: Path, essonne
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, essonne: Territory
+) -> None:
     hours = pd.date_range("2024-10-26 12:00", "2024-10-27 12:00", freq="h", tz="Europe/Paris")
     frame = pd.DataFrame(
         {
@@ -376,8 +387,8 @@ def test_hourly_counts_in_canonical_columns_infer_their_frequency_across_dst(
 
 
 def test_cli_ingests_the_inbox_and_files_each_extract_with_its_report(
-    tmp_path: Path, january
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, january: pd.DataFrame
+) -> None:
     inbox = tmp_path / "data" / "inbox"
     write_csv(january.head(2000), inbox / "good.csv")
     (inbox / "empty.csv").write_bytes(b"")

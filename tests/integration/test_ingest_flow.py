@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,11 +13,14 @@ from previsecours.adapters.export_files import write_export
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.export import dispatch_export
 
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
+
 
 @pytest.mark.slow
 def test_flow_run_publishes_summary_and_tables_of_what_happened(
-    prefect_api, tmp_path: Path, essonne
-) -> None:  # type: ignore[no-untyped-def]
+    prefect_api: None, tmp_path: Path, essonne: Territory
+) -> None:
     from flows.ingest import ingest
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
@@ -36,6 +40,7 @@ def test_flow_run_publishes_summary_and_tables_of_what_happened(
     ]
 
     run_id = state.state_details.flow_run_id
+    assert run_id is not None
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
@@ -52,7 +57,8 @@ def test_flow_run_publishes_summary_and_tables_of_what_happened(
 
     def table(key: str) -> list[dict[str, object]]:
         data = by_key[key].data
-        rows: list[dict[str, object]] = json.loads(data) if isinstance(data, str) else data
+        rows = json.loads(data) if isinstance(data, str) else data
+        assert isinstance(rows, list), rows
         return rows
 
     assert [(r["extract"], r["read"]) for r in table("ingest-accepted")] == [

@@ -99,4 +99,5 @@ def test_good_forecasts_pass_and_a_drop_in_accuracy_is_caught(
     bad = run_monitor(home)
     assert bad.issues_scored == 2
     assert bad.degraded
-    assert any("bias -40.0 %" in a for a in bad.assessment.alerts), bad.assessment.alerts  # type: ignore[union-attr]
+    assert bad.assessment is not None
+    assert any("bias -40.0 %" in a for a in bad.assessment.alerts), bad.assessment.alerts

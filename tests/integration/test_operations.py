@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -16,6 +16,11 @@ from previsecours.core.generator.export import dispatch_export
 from previsecours.core.territory import Territory
 from previsecours.ops.generate import GenerateRequest, generate_extract
 from previsecours.testing.small import write_small_params
+
+if TYPE_CHECKING:
+    from uuid import UUID
+
+    from prefect.deployments.runner import RunnerDeployment
 
 STEPS = {"ingest", "monitor", "train", "promote", "forecast"}
 
@@ -77,7 +82,9 @@ def test_weekly_retrain_runs_every_step_and_publishes_their_artifacts(
         ids = [run.id for run in children]
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
         assert len(tasks) >= 8
-        assert all(t.state.is_completed() for t in tasks), [(t.name, t.state.name) for t in tasks]
+        assert all(t.state is not None and t.state.is_completed() for t in tasks), [
+            (t.name, t.state and t.state.name) for t in tasks
+        ]
         artifacts = client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids))
         )
@@ -107,9 +114,14 @@ def test_monitor_catches_a_drop_in_accuracy_and_starts_a_retrain(
 
     if not (home / "forecasts" / "essonne").is_dir():
         pytest.skip("needs the forecast of the weekly-retrain test")
-    deployment_id = weekly_retrain.to_deployment(
-        name="essonne", parameters={"territory": "essonne", "home": str(home)}
-    ).apply()
+    # sync_compatible: called from sync code, to_deployment and apply return their values
+    deployment = cast(
+        "RunnerDeployment",
+        weekly_retrain.to_deployment(
+            name="essonne", parameters={"territory": "essonne", "home": str(home)}
+        ),
+    )
+    deployment_id = cast("UUID", deployment.apply())
     arrived = generate_events(essonne, date(2024, 4, 15), date(2024, 4, 24), seed=23)
     halved = arrived.sample(frac=0.5, random_state=0).sort_values("alert_time")
     write_export(dispatch_export(halved, essonne, 23), home / "data" / "inbox" / "next.csv")

@@ -47,6 +47,7 @@ def _rows(dsn: str, query: str) -> list[tuple[object, ...]]:
 
 @pytest.mark.slow
 def test_training_through_a_work_pool_lands_in_postgresql(territory_file: Path) -> None:
+    from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
@@ -81,13 +82,15 @@ def test_training_through_a_work_pool_lands_in_postgresql(territory_file: Path) 
             updates[PREFECT_API_AUTH_STRING] = servers.prefect_auth
             with temporary_settings(updates=updates):
                 run = run_deployment("train/team", timeout=300, poll_interval=2)
+            assert isinstance(run, FlowRun), run  # sync_compatible: called from sync code
             assert run.state is not None and run.state.is_completed(), run.state
 
         mlflow_db, prefect_db = f"postgresql://{server}/mlflow", f"postgresql://{server}/prefect"
         assert _rows(mlflow_db, "select name, version from model_versions") == [
             ("previsecours-team", 1)
         ]
-        tags = dict(_rows(mlflow_db, "select key, value from model_version_tags"))
+        tag_rows = _rows(mlflow_db, "select key, value from model_version_tags")
+        tags = {str(key): str(value) for key, value in tag_rows}
         assert tags["territory"] == "team"
         runs = _rows(mlflow_db, "select name, status from runs")
         assert {status for _, status in runs} == {"FINISHED"} and len(runs) == 3  # parent + 2

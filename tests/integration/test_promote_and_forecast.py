@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,10 @@ from previsecours.core.forecast_schema import (
 from previsecours.paths import Project
 from previsecours.settings import Settings, load_settings
 
+if TYPE_CHECKING:
+    from previsecours.core.models.bundle import TrainedForecaster
+    from previsecours.pipelines.promote import PromoteResult
+
 pytestmark = pytest.mark.slow
 NOW = datetime(2025, 4, 1, 6, 0, tzinfo=UTC)
 ITERATIONS = 60
@@ -46,7 +51,7 @@ CLI = "from previsecours.cli import main; main()"
 @dataclass(frozen=True)
 class Story:
     settings: Settings
-    decisions: dict[int, object]
+    decisions: dict[int, PromoteResult]
 
 
 def _settings(home: Path) -> Settings:
@@ -64,7 +69,7 @@ def _settings(home: Path) -> Settings:
     return load_settings("essonne", home)
 
 
-def _register_variant(settings: Settings, forecaster: object, trees: int) -> int:
+def _register_variant(settings: Settings, forecaster: TrainedForecaster, trees: int) -> int:
     """Log the forecaster cut to its first `trees` trees as a new registered version."""
     import mlflow
 
@@ -74,11 +79,12 @@ def _register_variant(settings: Settings, forecaster: object, trees: int) -> int
     from previsecours.core.training import history_panel
 
     fc = forecaster
-    booster = fc.model.model.copy()  # type: ignore[attr-defined]
+    assert isinstance(fc.model, CatBoostCount) and fc.model.model is not None, fc.model
+    booster = fc.model.model.copy()
     booster.shrink(ntree_end=trees)
-    cut = CatBoostCount(fc.model.params)  # type: ignore[attr-defined]
+    cut = CatBoostCount(fc.model.params)
     cut.model = booster
-    variant = replace(fc, model=cut)  # type: ignore[type-var]
+    variant = replace(fc, model=cut)
     history = store.read_history(settings.paths, settings.territory)
     end = pd.Timestamp("2025-03-01", tz=settings.territory.timezone)
     panel = history_panel(variant, history, settings.territory, end - pd.Timedelta(days=400), end)
@@ -113,23 +119,24 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     versions = [_register_variant(settings, full, t) for t in (24, 6, ITERATIONS)]
     assert versions == [1, 2, 3]
     decisions = {v: run_promote(settings, now=NOW, version=v) for v in versions}
-    return Story(settings, decisions)  # type: ignore[arg-type]
+    return Story(settings, decisions)
 
 
 def test_first_version_must_beat_seasonal_naive(story: Story) -> None:
     first = story.decisions[1]
-    assert first.decision.reference == "seasonal naive"  # type: ignore[attr-defined]
-    assert first.decision.promoted, first.decision.reason  # type: ignore[attr-defined]
-    table = first.decision.table.set_index(["level", "metric"])  # type: ignore[attr-defined]
+    assert first.decision.reference == "seasonal naive"
+    assert first.decision.promoted, first.decision.reason
+    table = first.decision.table.set_index(["level", "metric"])
     rmsse = table.loc[("station×hour", "rmsse")]
+    assert isinstance(rmsse, pd.Series), rmsse
     assert rmsse["challenger"] < rmsse["reference"]
 
 
 def test_worse_challenger_is_refused_and_tagged(story: Story) -> None:
     worse = story.decisions[2]
-    assert not worse.decision.promoted  # type: ignore[attr-defined]
-    assert worse.decision.reference == "champion version 1"  # type: ignore[attr-defined]
-    assert worse.champion_after == 1  # type: ignore[attr-defined]
+    assert not worse.decision.promoted
+    assert worse.decision.reference == "champion version 1"
+    assert worse.champion_after == 1
     tags = registry.get_version(story.settings.paths, "essonne", 2).tags
     assert tags["decision"] == "rejected"
     assert tags["decision_reason"].startswith("Refused")
@@ -140,9 +147,10 @@ def test_worse_challenger_is_refused_and_tagged(story: Story) -> None:
 
 def test_better_challenger_is_promoted_and_the_old_champion_kept(story: Story) -> None:
     better = story.decisions[3]
-    assert better.decision.promoted, better.decision.reason  # type: ignore[attr-defined]
+    assert better.decision.promoted, better.decision.reason
     paths = story.settings.paths
-    assert registry.champion(paths, "essonne").version == 3  # type: ignore[union-attr]
+    champion = registry.champion(paths, "essonne")
+    assert champion is not None and champion.version == 3
     previous = registry.alias_version(paths, "essonne", registry.PREVIOUS_CHAMPION)
     assert previous is not None and previous.version == 1
     assert registry.get_version(paths, "essonne", 3).tags["decision"] == "promoted"
@@ -248,5 +256,6 @@ def test_rollback_restores_the_previous_champion(
     outcome = run_rollback(story.settings, now=NOW)
     assert (outcome.result.demoted, outcome.result.restored) == (3, 1)
     paths = story.settings.paths
-    assert registry.champion(paths, "essonne").version == 1  # type: ignore[union-attr]
+    champion = registry.champion(paths, "essonne")
+    assert champion is not None and champion.version == 1
     assert registry.get_version(paths, "essonne", 3).tags["decision"] == "rolled-back"

@@ -62,7 +62,8 @@ def test_champion_chain_and_rollbacks(paths: Paths) -> None:
         registry.load_champion(paths, TERRITORY, {1})
     versions = [register_linear(paths, slope) for slope in (1.0, 2.0, 3.0)]
     assert versions == [1, 2, 3]
-    assert registry.newest_version(paths, TERRITORY).version == 3  # type: ignore[union-attr]
+    newest = registry.newest_version(paths, TERRITORY)
+    assert newest is not None and newest.version == 3
     with pytest.raises(registry.NoChampionError, match="none promoted"):
         registry.load_champion(paths, TERRITORY, {1})
 

@@ -87,7 +87,8 @@ def test_retrain_all_fans_fits_out_to_dask_workers_and_promotes_each(home: Path)
     paths = [str(home / "territories" / f"{name}.yaml") for name in TERRITORIES]
     with started(services, home / "logs", announce=lambda _: None) as running:
         worker_pids = {r.process.pid for r in running[2:]}
-        with Client(f"tcp://127.0.0.1:{scheduler_port}") as client:
+        # distributed leaves Client.__init__ unannotated
+        with Client(f"tcp://127.0.0.1:{scheduler_port}") as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(2, timeout=60)  # both registered before any submission
         done = _cli(
             home,

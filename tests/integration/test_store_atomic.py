@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,9 @@ import pytest
 from previsecours.adapters import store
 from previsecours.core.schema import conform_extract
 from previsecours.paths import Paths
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 REPO = Path(__file__).resolve().parents[2]
 YEARS = range(2012, 2024)
@@ -74,8 +78,15 @@ WRITER = textwrap.dedent(
 )
 
 
+class Versions(TypedDict):
+    before_home: Path
+    new_file: Path
+    before: dict[str, str]
+    after: dict[str, str]
+
+
 @pytest.fixture(scope="module")
-def versions(tmp_path_factory, essonne):  # type: ignore[no-untyped-def]
+def versions(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Versions:
     """A store holding version A, and the exact bytes version B gives once written."""
     base = tmp_path_factory.mktemp("atomic")
     before_home, after_home = base / "before", base / "after"
@@ -104,8 +115,8 @@ KILL_POINTS = ["linked", "wrote year=2012", "wrote year=2018", "staged", "swappe
 
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
 def test_killed_at_a_step_the_store_is_exactly_before_or_after(
-    kill_at: str, versions, tmp_path: Path, essonne
-) -> None:  # type: ignore[no-untyped-def]
+    kill_at: str, versions: Versions, tmp_path: Path, essonne: Territory
+) -> None:
     home = tmp_path / "home"
     shutil.copytree(versions["before_home"], home)
     proc = run_writer(home, versions["new_file"], kill_at)
@@ -121,8 +132,8 @@ def test_killed_at_a_step_the_store_is_exactly_before_or_after(
 
 @pytest.mark.parametrize("delay", [0.0, 0.2, 0.6])
 def test_killed_at_a_random_moment_the_store_is_exactly_before_or_after(
-    delay: float, versions, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    delay: float, versions: Versions, tmp_path: Path
+) -> None:
     home = tmp_path / "home"
     shutil.copytree(versions["before_home"], home)
     proc = run_writer(home, versions["new_file"], kill_at="never")
@@ -134,6 +145,6 @@ def test_killed_at_a_random_moment_the_store_is_exactly_before_or_after(
     assert tree(home / "data" / "raw" / "essonne") in (versions["before"], versions["after"])
 
 
-def test_the_write_spans_many_files_so_the_kills_above_land_inside_it(versions) -> None:  # type: ignore[no-untyped-def]
+def test_the_write_spans_many_files_so_the_kills_above_land_inside_it(versions: Versions) -> None:
     assert len(versions["after"]) == len(YEARS)
     assert versions["after"] != versions["before"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,11 +13,15 @@ import pytest
 from previsecours.settings import Settings, load_settings
 from previsecours.testing.small import write_small_params
 
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
+    from previsecours.pipelines.train import TrainResult
+
 PROGRESS: list[tuple[str, int, int]] = []
 
 
 @pytest.fixture(scope="module")
-def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne) -> Settings:  # type: ignore[no-untyped-def]
+def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Settings:
     from previsecours.adapters.store import write_events
     from previsecours.core.generator import generate_events
 
@@ -29,13 +34,15 @@ def trained_home(tmp_path_factory: pytest.TempPathFactory, essonne) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def result(trained_home: Settings):  # type: ignore[no-untyped-def]
+def result(trained_home: Settings) -> TrainResult:
     from previsecours.pipelines.train import train
 
     return train(trained_home, progress=lambda *step: PROGRESS.append(step))
 
 
-def test_train_logs_runs_metrics_artifacts_and_registers(trained_home: Settings, result) -> None:  # type: ignore[no-untyped-def]
+def test_train_logs_runs_metrics_artifacts_and_registers(
+    trained_home: Settings, result: TrainResult
+) -> None:
     import mlflow
 
     assert result.version == 1
@@ -81,8 +88,8 @@ def test_train_logs_runs_metrics_artifacts_and_registers(trained_home: Settings,
 
 
 def test_registered_model_forecasts_every_level_consistently(
-    trained_home: Settings, result
-) -> None:  # type: ignore[no-untyped-def]
+    trained_home: Settings, result: TrainResult
+) -> None:
     from previsecours.adapters.store import read_history
     from previsecours.adapters.tracking import load_forecaster
     from previsecours.pipelines.predict import predict_levels, score_on_window
@@ -110,7 +117,7 @@ def test_registered_model_forecasts_every_level_consistently(
     assert np.isfinite(rmsse["value"]).all() and (rmsse["value"] > 0).all()
 
 
-def test_panel_stage_command_writes_the_panel(trained_home: Settings, result) -> None:  # type: ignore[no-untyped-def]
+def test_panel_stage_command_writes_the_panel(trained_home: Settings, result: TrainResult) -> None:
     from typer.testing import CliRunner
 
     from previsecours.cli import app
@@ -124,7 +131,9 @@ def test_panel_stage_command_writes_the_panel(trained_home: Settings, result) ->
     assert panel["count"].sum() > 0
 
 
-def test_train_flow_registers_the_next_version(trained_home: Settings, result, prefect_api) -> None:  # type: ignore[no-untyped-def]
+def test_train_flow_registers_the_next_version(
+    trained_home: Settings, result: TrainResult, prefect_api: None
+) -> None:
     from flows.train import train
 
     state = train(territory="essonne", home=str(trained_home.paths.home), return_state=True)
@@ -132,7 +141,7 @@ def test_train_flow_registers_the_next_version(trained_home: Settings, result, p
     assert state.result()["version"] == 2
 
 
-def test_training_reports_its_progress(result) -> None:  # type: ignore[no-untyped-def]
+def test_training_reports_its_progress(result: TrainResult) -> None:
     """Every window × model of the backtest is reported, in order, up to the total."""
     assert [done for _, done, _ in PROGRESS] == list(range(1, len(PROGRESS) + 1))
     assert {total for _, _, total in PROGRESS} == {len(PROGRESS)} == {2 * 3}

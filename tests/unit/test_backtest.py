@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from previsecours.core.backtest import BacktestConfig, rolling_windows, run_back
 from previsecours.core.features import area_attributes, make_spec
 from previsecours.core.models import base
 from previsecours.core.panel import DensePanel
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 TZ = "Europe/Paris"
 
@@ -39,7 +43,9 @@ class Spy:
         return np.zeros(len(features))
 
 
-def test_each_fit_sees_only_targets_before_its_origin(essonne, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_each_fit_sees_only_targets_before_its_origin(
+    essonne: Territory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     n = 24 * 7 * 8
     starts = pd.date_range("2024-01-01", periods=n, freq="h", tz=TZ).as_unit("s")
     series = pd.DataFrame({"area_code": [essonne.coverage_zones[0]], "category": "ALL"})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -15,10 +16,11 @@ import pytest
 from benchlib import accuracy, common, criteria
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
+Glue = tuple[ModuleType, ModuleType, ModuleType]  # common, accuracy, run_peers
 
 
 @pytest.fixture(scope="module")
-def glue():  # type: ignore[no-untyped-def]
+def glue() -> Glue:
     spec = importlib.util.spec_from_file_location("run_peers", BENCH / "peers" / "run_peers.py")
     assert spec and spec.loader
     run_peers = importlib.util.module_from_spec(spec)
@@ -34,7 +36,7 @@ def hourly_panel() -> tuple[pd.DataFrame, pd.DatetimeIndex, np.ndarray]:
     return series, starts, counts
 
 
-def test_inputs_round_trip_to_the_backtest_layout(glue, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_inputs_round_trip_to_the_backtest_layout(glue: Glue, tmp_path: Path) -> None:
     common, accuracy, _ = glue
     series, starts, counts = hourly_panel()
     task = common.PeerTask(tmp_path, "hour", (24,), 24, 0, ((48, 72),), ("x",))
@@ -78,7 +80,7 @@ def test_inputs_round_trip_to_the_backtest_layout(glue, tmp_path) -> None:  # ty
         accuracy.align(core, peers.iloc[1:])
 
 
-def test_peers_fill_unknown_periods_and_map_steps_back(glue) -> None:  # type: ignore[no-untyped-def]
+def test_peers_fill_unknown_periods_and_map_steps_back(glue: Glue) -> None:
     _, _, run_peers = glue
     history = pd.DataFrame(
         {
@@ -97,7 +99,7 @@ def test_peers_fill_unknown_periods_and_map_steps_back(glue) -> None:  # type: i
     assert run_peers.period_of_step(forecasts, 8).tolist() == [8, 9, 8, 9]
 
 
-def test_verdict_says_where_we_are_not_first(glue) -> None:  # type: ignore[no-untyped-def]
+def test_verdict_says_where_we_are_not_first(glue: Glue) -> None:
     _, accuracy, _ = glue
     table = pd.DataFrame(
         {"rank": [1, 2, 3], "rmsse": [0.90, 0.905, 1.0]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from previsecours.core.calendar import (
@@ -11,6 +13,9 @@ from previsecours.core.calendar import (
     period_of,
     period_starts,
 )
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 TZ = "Europe/Paris"
 
@@ -55,7 +60,7 @@ def test_repeated_autumn_hour_gives_two_periods() -> None:
     assert (periods.hour == 2).all()
 
 
-def test_holidays_bridges_school_and_special_days(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_holidays_bridges_school_and_special_days(essonne: Territory) -> None:
     starts = pd.DatetimeIndex(
         [
             pd.Timestamp(d, tz=TZ)
@@ -78,7 +83,7 @@ def test_holidays_bridges_school_and_special_days(essonne) -> None:  # type: ign
     assert cal["is_music_day"].tolist()[4] == 1
 
 
-def test_new_year_night_by_hour(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_new_year_night_by_hour(essonne: Territory) -> None:
     starts = period_starts(
         pd.Timestamp("2024-12-31 12:00", tz=TZ), pd.Timestamp("2025-01-01 12:00", tz=TZ), "hour", TZ
     )
@@ -87,7 +92,7 @@ def test_new_year_night_by_hour(essonne) -> None:  # type: ignore[no-untyped-def
     assert flags[0] == 0 and flags[6] == 1
 
 
-def test_weekly_flags_are_fractions_of_days(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_weekly_flags_are_fractions_of_days(essonne: Territory) -> None:
     week = pd.DatetimeIndex([pd.Timestamp("2024-07-08", tz=TZ)])  # 14 July is that Sunday
     cal = calendar_features(week, "week", essonne)
     assert cal["is_holiday"].iloc[0] == 1 / 7

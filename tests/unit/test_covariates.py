@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from previsecours.adapters.covariates import CovariateError, read_covariate
 from previsecours.core.calendar import period_starts
 from previsecours.core.covariates import align_covariates, missing_lagged
 from previsecours.core.territory import CovariateSource, TerritoryError
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 TZ = "Europe/Paris"
 
@@ -30,7 +34,9 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-def test_territory_declares_covariates_relative_to_its_file(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_territory_declares_covariates_relative_to_its_file(
+    tmp_path: Path, essonne: Territory
+) -> None:
     from previsecours.adapters.territory_files import load_territory, write_territory
 
     folder = tmp_path / "t"
@@ -116,7 +122,7 @@ def test_weekly_and_daily_values_apply_to_their_periods(tmp_path: Path) -> None:
     assert gaps == {"temp": 23}  # Sunday 31 March is unknown; the weekly value is there
 
 
-def test_features_read_covariates_lagged_by_the_horizon(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_features_read_covariates_lagged_by_the_horizon(tmp_path: Path, essonne: Territory) -> None:
     from previsecours.adapters.covariates import with_covariates
     from previsecours.config import TrainParams
     from previsecours.core.features import area_attributes, build_features, make_spec
@@ -161,7 +167,7 @@ def test_features_read_covariates_lagged_by_the_horizon(tmp_path: Path, essonne)
         with_covariates(panel, late)
 
 
-def test_counts_panel_keeps_missing_weeks_unknown(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_counts_panel_keeps_missing_weeks_unknown(essonne: Territory) -> None:
     from previsecours.core.stored_counts import counts_level, known_counts_panel
 
     mondays = pd.DatetimeIndex(["2024-01-01", "2024-01-08", "2024-01-22"]).tz_localize(TZ)

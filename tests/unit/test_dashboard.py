@@ -52,10 +52,13 @@ def rows(forecast: pd.DataFrame, level: str, frequency: str, category: str) -> p
     ]
 
 
-def period_rows(forecast: pd.DataFrame, level: str, index: int, frequency: str = "hour"):  # type: ignore[no-untyped-def]
+def period_rows(
+    forecast: pd.DataFrame, level: str, index: int, frequency: str = "hour"
+) -> pd.DataFrame:
     frame = rows(forecast, level, frequency, "ALL")
     start = sorted(frame["period_start"].unique())[index]
-    return frame[frame["period_start"] == start].set_index("area_code")
+    one_period: pd.DataFrame = frame[frame["period_start"] == start].set_index("area_code")
+    return one_period
 
 
 # ---- reader ---------------------------------------------------------------------------------
@@ -79,7 +82,9 @@ def test_latest_issue_is_the_newest_complete_one(tmp_path: Path) -> None:
     assert latest_issue(Paths(tmp_path), "essonne") == folder / "20261228T050000Z.parquet"
 
 
-def test_a_file_breaking_the_contract_is_refused_by_name(tmp_path: Path, forecast) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_breaking_the_contract_is_refused_by_name(
+    tmp_path: Path, forecast: pd.DataFrame
+) -> None:
     path = tmp_path / "20261228T050000Z.parquet"
     forecast.head(10).drop(columns=["p90"]).to_parquet(path)
     with pytest.raises(ForecastFileError, match=r"20261228T050000Z\.parquet.*p90"):
@@ -101,7 +106,9 @@ def test_missing_side_files_leave_the_forecast_readable(tmp_path: Path, home: Pa
 # ---- API ------------------------------------------------------------------------------------
 
 
-def test_without_a_forecast_the_api_says_to_run_the_demo(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_forecast_the_api_says_to_run_the_demo(
+    tmp_path: Path, essonne: Territory
+) -> None:
     empty = TestClient(create_app(Paths(tmp_path), essonne))
     response = empty.get("/api/meta")
     assert response.status_code == 503
@@ -143,14 +150,16 @@ def test_map_slice_is_the_forecast_for_one_period_in_five_fixed_classes(
     assert np.mean([a["class"] for a in night["areas"]]) < np.mean(shown["class"])
 
 
-def test_coverage_zone_layer_matches_the_zone_shapes(client: TestClient, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_coverage_zone_layer_matches_the_zone_shapes(
+    client: TestClient, essonne: Territory
+) -> None:
     answer = client.get("/api/map", params={"level": "station", "frequency": "day"}).json()
     shapes = client.get("/api/geometry/station").json()
     assert {a["code"] for a in answer["areas"]} == {s["code"] for s in shapes["shapes"]}
     assert {s["code"] for s in shapes["shapes"]} == set(essonne.coverage_zones)
 
 
-def test_commune_polygons_one_per_commune(client: TestClient, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_commune_polygons_one_per_commune(client: TestClient, essonne: Territory) -> None:
     geometry = client.get("/api/geometry/commune").json()
     assert geometry["kind"] == "polygons"
     assert sorted(s["code"] for s in geometry["shapes"]) == sorted(essonne.commune_codes)
@@ -158,7 +167,7 @@ def test_commune_polygons_one_per_commune(client: TestClient, essonne) -> None: 
     assert next(s["name"] for s in geometry["shapes"] if s["code"] == "91228") == "Évry"
 
 
-def test_without_geojson_communes_are_bubbles_sized_by_population(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_without_geojson_communes_are_bubbles_sized_by_population(essonne: Territory) -> None:
     bare = dataclasses.replace(essonne, geometry=Geometry())
     geometry = layer_shapes(bare, "commune", MapProjection.for_territory(bare))
     assert geometry["kind"] == "bubbles"
@@ -186,7 +195,7 @@ def test_area_detail_gives_interval_references_and_plain_drivers(
     assert suap["drivers"]["scope"] == "toutes catégories"
 
 
-def test_drivers_fall_back_to_the_zone_then_the_territory(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_drivers_fall_back_to_the_zone_then_the_territory(home: Path, essonne: Territory) -> None:
     from previsecours.dashboard.views import Dashboard, Selection
 
     full = read_forecast_set(
@@ -226,8 +235,8 @@ def test_same_weeks_reference_reads_the_history_at_its_rate(client: TestClient) 
 
 
 def test_station_view_has_seven_days_hourly_actuals_and_crews(
-    client: TestClient, forecast: pd.DataFrame, home: Path, essonne
-) -> None:  # type: ignore[no-untyped-def]
+    client: TestClient, forecast: pd.DataFrame, home: Path, essonne: Territory
+) -> None:
     view = client.get("/api/station/EVRY").json()
     expected = rows(forecast, "station", "hour", "ALL")
     expected = expected[expected["area_code"] == "EVRY"]
@@ -309,7 +318,9 @@ def test_unknown_selections_are_404_with_a_reason(client: TestClient, url: str) 
     assert response.json()["detail"]
 
 
-def test_an_unreadable_history_leaves_the_forecast_on_screen(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreadable_history_leaves_the_forecast_on_screen(
+    home: Path, essonne: Territory
+) -> None:
     def broken(paths: Paths, territory: Territory) -> History:
         raise OSError("disque indisponible")
 
@@ -367,8 +378,8 @@ def weekly_counts(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_weekly_counts_give_the_same_weekly_reference_as_the_events(
-    home: Path, essonne, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+    home: Path, essonne: Territory, tmp_path: Path
+) -> None:
     from previsecours.adapters.store import write_counts
 
     shutil.copytree(home / "forecasts", tmp_path / "forecasts")
@@ -390,7 +401,9 @@ def test_weekly_counts_give_the_same_weekly_reference_as_the_events(
     assert "hebdomadaires" in station["actuals_note"]
 
 
-def test_alerts_need_to_beat_both_past_years_and_the_horizon(home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_alerts_need_to_beat_both_past_years_and_the_horizon(
+    home: Path, essonne: Territory
+) -> None:
     from previsecours.dashboard.views import Dashboard
 
     issue = read_forecast_set(
@@ -409,14 +422,16 @@ def test_alerts_need_to_beat_both_past_years_and_the_horizon(home: Path, essonne
     assert night[0]["ratio"] >= 1.5
 
 
-def test_without_populations_bubbles_are_all_alike(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_without_populations_bubbles_are_all_alike(essonne: Territory) -> None:
     communes = tuple(dataclasses.replace(c, population=0) for c in essonne.communes)
     bare = dataclasses.replace(essonne, geometry=Geometry(), communes=communes)
     geometry = layer_shapes(bare, "commune", MapProjection.for_territory(bare))
     assert {s["r"] for s in geometry["shapes"]} == {MAX_BUBBLE / 2}
 
 
-def test_a_newer_issue_is_served_without_a_restart(tmp_path: Path, home: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_a_newer_issue_is_served_without_a_restart(
+    tmp_path: Path, home: Path, essonne: Territory
+) -> None:
     shutil.copytree(home / "forecasts", tmp_path / "forecasts")
     client = TestClient(create_app(Paths(tmp_path), essonne))
     assert client.get("/api/meta").json()["issued_label"] == "28/12/2026 06:00"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,10 +17,14 @@ from previsecours.core.features import (
 )
 from previsecours.core.panel import DensePanel
 
+if TYPE_CHECKING:
+    from previsecours.core.schema import Frequency
+    from previsecours.core.territory import Territory
+
 TZ = "Europe/Paris"
 
 
-def _panel(essonne, periods: int, frequency: str = "hour", seed: int = 0) -> DensePanel:  # type: ignore[no-untyped-def]
+def _panel(essonne: Territory, periods: int, frequency: str = "hour", seed: int = 0) -> DensePanel:
     start = pd.Timestamp("2023-01-02", tz=TZ)
     freq = {"hour": "h", "day": "D", "week": "7D"}[frequency]
     starts = pd.date_range(start, periods=periods, freq=freq).as_unit("s")
@@ -32,8 +38,8 @@ def _panel(essonne, periods: int, frequency: str = "hour", seed: int = 0) -> Den
     ("frequency", "horizon", "periods"), [("hour", 168, 24 * 7 * 60), ("week", 1, 220)]
 )
 def test_features_up_to_the_cutoff_ignore_every_later_target(
-    essonne, frequency, horizon, periods
-) -> None:  # type: ignore[no-untyped-def]
+    essonne: Territory, frequency: Frequency, horizon: int, periods: int
+) -> None:
     panel = _panel(essonne, periods, frequency)
     spec = make_spec(frequency, horizon)
     attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))
@@ -53,8 +59,15 @@ def test_features_up_to_the_cutoff_ignore_every_later_target(
 
 
 def test_every_lag_is_at_least_the_horizon() -> None:
-    for frequency, horizon in (("hour", 168), ("hour", 24), ("day", 7), ("week", 1), ("week", 4)):
-        spec = make_spec(frequency, horizon)  # type: ignore[arg-type]
+    cases: tuple[tuple[Frequency, int], ...] = (
+        ("hour", 168),
+        ("hour", 24),
+        ("day", 7),
+        ("week", 1),
+        ("week", 4),
+    )
+    for frequency, horizon in cases:
+        spec = make_spec(frequency, horizon)
         lags = (
             *spec.lags,
             *spec.seasonal_lags,
@@ -65,7 +78,7 @@ def test_every_lag_is_at_least_the_horizon() -> None:
         assert min(lags) >= horizon
 
 
-def test_features_have_one_dtype_and_the_spec_order(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_features_have_one_dtype_and_the_spec_order(essonne: Territory) -> None:
     panel = _panel(essonne, 24 * 7 * 6)
     spec = make_spec("hour", 168)
     attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))

@@ -78,6 +78,7 @@ def test_future_times_stay_valid_dates(clean: pd.DataFrame, essonne: Territory) 
     for d in dirty.defects:
         if d.defect == "future_time":
             text = dirty.frame.at[d.row - 1, d.column]
+            assert isinstance(text, str), text
             assert datetime.strptime(text, "%d/%m/%Y %H:%M:%S").year == 2099
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from previsecours.core.calendar import period_starts
 from previsecours.core.generator import generate_events
 from previsecours.core.hierarchy import (
     Dispersion,
@@ -19,12 +21,15 @@ from previsecours.core.hierarchy import (
     split_categories,
     with_quantiles,
 )
-from previsecours.core.panel import DensePanel, period_starts
+from previsecours.core.panel import DensePanel
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 TZ = "Europe/Paris"
 
 
-def _fitted(essonne, *, pooled: bool) -> Hierarchy:  # type: ignore[no-untyped-def]
+def _fitted(essonne: Territory, *, pooled: bool) -> Hierarchy:
     events = generate_events(essonne, dt.date(2024, 1, 1), dt.date(2024, 2, 29), seed=4)
     return fit_hierarchy(
         events,
@@ -39,17 +44,17 @@ def _fitted(essonne, *, pooled: bool) -> Hierarchy:  # type: ignore[no-untyped-d
 
 
 @pytest.fixture(scope="module")
-def hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
+def hierarchy(essonne: Territory) -> Hierarchy:
     return _fitted(essonne, pooled=False)
 
 
 @pytest.fixture(scope="module")
-def pooled_hierarchy(essonne) -> Hierarchy:  # type: ignore[no-untyped-def]
+def pooled_hierarchy(essonne: Territory) -> Hierarchy:
     return _fitted(essonne, pooled=True)
 
 
 @pytest.fixture(scope="module")
-def station_means(essonne) -> DensePanel:  # type: ignore[no-untyped-def]
+def station_means(essonne: Territory) -> DensePanel:
     starts = period_starts(
         pd.Timestamp("2024-10-26", tz=TZ), pd.Timestamp("2024-10-29", tz=TZ), "hour", TZ
     )
@@ -59,7 +64,9 @@ def station_means(essonne) -> DensePanel:  # type: ignore[no-untyped-def]
     return DensePanel(series, starts, rng.uniform(0.05, 1.5, (len(zones), len(starts))))
 
 
-def test_levels_and_categories_add_up_exactly(essonne, hierarchy, station_means) -> None:  # type: ignore[no-untyped-def]
+def test_levels_and_categories_add_up_exactly(
+    essonne: Territory, hierarchy: Hierarchy, station_means: DensePanel
+) -> None:
     per_category = split_categories(station_means, hierarchy, TZ, "hour")
     np.testing.assert_allclose(
         per_category.counts.reshape(len(essonne.coverage_zones), 5, -1).sum(axis=1),
@@ -85,7 +92,9 @@ def test_levels_and_categories_add_up_exactly(essonne, hierarchy, station_means)
     assert set(hierarchy.levels["commune"]) == {c.code for c in essonne.communes}
 
 
-def test_quantiles_are_ordered_and_wider_for_bigger_areas(hierarchy, station_means) -> None:  # type: ignore[no-untyped-def]
+def test_quantiles_are_ordered_and_wider_for_bigger_areas(
+    hierarchy: Hierarchy, station_means: DensePanel
+) -> None:
     per_category = split_categories(station_means, hierarchy, TZ, "hour")
     levels = level_means(per_category, hierarchy)
     dispersion = Dispersion({"departement:day:ALL": 0.01, "station:day:ALL": 0.05})
@@ -101,7 +110,7 @@ def test_quantiles_are_ordered_and_wider_for_bigger_areas(hierarchy, station_mea
     assert np.isclose(all_dep["mean"].iloc[1], station_means.counts[:, 24:49].sum())
 
 
-def test_hierarchy_round_trips_through_json(hierarchy) -> None:  # type: ignore[no-untyped-def]
+def test_hierarchy_round_trips_through_json(hierarchy: Hierarchy) -> None:
     import json
 
     back = Hierarchy.from_dict(json.loads(json.dumps(hierarchy.to_dict())))
@@ -116,8 +125,8 @@ def test_missing_grain_falls_back_to_the_levels_widest_alpha() -> None:
     assert d.alpha("commune", "week", "SUAP") == 0.0
 
 
-def test_top_down_keeps_the_modelled_total_and_splits_it_by_measured_shares(  # type: ignore[no-untyped-def]
-    essonne, hierarchy, pooled_hierarchy, station_means
+def test_top_down_keeps_the_modelled_total_and_splits_it_by_measured_shares(
+    essonne: Territory, hierarchy: Hierarchy, pooled_hierarchy: Hierarchy, station_means: DensePanel
 ) -> None:
     bottom_up = allocate(station_means, hierarchy, TZ, "hour")
     top_down = allocate(station_means, pooled_hierarchy, TZ, "hour")
@@ -149,7 +158,9 @@ def test_top_down_keeps_the_modelled_total_and_splits_it_by_measured_shares(  # 
     assert not np.allclose(mine.reindex(own.index).to_numpy(), own.to_numpy(), rtol=0.05)
 
 
-def test_pooled_hierarchy_round_trips_and_older_models_stay_bottom_up(pooled_hierarchy) -> None:  # type: ignore[no-untyped-def]
+def test_pooled_hierarchy_round_trips_and_older_models_stay_bottom_up(
+    pooled_hierarchy: Hierarchy,
+) -> None:
     import json
 
     data = json.loads(json.dumps(pooled_hierarchy.to_dict()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,6 +25,9 @@ from previsecours.core.ingest_decide import (
     row_issues,
 )
 from previsecours.core.schema import CANONICAL_COLUMNS
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 HEADER = (
     "num_intervention",
@@ -49,7 +54,9 @@ def row(id_: str, when: str, commune: str = "91001", category: str = "SUAP") -> 
     return (id_, when, commune, "X", category, "m", "ARPAJ", "48.5", "2.2", "45")
 
 
-def test_only_canonical_columns_go_further_and_personal_columns_are_named(essonne) -> None:
+def test_only_canonical_columns_go_further_and_personal_columns_are_named(
+    essonne: Territory,
+) -> None:
     raw = export([row("A1", "01/03/2024 10:00:00")], {"nom_victime": ["Dupont"]})
     mapped = map_events(raw, essonne, "x.csv")
     assert set(CANONICAL_COLUMNS) <= set(mapped.frame.columns)
@@ -57,7 +64,9 @@ def test_only_canonical_columns_go_further_and_personal_columns_are_named(essonn
     assert not mapped.frame.isin(["Dupont"]).any().any()
 
 
-def test_dst_gap_is_shifted_forward_and_fold_taken_first_and_both_are_counted(essonne) -> None:
+def test_dst_gap_is_shifted_forward_and_fold_taken_first_and_both_are_counted(
+    essonne: Territory,
+) -> None:
     raw = export(
         [
             row("A1", "31/03/2024 02:30:00"),  # spring: 02:00-03:00 does not exist in Paris
@@ -72,27 +81,27 @@ def test_dst_gap_is_shifted_forward_and_fold_taken_first_and_both_are_counted(es
     assert times[1].utcoffset() == pd.Timedelta(hours=2)  # first occurrence: summer time
 
 
-def test_unparsable_and_missing_times_are_told_apart(essonne) -> None:
+def test_unparsable_and_missing_times_are_told_apart(essonne: Territory) -> None:
     raw = export([row("A1", "n/a"), row("A2", ""), row("A3", "01/03/2024 10:00:00")])
     frame = map_events(raw, essonne, "x.csv").frame
     assert frame["time_parsable"].tolist() == [False, True, True]
     assert frame["alert_time_text"].isna().tolist() == [False, True, False]
 
 
-def test_missing_required_column_names_the_file_and_the_column(essonne) -> None:
+def test_missing_required_column_names_the_file_and_the_column(essonne: Territory) -> None:
     raw = export([row("A1", "01/03/2024 10:00:00")]).drop(columns="code_insee")
     with pytest.raises(ExtractError, match=r"x\.csv.*code_insee"):
         map_events(raw, essonne, "x.csv")
 
 
-def test_typed_source_with_wrong_types_is_refused(essonne) -> None:
+def test_typed_source_with_wrong_types_is_refused(essonne: Territory) -> None:
     raw = export([row("A1", "01/03/2024 10:00:00")])
     raw["date_heure_alerte"] = [1709283600]
     with pytest.raises(ExtractError, match=r"date_heure_alerte.*int64"):
         map_events(raw, essonne, "x.parquet", text_source=False)
 
 
-def test_derived_ids_are_stable_and_distinct(essonne) -> None:
+def test_derived_ids_are_stable_and_distinct(essonne: Territory) -> None:
     from dataclasses import replace
 
     mapping = replace(
@@ -108,7 +117,7 @@ def test_derived_ids_are_stable_and_distinct(essonne) -> None:
     assert first.nunique() == 2
 
 
-def test_sdis91_weekly_preset_starts_periods_on_iso_monday(essonne) -> None:
+def test_sdis91_weekly_preset_starts_periods_on_iso_monday(essonne: Territory) -> None:
     raw = pd.DataFrame(
         {
             "ope_annee": ["2016", "2016"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,11 @@ from previsecours.core.backtest import BacktestConfig, run_backtest
 from previsecours.core.features import area_attributes, make_spec
 from previsecours.core.generator import generate_events
 from previsecours.core.models import make_forecaster, model_names
+from previsecours.core.models.baselines import ColumnBaseline
 from previsecours.core.panel import count_panel
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 TZ = "Europe/Paris"
 
@@ -28,14 +33,17 @@ def test_baselines_read_their_columns() -> None:
     assert naive.predict(frame).tolist() == [1.5, 3.0]  # falls back to the 4-season mean
     assert make_forecaster("seasonal_average_4", spec).predict(frame).tolist() == [1.5, 2.5]
     weekly = make_spec("week", 1)
-    assert make_forecaster("last_period", weekly).chain[0] == "lag_1"  # type: ignore[attr-defined]
-    assert make_forecaster("seasonal_naive", weekly).chain[0] == "lag_52"  # type: ignore[attr-defined]
+    last = make_forecaster("last_period", weekly)
+    seasonal = make_forecaster("seasonal_naive", weekly)
+    assert isinstance(last, ColumnBaseline) and isinstance(seasonal, ColumnBaseline)
+    assert last.chain[0] == "lag_1"
+    assert seasonal.chain[0] == "lag_52"
     with pytest.raises(ValueError, match="unknown model"):
         make_forecaster("prophet", spec)
     assert {"catboost", "poisson_glm", "reference_3y_pm2"} <= set(model_names())
 
 
-def test_catboost_beats_seasonal_naive_on_generated_data(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_catboost_beats_seasonal_naive_on_generated_data(essonne: Territory) -> None:
     events = generate_events(essonne, dt.date(2024, 2, 5), dt.date(2024, 5, 26), seed=8)
     start, end = pd.Timestamp("2024-02-05", tz=TZ), pd.Timestamp("2024-05-27", tz=TZ)
     panel = count_panel(events, essonne, "station", "hour", start=start, end=end, by_category=False)

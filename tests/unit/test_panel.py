@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,15 +12,20 @@ import pytest
 from previsecours.core.generator import generate_events
 from previsecours.core.panel import PanelError, check_panel, count_panel, sum_series, zone_of_events
 
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
+
 TZ = "Europe/Paris"
 
 
 @pytest.fixture(scope="module")
-def events(essonne):  # type: ignore[no-untyped-def]
+def events(essonne: Territory) -> pd.DataFrame:
     return generate_events(essonne, dt.date(2024, 3, 25), dt.date(2024, 4, 7), seed=11)
 
 
-def test_station_panel_invariants_across_spring_dst(essonne, events) -> None:  # type: ignore[no-untyped-def]
+def test_station_panel_invariants_across_spring_dst(
+    essonne: Territory, events: pd.DataFrame
+) -> None:
     start, end = pd.Timestamp("2024-03-25", tz=TZ), pd.Timestamp("2024-04-08", tz=TZ)
     panel = count_panel(events, essonne, "station", "hour", start=start, end=end)
     frame = panel.to_frame()
@@ -30,7 +36,7 @@ def test_station_panel_invariants_across_spring_dst(essonne, events) -> None:  #
     assert (panel.counts >= 0).all()
 
 
-def test_levels_count_the_same_events(essonne, events) -> None:  # type: ignore[no-untyped-def]
+def test_levels_count_the_same_events(essonne: Territory, events: pd.DataFrame) -> None:
     start, end = pd.Timestamp("2024-03-25", tz=TZ), pd.Timestamp("2024-04-08", tz=TZ)
     totals = {
         level: sum_series(
@@ -42,7 +48,7 @@ def test_levels_count_the_same_events(essonne, events) -> None:  # type: ignore[
     np.testing.assert_array_equal(totals["station"], totals["departement"])
 
 
-def test_autumn_dst_day_has_25_hourly_periods(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_autumn_dst_day_has_25_hourly_periods(essonne: Territory) -> None:
     times = pd.date_range(
         "2024-10-26 22:00", "2024-10-27 04:00", freq="30min", tz="UTC"
     ).tz_convert(TZ)
@@ -68,7 +74,7 @@ def test_autumn_dst_day_has_25_hourly_periods(essonne) -> None:  # type: ignore[
     check_panel(panel.to_frame(), "hour", TZ)
 
 
-def test_zone_from_station_code_else_from_shares_deterministically(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_zone_from_station_code_else_from_shares_deterministically(essonne: Territory) -> None:
     events = pd.DataFrame(
         {
             "intervention_id": ["a", "b", "c"],

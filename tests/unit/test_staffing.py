@@ -76,7 +76,8 @@ def test_load_matches_a_brute_force_time_integral() -> None:
     cumulative = np.concatenate([[0.0], np.cumsum(padded)])
 
     def arrivals_before(t: np.ndarray) -> np.ndarray:
-        return np.interp(t, np.arange(cumulative.size), cumulative)
+        before: np.ndarray = np.interp(t, np.arange(cumulative.size), cumulative)
+        return before
 
     slow = []
     for h in range(rates.size):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +12,9 @@ from previsecours.adapters.territory_files import load_territory, write_territor
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.rates import REFERENCE_POPULATION, volume_scale
 from previsecours.core.synthetic_territory import synthetic_territory
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
 
 
 def test_same_arguments_same_territory_other_seed_other_one() -> None:
@@ -62,7 +66,7 @@ def test_written_files_load_back_equal(tmp_path: Path) -> None:
     assert load_territory(path) == t
 
 
-def test_essonne_written_and_read_keeps_its_tables(tmp_path: Path, essonne) -> None:  # type: ignore[no-untyped-def]
+def test_essonne_written_and_read_keeps_its_tables(tmp_path: Path, essonne: Territory) -> None:
     loaded = load_territory(write_territory(essonne, tmp_path))
     assert loaded.communes == essonne.communes
     assert loaded.stations == essonne.stations
@@ -70,7 +74,7 @@ def test_essonne_written_and_read_keeps_its_tables(tmp_path: Path, essonne) -> N
     assert loaded.mapping == essonne.mapping
 
 
-def test_generator_volumes_scale_with_population(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_generator_volumes_scale_with_population(essonne: Territory) -> None:
     assert volume_scale(essonne) == 1.0
     small = synthetic_territory("small", 5, seed=0)
     large = synthetic_territory("large", 20, seed=0)
@@ -88,7 +92,7 @@ def test_generator_volumes_scale_with_population(essonne) -> None:  # type: igno
     assert large_events["latitude"].between(box.lat_min, box.lat_max).all()
 
 
-def test_territory_without_population_keeps_fitted_volumes(essonne) -> None:  # type: ignore[no-untyped-def]
+def test_territory_without_population_keeps_fitted_volumes(essonne: Territory) -> None:
     from dataclasses import replace
 
     unpopulated = replace(

@@ -59,6 +59,7 @@ def test_dask_needs_a_prefect_server_and_no_cluster_means_one_task_at_a_time() -
     from flows.runners import DaskCluster, PrefectServerRequiredError, task_runner
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.task_runners import ThreadPoolTaskRunner
+    from prefect_dask.task_runners import DaskTaskRunner
 
     serial = task_runner(None)
     assert isinstance(serial, ThreadPoolTaskRunner) and serial._max_workers == 1
@@ -69,4 +70,5 @@ def test_dask_needs_a_prefect_server_and_no_cluster_means_one_task_at_a_time() -
         task_runner(DaskCluster("tcp://127.0.0.1:8786"))
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
         runner = task_runner(DaskCluster("tcp://127.0.0.1:8786"))
-    assert runner.address == "tcp://127.0.0.1:8786"  # type: ignore[attr-defined]
+    assert isinstance(runner, DaskTaskRunner), runner
+    assert runner.address == "tcp://127.0.0.1:8786"

@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
 import yaml
 
 from previsecours.adapters.territory_files import load_territory, resolve_territory_path
 from previsecours.core.territory import Territory, TerritoryError
+
+EditDoc = Callable[[dict[str, Any]], object]
+EditLines = Callable[[list[str]], list[str]]
+
+
+class WriteTerritory(Protocol):
+    def __call__(
+        self,
+        edit_doc: EditDoc | None = None,
+        table: str | None = None,
+        edit_lines: EditLines | None = None,
+    ) -> Path: ...
 
 
 def test_essonne_has_its_areas(essonne: Territory) -> None:
@@ -33,17 +47,22 @@ def test_resolves_name_or_path(repo_root: Path) -> None:
 
 
 @pytest.fixture
-def broken(tmp_path: Path, repo_root: Path):  # type: ignore[no-untyped-def]
+def broken(tmp_path: Path, repo_root: Path) -> WriteTerritory:
     """A writable copy of the Essonne territory, and a function to edit it."""
     shutil.copytree(repo_root / "territories" / "essonne", tmp_path / "essonne")
     yaml_path = tmp_path / "essonne.yaml"
     doc = yaml.safe_load((repo_root / "territories" / "essonne.yaml").read_text())
 
-    def write(edit_doc=None, table=None, edit_lines=None):  # type: ignore[no-untyped-def]
+    def write(
+        edit_doc: EditDoc | None = None,
+        table: str | None = None,
+        edit_lines: EditLines | None = None,
+    ) -> Path:
         if edit_doc:
             edit_doc(doc)
         yaml_path.write_text(yaml.safe_dump(doc))
         if table:
+            assert edit_lines is not None, "a table is edited by edit_lines"
             path = tmp_path / "essonne" / table
             lines = path.read_text().splitlines()
             path.write_text("\n".join(edit_lines(lines)) + "\n")
@@ -81,8 +100,12 @@ def _shares_off(lines: list[str]) -> list[str]:
         (lambda d: d["extract"]["categories"].update(XYZ="FOO"), None, None, r"\['FOO'\]"),
     ],
 )
-def test_broken_territory_names_file_and_entry(  # type: ignore[no-untyped-def]
-    broken, edit_doc, table, edit_lines, message
+def test_broken_territory_names_file_and_entry(
+    broken: WriteTerritory,
+    edit_doc: EditDoc | None,
+    table: str | None,
+    edit_lines: EditLines | None,
+    message: str,
 ) -> None:
     path = broken(edit_doc, table, edit_lines)
     with pytest.raises(TerritoryError, match=message) as info:
@@ -90,7 +113,7 @@ def test_broken_territory_names_file_and_entry(  # type: ignore[no-untyped-def]
     assert str(path) in str(info.value)
 
 
-def test_areas_may_be_omitted(broken) -> None:  # type: ignore[no-untyped-def]
+def test_areas_may_be_omitted(broken: WriteTerritory) -> None:
     """A service whose extract only names districts still has a usable territory."""
     path = broken(lambda d: d.pop("areas"))
     t = load_territory(path)
