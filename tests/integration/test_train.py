@@ -146,3 +146,55 @@ def test_training_reports_its_progress(result: TrainResult) -> None:
     assert [done for _, done, _ in PROGRESS] == list(range(1, len(PROGRESS) + 1))
     assert {total for _, _, total in PROGRESS} == {len(PROGRESS)} == {2 * 3}
     assert PROGRESS[-1][0] == "window 2/2: poisson_glm"
+
+
+def test_mlflow_ui_experiment_runs_and_ranking_metric(
+    trained_home: Settings, result: TrainResult
+) -> None:
+    """What an analyst meets in the UI: a described classic-ML experiment, parent runs that last
+    the training and are named apart, the ranking metric on the parent and every child."""
+    import mlflow
+
+    from previsecours.adapters.tracking import CLASSIC_ML, DESCRIPTION_TAG, EXPERIMENT_KIND_TAG
+    from previsecours.pipelines.train import train
+
+    client = mlflow.MlflowClient(trained_home.paths.mlflow_tracking_uri)
+    parent = client.get_run(result.run_id)
+    experiment = client.get_experiment(parent.info.experiment_id)
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == CLASSIC_ML == "custom_model_development"
+    description = experiment.tags[DESCRIPTION_TAG]
+    assert "rank_departement_hour_rmsse" in description and "parent run" in description
+
+    # The run starts when the fit starts: its duration is the whole training's, not logging's.
+    duration = (parent.info.end_time - parent.info.start_time) / 1000
+    total, logging = result.seconds["total"], result.seconds["logging"]
+    assert total - 1.5 <= duration <= total + 0.5, (duration, result.seconds)
+    assert duration > logging + 1.0
+    assert parent.info.run_name.startswith("train-essonne-20")
+    assert parent.info.run_name.endswith("-unversio-v1")
+
+    # The ranking metric, first of the parent's, and on every child; the parent is not noisy.
+    metrics = parent.data.metrics
+    assert metrics["rank_departement_hour_rmsse"] == metrics["departement_hour_rmsse"]
+    assert not [k for k in metrics if "_category_" in k or k.startswith("window/")]
+    assert len(metrics) < 80
+    children = client.search_runs(
+        [experiment.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
+    )
+    for child in children:
+        assert child.info.run_name == child.data.tags["model"]
+        assert np.isfinite(child.data.metrics["rank_departement_hour_rmsse"])
+        assert child.info.start_time >= parent.info.start_time
+        assert child.info.end_time <= parent.info.end_time
+
+    # Two trainings on the same data: two names.
+    trainings = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.kind = 'training'"
+    )
+    if len(trainings) < 2:  # run alone, without the flow's training
+        train(trained_home)
+        trainings = client.search_runs(
+            [experiment.experiment_id], filter_string="tags.kind = 'training'"
+        )
+    names = [run.info.run_name for run in trainings]
+    assert len(names) == len(set(names)) >= 2, names

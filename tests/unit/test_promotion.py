@@ -11,6 +11,8 @@ from previsecours.core.promotion import (
     ModelScore,
     PredictionStats,
     decide,
+    improvement_pct,
+    ranking_metric,
 )
 
 LEVELS = ["station×hour", "station×day", "departement×hour", "departement×day"]
@@ -33,7 +35,7 @@ def test_better_challenger_is_promoted_and_worse_refused() -> None:
     policy = PromotionPolicy()
     better = decide(_score("version 2", 0.80), _score("version 1", 0.85), policy)
     assert better.promoted and better.outcome == "promoted"
-    assert "improves by +5.88%" in better.reason
+    assert "improvement +5.88%" in better.reason
     worse = decide(_score("version 3", 0.90), _score("version 2", 0.80), policy)
     assert not worse.promoted
     assert "worse at" in worse.reason  # the level guard catches it first
@@ -41,7 +43,15 @@ def test_better_challenger_is_promoted_and_worse_refused() -> None:
     assert table.loc[("station×hour", "rmsse"), "challenger"] == 0.80
     assert table.loc[("station×hour", "rmsse"), "reference"] == 0.85
     assert "| guard | result | detail |" in better.markdown()
-    assert better.summary("rmsse").startswith("station×hour: 0.8 vs 0.85")
+    assert better.summary("rmsse").startswith("station×hour: 0.8 vs 0.85 (improvement +5.88%)")
+    # One sign everywhere: the table's improvement is the sentence's, positive when better.
+    assert table.loc[("station×hour", "rmsse"), "improvement_pct"] == pytest.approx(5.8824, 1e-4)
+    assert "change_pct" not in better.table.columns
+    assert "improvement_pct" in better.markdown() and "positive: the challenger is better" in (
+        better.markdown()
+    )
+    worse_table = worse.table.set_index(["level", "metric"])
+    assert worse_table.loc[("station×hour", "rmsse"), "improvement_pct"] == pytest.approx(-12.5)
 
 
 def test_improvement_below_tolerance_is_refused() -> None:
@@ -49,7 +59,8 @@ def test_improvement_below_tolerance_is_refused() -> None:
         _score("v2", 0.849), _score("v1", 0.85), PromotionPolicy(min_improvement=0.01)
     )
     assert not decision.promoted
-    assert "less than the 1.00% required" in decision.reason
+    assert "improvement +0.12%" in decision.reason
+    assert "less than the +1.00% required" in decision.reason
 
 
 def test_one_level_much_worse_blocks_promotion() -> None:
@@ -87,4 +98,29 @@ def test_first_version_against_seasonal_naive() -> None:
     naive = _score("seasonal naive", 1.0)
     assert decide(_score("version 1", 0.8), naive, PromotionPolicy()).promoted
     refused = decide(_score("version 1", 1.02), naive, PromotionPolicy(level_margin=0.5))
-    assert not refused.promoted and "improves by -2.00%" in refused.reason
+    assert not refused.promoted and "improvement -2.00%" in refused.reason
+
+
+def test_improvement_is_positive_when_the_challenger_is_better_for_every_metric() -> None:
+    assert improvement_pct("rmsse", 0.8, 1.0) == pytest.approx(20.0)
+    assert improvement_pct("mae", 1.2, 1.0) == pytest.approx(-20.0)
+    # bias_pct stays each model's signed bias; the improvement is on its size.
+    assert improvement_pct("bias_pct", -5.0, 10.0) == pytest.approx(50.0)
+    assert improvement_pct("bias_pct", 20.0, -10.0) == pytest.approx(-100.0)
+    # a coverage improves when it gets closer to its nominal level, from either side.
+    assert improvement_pct("coverage_80", 0.78, 0.70) == pytest.approx(80.0)
+    assert improvement_pct("coverage_95", 0.99, 0.96) == pytest.approx(-300.0)
+    assert improvement_pct("class_accuracy_2018", 0.6, 0.5) == pytest.approx(20.0)
+    assert np.isnan(improvement_pct("alpha", 0.3, 0.2))
+    assert np.isnan(improvement_pct("rmsse", 0.8, 0.0))
+
+
+def test_level_guard_speaks_of_improvement_with_the_same_sign() -> None:
+    challenger = _score("v2", 0.80, departement_day=0.95)
+    decision = decide(challenger, _score("v1", 0.85), PromotionPolicy(level_margin=0.05))
+    assert "departement×day (improvement -11.8%)" in decision.reason
+
+
+def test_ranking_metric_names_the_primary_metric_at_the_primary_level() -> None:
+    policy = PromotionPolicy(primary_metric="rmsse", primary_level="departement×hour")
+    assert ranking_metric(policy) == ("departement_hour_rmsse", "rank_departement_hour_rmsse")

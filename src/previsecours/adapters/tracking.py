@@ -12,6 +12,12 @@
   pipelines/predict.py unwraps it to forecast every level.
 - Logged with a signature, an input example and explicit `pip_requirements` (inference of
   requirements costs seconds per model and guesses).
+- The experiment is a classic ML one for MLflow 3's UI (experiment tag
+  `mlflow.experimentKind = custom_model_development`; without it the UI infers the kind and may
+  open it as a GenAI experiment) and carries its description (`mlflow.note.content`), set when
+  the experiment is created and brought up to date when it exists.
+- Runs are created with their real start (`MlflowClient.create_run(start_time=...)`) and then
+  made active, so the UI's duration is the training's, not the logging's.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import math
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -29,6 +36,7 @@ import mlflow
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.models import infer_signature
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from previsecours.adapters.registry import model_name
 from previsecours.core.models.boosting import CatBoostCount
@@ -41,36 +49,124 @@ SPEC_VERSION_KEY = "feature_spec_version"  # read by adapters.registry before lo
 REQUIREMENTS = ("catboost", "pandas", "numpy", "scipy", "pyarrow", "scikit-learn", "mlflow")
 
 
-def use_tracking(paths: Paths, territory: str) -> str:
-    """Point MLflow at this home and get-or-create the territory's experiment; its id."""
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"  # MLflow 3's kind for model training (not GenAI)
+DESCRIPTION_TAG = "mlflow.note.content"  # experiment and run descriptions in the UI
+
+
+def experiment_description(territory: str, ranking: str | None = None) -> str:
+    """What the territory's experiment holds (markdown, shown by the MLflow UI)."""
+    rank = f"`{ranking}`" if ranking else "`rank_<level>_<grain>_<metric>` (params.yaml `promote:`)"
+    return "\n".join(
+        [
+            f"Prévisecours, territory **{territory}**: forecasts of fire-and-rescue interventions.",
+            "",
+            "- **One parent run per training** (`train-<territory>-<start>-<data version>-v<N>`,"
+            " tag `kind=training`): the training's real start and duration, tags (data version,"
+            " git commit, frequency, feature spec), params (`params.yaml: train`), CatBoost's"
+            " headline metrics over all backtest windows (`<level>_<grain>_<metric>`, all"
+            " categories), plots, backtest files and the registered model version.",
+            "- **One child run per model** (`catboost` and the baselines): every metric,"
+            " per category too, and per backtest window as steps (`window/...`).",
+            f"- **Ranking metric** {rank}: the promotion's primary metric at its primary level"
+            " (RMSSE: the error scaled by seasonal naive's, lower is better, below 1 beats"
+            " seasonal naive). Sort runs on it: *Sort* → that metric also adds it as a column.",
+            "- **Monitoring runs** (`monitor-<date>`, tag `kind=monitoring`): past forecasts"
+            " against the actuals that arrived, and drift.",
+            "",
+            "Versions, the `champion` alias and each promotion decision are under *Models* →"
+            f" `{model_name(territory)}`.",
+        ]
+    )
+
+
+def use_tracking(paths: Paths, territory: str, *, description: str | None = None) -> str:
+    """Point MLflow at this home and get-or-create the territory's experiment; its id.
+
+    The experiment is marked as classic ML and described: `description` when given (it then
+    replaces an older one), the generic description when the experiment has none."""
     paths.mlruns.mkdir(parents=True, exist_ok=True)
     paths.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(paths.mlflow_tracking_uri)
     mlflow.set_registry_uri(paths.mlflow_tracking_uri)
     name = model_name(territory)
     found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return str(found.experiment_id)
-    if paths.tracking_server:  # the server's shared artifact store (--artifacts-destination)
-        return str(mlflow.create_experiment(name))
-    return str(
-        mlflow.create_experiment(name, artifact_location=str(paths.mlflow_artifacts.resolve()))
+    if found is None:
+        tags = {
+            EXPERIMENT_KIND_TAG: CLASSIC_ML,
+            DESCRIPTION_TAG: description or experiment_description(territory),
+        }
+        if paths.tracking_server:  # the server's shared artifact store (--artifacts-destination)
+            return str(mlflow.create_experiment(name, tags=tags))
+        location = str(paths.mlflow_artifacts.resolve())
+        return str(mlflow.create_experiment(name, artifact_location=location, tags=tags))
+    experiment_id = str(found.experiment_id)
+    wanted = {EXPERIMENT_KIND_TAG: CLASSIC_ML}
+    if description or not found.tags.get(DESCRIPTION_TAG):
+        wanted[DESCRIPTION_TAG] = description or experiment_description(territory)
+    client = mlflow.MlflowClient()
+    for key, value in wanted.items():
+        if found.tags.get(key) != value:
+            client.set_experiment_tag(experiment_id, key, value)
+    return experiment_id
+
+
+def _millis(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1000)
+
+
+@contextmanager
+def training_run(
+    experiment_id: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    *,
+    started_at: datetime | None = None,
+) -> Iterator[str]:
+    """The parent run of one training, started at `started_at` (default: now); yields its id."""
+    run = mlflow.MlflowClient().create_run(
+        experiment_id, start_time=_millis(started_at), tags=dict(tags), run_name=run_name
     )
+    with mlflow.start_run(run_id=run.info.run_id) as active:
+        yield str(active.info.run_id)
 
 
 @contextmanager
-def training_run(experiment_id: str, run_name: str, tags: Mapping[str, str]) -> Iterator[str]:
-    """The parent run of one training; yields its id."""
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags)) as run:
-        yield str(run.info.run_id)
+def child_run(
+    experiment_id: str,
+    name: str,
+    tags: Mapping[str, str],
+    *,
+    started_at: datetime | None = None,
+    seconds: float | None = None,
+) -> Iterator[str]:
+    """A run nested in the active one, started at `started_at` and, when `seconds` is given,
+    ended that long after it (the model's own fitting time) rather than at logging time."""
+    parent = mlflow.active_run()
+    if parent is None:
+        raise RuntimeError("a child run needs an active parent run")
+    client = mlflow.MlflowClient()
+    run = client.create_run(
+        experiment_id,
+        start_time=_millis(started_at),
+        tags={**tags, MLFLOW_PARENT_RUN_ID: parent.info.run_id},
+        run_name=name,
+    )
+    run_id = str(run.info.run_id)
+    with mlflow.start_run(run_id=run_id, nested=True):
+        yield run_id
+    if started_at is not None and seconds is not None:
+        end = started_at + timedelta(seconds=max(seconds, 0.0))
+        client.set_terminated(run_id, "FINISHED", end_time=_millis(end))
 
 
-@contextmanager
-def child_run(experiment_id: str, name: str, tags: Mapping[str, str]) -> Iterator[str]:
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=name, nested=True, tags=dict(tags)
-    ) as run:
-        yield str(run.info.run_id)
+def rename_run(run_id: str, name: str) -> None:
+    mlflow.MlflowClient().update_run(run_id, name=name)
+
+
+def describe_run(run_id: str, text: str) -> None:
+    """The run's description in the UI (markdown)."""
+    mlflow.MlflowClient().set_tag(run_id, DESCRIPTION_TAG, text)
 
 
 def log_params(params: Mapping[str, Any]) -> None:

@@ -50,29 +50,66 @@ def _forecast_vs_actual(plt: Any, predictions: pd.DataFrame) -> Any:
     return fig
 
 
+def _rows(table: pd.DataFrame) -> list[str]:
+    return [f"{level} × {grain}" for level, grain in table.index]
+
+
 def _calibration(plt: Any, metrics: pd.DataFrame) -> Any:
-    fig, ax = plt.subplots(figsize=(9, 4))
-    for nominal, metric in ((0.8, "coverage_80"), (0.95, "coverage_95")):
-        table = metric_table(metrics, metric)
-        if "catboost" not in table:
-            continue
-        labels = [f"{lv}×{g}" for lv, g in table.index]
-        ax.plot(labels, table["catboost"].to_numpy(), marker="o", label=f"{metric} (CatBoost)")
-        ax.axhline(nominal, ls="--", lw=0.8, color="grey")
-    ax.set_ylim(0.5, 1.0)
-    ax.set_ylabel("observed coverage (cross-fitted)")
-    ax.legend(fontsize=8)
+    """Observed coverage of CatBoost's 80 % and 95 % intervals, one row per level × grain."""
+    tables = {
+        nominal: metric_table(metrics, metric)
+        for nominal, metric in ((0.8, "coverage_80"), (0.95, "coverage_95"))
+    }
+    tables = {n: t for n, t in tables.items() if "catboost" in t}
+    first = next(iter(tables.values()), None)
+    labels = [] if first is None else _rows(first)
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.4 * max(len(labels), 1)))
+    low = 0.5
+    for (nominal, table), color in zip(tables.items(), ("C0", "C1"), strict=False):
+        assert first is not None
+        values = table["catboost"].reindex(first.index).to_numpy(dtype=float)
+        ax.scatter(
+            values, range(len(labels)), color=color, zorder=3, label=f"{nominal:.0%} interval"
+        )
+        ax.axvline(nominal, ls="--", lw=1, color=color)
+        finite = values[pd.notna(values)]
+        if finite.size:
+            low = min(low, float(finite.min()) - 0.05)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()  # the finest level on top, as in the tables
+    ax.set_xlim(max(low, 0.0), 1.0)
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.grid(axis="x", lw=0.5, alpha=0.5)
+    ax.set_xlabel("observed coverage, CatBoost (cross-fitted); dashed line: nominal")
+    ax.set_title("Calibration of the intervals by level × grain")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     plt.close(fig)
     return fig
 
 
 def _rmsse(plt: Any, metrics: pd.DataFrame) -> Any:
+    """RMSSE of every model by level × grain: horizontal bars, the legend beside the plot."""
     table = metric_table(metrics, "rmsse")
-    table.index = [f"{lv}×{g}" for lv, g in table.index]
-    fig, ax = plt.subplots(figsize=(10, 4))
-    table.plot.bar(ax=ax, rot=0)
-    ax.set_ylabel("RMSSE (lower is better)")
+    models = [m for m in ("catboost", *sorted(table.columns)) if m in table.columns]
+    table = table[list(dict.fromkeys(models))]
+    labels = _rows(table)
+    n_rows, n_models = len(table), max(len(table.columns), 1)
+    fig, ax = plt.subplots(figsize=(10, 1.4 + n_rows * (0.13 * n_models + 0.2)))
+    height = 0.8 / n_models
+    for i, model in enumerate(table.columns):
+        # Within a level × grain, the first model (CatBoost) on top (the y axis is inverted).
+        positions = [row - 0.4 + height * (i + 0.5) for row in range(n_rows)]
+        bars = ax.barh(positions, table[model].to_numpy(dtype=float), height=height, label=model)
+        if model == "catboost":
+            ax.bar_label(bars, fmt="%.3f", fontsize=7, padding=2)
+    ax.set_yticks(range(n_rows), labels)
+    ax.invert_yaxis()
+    ax.grid(axis="x", lw=0.5, alpha=0.5)
+    ax.set_xlabel("RMSSE, all backtest windows (lower is better)")
+    ax.set_title("RMSSE by level × grain and model")
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles, names, title="model", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     plt.close(fig)
     return fig

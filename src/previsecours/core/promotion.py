@@ -11,6 +11,13 @@ comparison that means anything. The decision:
 
 Guarantees: the decision is a function of its inputs only; every refusal names its reason; the
 table holds both models' metrics per level so the decision can be audited later.
+
+One sign convention everywhere (sentence, guards, table, registry tags): an *improvement* is
+positive when the challenger is better than the reference. In the table, `improvement_pct` is
+the relative reduction of each metric's error: RMSSE, MAE, RMSE, pinball, deviance, MAPE
+themselves; |bias_pct| for the bias (`bias_pct` itself stays each model's signed bias);
+|coverage − nominal| for a coverage; higher accuracy for a class accuracy. A metric that is no
+error (the dispersion `alpha`) has none.
 """
 
 from __future__ import annotations
@@ -27,6 +34,28 @@ import pandas as pd
 from previsecours.config import PromotionPolicy
 
 KEY_METRICS: Final = ("rmsse", "mae", "bias_pct", "pinball", "coverage_80", "coverage_95")
+TABLE_COLUMNS: Final = ("level", "metric", "challenger", "reference", "improvement_pct")
+IMPROVEMENT_NOTE: Final = (
+    "`improvement_pct`: how much smaller the challenger's error is than the reference's, in % of "
+    "the reference's — positive: the challenger is better. Error: the metric itself (RMSSE, MAE, "
+    "pinball: lower is better), |bias_pct| (`bias_pct` is each model's signed bias), "
+    "|coverage − nominal| for a coverage."
+)
+# What "closer to perfect" means for each metric: its target, or None when lower is better.
+_TARGETS: Final[dict[str, float]] = {"bias_pct": 0.0, "coverage_80": 0.80, "coverage_95": 0.95}
+_HIGHER_IS_BETTER: Final = frozenset({"class_accuracy_2018"})
+_NOT_AN_ERROR: Final = frozenset({"alpha"})
+
+
+RANK_PREFIX: Final = "rank_"
+
+
+def ranking_metric(policy: PromotionPolicy) -> tuple[str, str]:
+    """(the metric as logged, its ranking name): `departement_hour_rmsse`,
+    `rank_departement_hour_rmsse` for the primary metric at the primary `<level>×<grain>`."""
+    level = policy.primary_level.replace("×", "_")
+    source = f"{level}_{policy.primary_metric}"
+    return source, f"{RANK_PREFIX}{source}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +101,7 @@ class PromotionDecision:
     challenger: str
     reference: str
     guards: tuple[Guard, ...]
-    table: pd.DataFrame = field(repr=False)  # level, metric, challenger, reference, change_pct
+    table: pd.DataFrame = field(repr=False)  # TABLE_COLUMNS: improvement_pct > 0 = better
 
     @property
     def outcome(self) -> str:
@@ -91,14 +120,20 @@ class PromotionDecision:
             *(f"| {g.name} | {'ok' if g.passed else 'FAILED'} | {g.detail} |" for g in self.guards),
             "",
             markdown_table(table),
+            "",
+            IMPROVEMENT_NOTE,
         ]
         return "\n".join(lines)
 
     def summary(self, metric: str) -> str:
-        """One line per level for a registry tag: `level: challenger vs reference`."""
+        """One entry per level for a registry tag:
+        `level: challenger vs reference (improvement +x.x%)`, positive when the challenger is
+        better."""
         rows = self.table[self.table["metric"] == metric]
         return "; ".join(
-            f"{r.level}: {r.challenger:.4g} vs {r.reference:.4g}" for r in rows.itertuples()
+            f"{r.level}: {r.challenger:.4g} vs {r.reference:.4g}"
+            + _improvement_text(r.improvement_pct)
+            for r in rows.itertuples()
         )
 
 
@@ -125,21 +160,23 @@ def decide(
         promoted = False
     elif gain < policy.min_improvement:
         reason = (
-            f"Refused: {policy.primary_metric} at {policy.primary_level} improves by "
-            f"{gain:+.2%}, less than the {policy.min_improvement:.2%} required."
+            f"Refused: {policy.primary_metric} at {policy.primary_level}, improvement "
+            f"{gain:+.2%} (positive: the challenger is better), less than the "
+            f"{policy.min_improvement:+.2%} required."
         )
         promoted = False
     else:
         reason = (
-            f"Promoted: {policy.primary_metric} at {policy.primary_level} improves by "
-            f"{gain:+.2%} (≥ {policy.min_improvement:.2%}) and every guard passes."
+            f"Promoted: {policy.primary_metric} at {policy.primary_level}, improvement "
+            f"{gain:+.2%} (≥ {policy.min_improvement:+.2%} required), and every guard passes."
         )
         promoted = True
     return PromotionDecision(promoted, reason, challenger.label, reference.label, guards, table)
 
 
 def comparison_table(challenger: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Long table: level, metric, challenger, reference, change_pct (relative change)."""
+    """Long table: level, metric, challenger, reference, improvement_pct (> 0: challenger
+    better; see the module's docstring for each metric's error)."""
     levels = [lvl for lvl in challenger.index if lvl in reference.index]
     metrics = [m for m in challenger.columns if m in reference.columns]
     rows = []
@@ -147,17 +184,33 @@ def comparison_table(challenger: pd.DataFrame, reference: pd.DataFrame) -> pd.Da
         for metric in metrics:
             a = _value(challenger, level, metric)
             b = _value(reference, level, metric)
-            change = (a - b) / abs(b) * 100 if b and math.isfinite(b) else math.nan
             rows.append(
-                {
-                    "level": level,
-                    "metric": metric,
-                    "challenger": a,
-                    "reference": b,
-                    "change_pct": change,
-                }
+                dict(
+                    zip(
+                        TABLE_COLUMNS,
+                        (level, metric, a, b, improvement_pct(metric, a, b)),
+                        strict=True,
+                    )
+                )
             )
-    return pd.DataFrame(rows, columns=["level", "metric", "challenger", "reference", "change_pct"])
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def improvement_pct(metric: str, challenger: float, reference: float) -> float:
+    """How much smaller the challenger's error is than the reference's, in % of the latter
+    (> 0: the challenger is better); NaN when undefined (no error, reference perfect)."""
+    if metric in _NOT_AN_ERROR:
+        return math.nan
+    if metric in _TARGETS:
+        target = _TARGETS[metric]
+        challenger, reference = abs(challenger - target), abs(reference - target)
+    gain = _relative_gain(challenger, reference, lower_is_better=metric not in _HIGHER_IS_BETTER)
+    return math.nan if gain is None else gain * 100
+
+
+def _improvement_text(value: object) -> str:
+    number = float(value)  # type: ignore[arg-type]
+    return f" (improvement {number:+.2f}%)" if math.isfinite(number) else ""
 
 
 def _relative_gain(new: float, old: float, lower_is_better: bool) -> float | None:
@@ -222,7 +275,7 @@ def _levels_guard(
             policy.lower_is_better,
         )
         if gain is not None and gain < -policy.level_margin:
-            worse.append(f"{level} {-gain:+.1%}")
+            worse.append(f"{level} (improvement {gain:+.1%})")
     if worse:
         return Guard(name, False, f"{policy.primary_metric} worse at " + ", ".join(worse))
     return Guard(name, True, f"{policy.primary_metric} checked at {len(challenger.index)} levels")

@@ -9,7 +9,9 @@
 - the challenger's forecast of the next horizon is checked (no NaN, negative, infinite value in
   means or quantiles);
 - `core.promotion.decide` rules; the decision is tagged on the challenger version, and a
-  promotion moves `champion` (the replaced version becomes `previous-champion`).
+  promotion moves `champion` (the replaced version becomes `previous-champion`). Its reason,
+  table (`improvement_pct`) and tags share one sign: an improvement is positive when the
+  challenger is better.
 
 `run_rollback(settings, now=...)` moves `champion` back to `previous-champion`.
 """
@@ -173,7 +175,11 @@ def decision_tags(decision: PromotionDecision, policy: PromotionPolicy) -> dict[
     """What the registry keeps of a decision (each value within MLflow's tag limit)."""
     table = decision.table[decision.table["metric"].isin([*_TAGGED_METRICS, policy.primary_metric])]
     compact = {
-        f"{r.level}|{r.metric}": [_round(r.challenger), _round(r.reference)]
+        f"{r.level}|{r.metric}": [
+            _round(r.challenger),
+            _round(r.reference),
+            _round(r.improvement_pct, 2),
+        ]
         for r in table.itertuples()
     }
     return {
@@ -182,15 +188,24 @@ def decision_tags(decision: PromotionDecision, policy: PromotionPolicy) -> dict[
         "decision_reference": decision.reference,
         "metrics_summary": decision.summary(policy.primary_metric),
         "decision_table": json.dumps(compact, ensure_ascii=False),
+        "decision_table_columns": DECISION_TABLE_COLUMNS,
     }
+
+
+# How to read `decision_table`: one sign convention with the reason and the summary.
+DECISION_TABLE_COLUMNS = (
+    "level|metric: [challenger, reference, improvement_pct]; improvement_pct > 0: the "
+    "challenger is better (its error — the metric, |bias_pct|, |coverage - nominal| — is "
+    "that % smaller)"
+)
 
 
 _TAGGED_METRICS = ("rmsse", "coverage_80", "bias_pct")
 
 
-def _round(value: object) -> float | None:
+def _round(value: object, digits: int = 4) -> float | None:
     number = float(value)  # type: ignore[arg-type]
-    return round(number, 4) if np.isfinite(number) else None
+    return round(number, digits) if np.isfinite(number) else None
 
 
 @dataclass(frozen=True)
