@@ -74,6 +74,20 @@ def read_history(settings: Settings) -> History:
     return store.read_history(settings.paths, settings.territory).require()
 
 
+def snapshot(settings: Settings) -> tuple[str, History]:
+    """The store and the data version of exactly what is read: taken under the ingest lock
+    (an ingest cannot swap the store in between), after reconciling a `data.dvc` left stale by
+    an ingest killed between its swap and its DVC commit."""
+    from previsecours.adapters.ingest_files import ingest_lock
+    from previsecours.adapters.versioning import data_version, reconcile_data_version, remote_path
+
+    remote = remote_path(settings.paths, settings.params.ingest.dvc_remote)
+    with ingest_lock(settings.paths):
+        reconcile_data_version(settings.paths, remote)
+        version = data_version(settings.paths, settings.territory.name)
+        return version, read_history(settings)
+
+
 def panel(settings: Settings, history: History) -> PanelData:
     """The modelled panel with the territory's covariates attached."""
     data = modelled_panel(history, settings.territory, settings.params.train)
@@ -90,17 +104,18 @@ def fit(
     fitted: BacktestResult | None = None,
     progress: Progress | None = None,
 ) -> TrainingFit:
-    """Backtest (unless `files` are given) and final fit; writes nothing.
+    """Backtest (unless `files` are given) and final fit; writes nothing but a stale data.dvc.
 
-    `data_version`: the store's, taken before it is read (None: read it here, first)."""
-    from previsecours.adapters.versioning import data_version as version_of
-
+    `history` and `data_version` come together: given by the caller (e.g. `retrain-all` reads
+    the version before it sends the fit to a worker), or read here as one `snapshot`."""
     started_at = datetime.now(UTC)
     cpu, clock = time.process_time(), time.perf_counter()
     backtested = files is None
     seconds: dict[str, float] = {}
-    version = data_version or version_of(settings.paths)
-    history = history or read_history(settings)
+    if history is None or data_version is None:
+        version, history = snapshot(settings)
+    else:
+        version = data_version
     territory = settings.territory
     data = data or panel(settings, history)
     params = history_params(settings.params.train, history, territory)
