@@ -247,6 +247,32 @@ def bad_parquet_types(tmp: Path, good: pd.DataFrame) -> Path:
     return path
 
 
+def bad_utf16(tmp: Path, good: pd.DataFrame) -> Path:
+    path = tmp / "utf16.csv"
+    path.write_bytes(good.head(50).to_csv(sep=";", index=False).encode("utf-16"))
+    return path
+
+
+def bad_gzip(tmp: Path, good: pd.DataFrame) -> Path:
+    import gzip
+
+    path = tmp / "export.csv"
+    path.write_bytes(gzip.compress(good.head(50).to_csv(sep=";", index=False).encode()))
+    return path
+
+
+def bad_directory(tmp: Path, good: pd.DataFrame) -> Path:
+    folder = tmp / "extracts"
+    write_csv(good.head(50), folder / "a.csv")
+    return folder
+
+
+def bad_huge_field(tmp: Path, good: pd.DataFrame) -> Path:
+    path = write_csv(good.head(40), tmp / "huge.csv")
+    path.write_text(path.read_text(encoding="utf-8") + "x" * 140_000 + "\n", encoding="utf-8")
+    return path
+
+
 BAD_INPUTS = {
     "empty file": (bad_empty, ["empty"]),
     "header only": (bad_header_only, ["no data rows"]),
@@ -256,6 +282,10 @@ BAD_INPUTS = {
     "truncated file": (bad_truncated, ["row 40", "truncated_row", "quarantined"]),
     "truncated parquet": (bad_truncated_parquet, ["Parquet"]),
     "parquet with wrong types": (bad_parquet_types, ["date_heure_alerte", "int64", "latitude"]),
+    "UTF-16 text": (bad_utf16, ["UTF-16 text: re-export as UTF-8"]),
+    "gzip-compressed": (bad_gzip, ["gzip-compressed: decompress it or export as .zip"]),
+    "a directory": (bad_directory, ["is a directory"]),
+    "a field over 128 KiB": (bad_huge_field, ["row 41", "num_intervention", "140000 characters"]),
 }
 
 
@@ -395,12 +425,100 @@ def test_cli_ingests_the_inbox_and_files_each_extract_with_its_report(
     result = CliRunner().invoke(app, ["--home", str(tmp_path), "ingest"])
     assert result.exit_code == 1, result.output  # one extract was rejected
     assert "good.csv: ACCEPTED" in result.output and "empty.csv: REJECTED" in result.output
-    assert (inbox / "processed" / "good.csv").is_file()
     assert (inbox / "processed" / "good.csv.report.json").is_file()
     assert (inbox / "rejected" / "empty.csv.report.json").is_file()
-    assert not list(inbox.glob("*.csv"))
+    assert not list(inbox.rglob("*.csv")), "raw extracts are not kept (keep_raw_extracts)"
     again = CliRunner().invoke(app, ["--home", str(tmp_path), "ingest"])
     assert again.exit_code == 0 and "nothing to ingest" in again.output
+
+
+def test_a_malformed_extract_in_the_inbox_does_not_stop_the_good_one_beside_it(
+    tmp_path: Path, january: pd.DataFrame
+) -> None:
+    inbox = tmp_path / "data" / "inbox"
+    bad_huge_field(inbox, january).rename(inbox / "a-broken.csv")
+    write_csv(january.head(2000), inbox / "b-good.csv")
+    result = CliRunner().invoke(app, ["--home", str(tmp_path), "ingest"])
+    assert result.exit_code == 1, result.output
+    assert "a-broken.csv: REJECTED" in result.output and "field of 140000" in result.output
+    assert "b-good.csv: ACCEPTED" in result.output
+    assert (inbox / "rejected" / "a-broken.csv.report.json").is_file()
+    assert not list(inbox.glob("*.csv"))
+
+
+# ---------------------------------------------------------------- volume gate
+
+
+@pytest.fixture(scope="module")
+def half_year(essonne: Territory) -> pd.DataFrame:
+    """January to mid-July 2024 as exported (about 270 interventions a day)."""
+    return clean_export(essonne, date(2024, 1, 1), date(2024, 7, 10))
+
+
+def home_storing(tmp_path: Path, export: pd.DataFrame) -> Settings:
+    """A home whose store holds `export` (mapped as ingest would, written directly: fast)."""
+    from previsecours.adapters.store import write_events
+    from previsecours.core.ingest import canonical_part, map_events
+
+    settings = settings_at(tmp_path)
+    frame = canonical_part(map_events(export, settings.territory, "seed").frame)
+    write_events(settings.paths, settings.territory, frame.reset_index(drop=True))
+    return settings
+
+
+def alert_days(export: pd.DataFrame) -> pd.Series:
+    return pd.to_datetime(export["date_heure_alerte"], format="%d/%m/%Y %H:%M:%S").dt.date
+
+
+def recategorised(rows: pd.DataFrame) -> pd.DataFrame:
+    out = rows.copy()
+    out["categorie"] = ["ACCI" if c != "ACCI" else "SUAP" for c in out["categorie"]]
+    return out
+
+
+def test_corrections_spread_over_months_are_judged_on_the_stored_days(
+    tmp_path: Path, half_year: pd.DataFrame
+) -> None:
+    days = alert_days(half_year)
+    settings = home_storing(tmp_path, half_year[days < date(2024, 6, 1)])
+    picks = half_year[days < date(2024, 6, 1)].iloc[500::4000].head(10)  # Jan → May
+    assert alert_days(picks).nunique() == 10
+    path = write_csv(recategorised(picks), tmp_path / "corrections.csv")
+    report = ingest_file(settings, path, IngestOptions(replace=True))
+    assert report.accepted, report.summary()
+    assert (report.rows_replaced, report.rows_added, report.rows_quarantined) == (10, 0, 0)
+
+
+def test_new_days_with_a_few_corrections_of_old_days_are_accepted(
+    tmp_path: Path, half_year: pd.DataFrame
+) -> None:
+    days = alert_days(half_year)
+    settings = home_storing(tmp_path, half_year[days < date(2024, 7, 1)])
+    july = half_year[days >= date(2024, 7, 1)].head(1275)
+    january = recategorised(half_year[days < date(2024, 2, 1)].iloc[100::800].head(10))
+    path = write_csv(pd.concat([january, july]), tmp_path / "july.csv")
+    report = ingest_file(settings, path, IngestOptions(replace=True))
+    assert report.accepted, report.summary()
+    assert (report.rows_added, report.rows_replaced, report.rows_quarantined) == (1275, 10, 0)
+
+
+def test_one_row_dated_years_away_is_quarantined_not_the_extract_rejected(
+    tmp_path: Path, half_year: pd.DataFrame
+) -> None:
+    days = alert_days(half_year)
+    settings = home_storing(tmp_path, half_year[days < date(2024, 7, 1)])
+    july = half_year[days >= date(2024, 7, 1)].head(1275).copy()
+    typo = july.index[600]
+    july.loc[typo, "date_heure_alerte"] = "03/07/2004 10:12:00"
+    report = ingest_file(settings, write_csv(july, tmp_path / "july.csv"), IngestOptions())
+    assert report.accepted, report.summary()
+    assert report.reason_counts == {"isolated_date": 1}
+    assert [(r.row, r.column) for r in report.row_reasons] == [(601, "alert_time")]
+    assert report.rows_added == 1274
+    stored = read_events(settings.paths, settings.territory)
+    assert stored["alert_time"].dt.year.min() == 2024
+    quarantined = pd.read_parquet(Path(report.quarantine_file or ""))
+    assert quarantined["alert_time_text"].tolist() == ["<19 chars: digits, spaces, punctuation>"]
 
 
 # ---------------------------------------------------------------- real data

@@ -20,9 +20,13 @@ from previsecours.core.ingest_decide import (
     EVENT_KEY,
     RowFailure,
     daily_volume,
+    faulty_cells,
+    isolated_days,
+    mask,
     merge_into_store,
     quarantine_table,
     row_issues,
+    row_reasons,
 )
 from previsecours.core.schema import CANONICAL_COLUMNS
 
@@ -208,11 +212,75 @@ def test_volume_check_flags_a_silent_day_and_a_spike() -> None:
     day = pd.date_range("2024-03-04", "2024-03-09", freq="30min", tz="UTC")
     silent = day[day.normalize() != pd.Timestamp("2024-03-06", tz="UTC")]
     spike = day.append(pd.date_range("2024-03-07", periods=48 * 6, freq="50s", tz="UTC"))
-    quiet = daily_volume(pd.Series(silent), history, params)
+
+    def volume(extract: pd.Index) -> pd.DataFrame:
+        merged = pd.concat([history, pd.Series(extract)], ignore_index=True)
+        return daily_volume(pd.Series(extract), merged, history, params)
+
+    quiet = volume(silent)
     assert (quiet["count"] < quiet["min_count"]).sum() == 1
-    loud = daily_volume(pd.Series(spike), history, params)
+    loud = volume(spike)
     assert (loud["count"] > loud["max_count"]).sum() == 1
-    normal = daily_volume(pd.Series(day), history, params)
+    normal = volume(day)
     assert (
         (normal["count"] >= normal["min_count"]) & (normal["count"] <= normal["max_count"])
     ).all()
+
+
+def test_volume_check_counts_the_stored_days_an_extract_corrects() -> None:
+    """Corrections on a few days months apart: judged on those days, counted after the merge."""
+    params = IngestParams()
+    store = pd.Series(pd.date_range("2024-01-01", "2024-06-01", freq="5min", tz="Europe/Paris"))
+    corrections = store.iloc[1000::4000].reset_index(drop=True)
+    days = daily_volume(corrections, store, store, params)
+    assert len(days) == len(corrections) == 11
+    assert (days["count"] == 288).all() and (days["count"] >= days["min_count"]).all()
+    assert (days["count"] <= days["max_count"]).all()
+
+
+def test_an_isolated_day_is_a_far_day_with_a_handful_of_rows() -> None:
+    params = IngestParams()
+    july = pd.date_range("2024-07-01", "2024-07-06", freq="5min", tz="Europe/Paris")
+    stored = pd.Series(pd.date_range("2024-01-01", "2024-06-30", freq="5min", tz="Europe/Paris"))
+    typo = pd.Timestamp("2004-07-03 10:12", tz="Europe/Paris")
+    correction = stored.iloc[500]  # a January day the store holds in full
+    extract = pd.Series(july.append(pd.DatetimeIndex([typo, correction])))
+    merged = pd.concat([stored, extract], ignore_index=True)
+    found = isolated_days(extract, merged, stored, params)
+    assert list(found) == [pd.Timestamp("2004-07-03")]
+    alone = pd.Series(pd.DatetimeIndex([typo]))  # an extract of one day is its own main span
+    assert list(isolated_days(alone, alone, stored.iloc[0:0], params)) == []
+
+
+def test_values_that_failed_validation_are_masked_and_keys_kept_only_when_valid() -> None:
+    assert mask("Jean Dupont, 06 12") == "<18 chars: letters, digits, spaces, punctuation>"
+    frame = pd.DataFrame(
+        {
+            "row": [1, 2, 3],
+            "intervention_id": pd.Series(["A1", "A2,Jean Dupont,0612", "A3"], dtype="string"),
+            "category": pd.Series(["Jean Dupont", "SUAP", "SUAP"], dtype="string"),
+            "duration_min": [612345678.0, 12.0, 30.0],
+        }
+    )
+    failures = [
+        RowFailure("unknown_category", "category", (0,)),
+        RowFailure("implausible_duration", "duration_min", (0,)),
+        RowFailure("invalid_id", "intervention_id", (1,)),
+        RowFailure("duplicate_id", "intervention_id", (2,)),
+    ]
+    issues = row_issues(failures, frame)
+    faulty = faulty_cells(failures, issues)
+    keep = ["intervention_id", "category", "duration_min"]
+    table = quarantine_table(frame, issues, keep, faulty).set_index("row")
+    assert table.at[1, "category"] == "<11 chars: letters, spaces>"
+    assert table["duration_min"].isna()[1]
+    assert table.at[1, "intervention_id"] == "A1"  # valid values of the row stay
+    assert table.at[2, "intervention_id"] == "<19 chars: letters, digits, spaces, punctuation>"
+    assert table.at[3, "intervention_id"] == "A3"  # a duplicate id passed its own checks
+    keys = {(r.row, r.reason): r.key for r in row_reasons(issues, frame, "events", faulty)}
+    assert keys == {
+        (1, "implausible_duration"): "A1",
+        (1, "unknown_category"): "A1",
+        (2, "invalid_id"): "",
+        (3, "duplicate_id"): "A3",
+    }

@@ -4,8 +4,13 @@
   looked into);
 - the quarantine Parquet and the JSON report of one extract go to
   `data/quarantine/<territory>/<extract>-<time>.{parquet,json}`;
-- a file taken from the inbox moves to `inbox/processed/` or `inbox/rejected/` with a copy of
-  its report;
+- a file taken from the inbox leaves it once ingested: its report is copied to
+  `inbox/processed/` or `inbox/rejected/` (`<name>.report.json`), and the extract itself — it
+  holds victims' names, addresses and phone numbers — is deleted, unless the home keeps raw
+  extracts (`ingest.keep_raw_extracts`): it then moves to `inbox/kept/` (directory mode 0700,
+  file mode 0600, named `<time>-<name>`) and `purge_kept` deletes it after
+  `ingest.raw_retention_days`;
+- the quarantine table masks every value that failed validation (see `quarantine_table`);
 - `ingest_lock`: one ingest per home at a time (the store swap and DVC both assume it).
 """
 
@@ -13,11 +18,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -64,9 +70,10 @@ def write_quarantine(
     issues: pd.DataFrame,
     keep: tuple[str, ...],
     now: datetime,
+    faulty: pd.DataFrame | None = None,
 ) -> Path:
     target = _quarantine_base(paths, territory, path, now).with_suffix(".parquet")
-    quarantine_table(frame, issues, keep).to_parquet(target, index=False)
+    quarantine_table(frame, issues, keep, faulty).to_parquet(target, index=False)
     return target
 
 
@@ -86,14 +93,52 @@ def in_inbox(paths: Paths, path: Path) -> bool:
     return path.resolve().parent == paths.inbox.resolve()
 
 
-def move_from_inbox(paths: Paths, path: Path, report: IngestReport) -> Path:
+def kept_dir(paths: Paths) -> Path:
+    """Where raw extracts are kept when the home asks for it: readable by its owner only."""
+    return paths.inbox / "kept"
+
+
+def move_from_inbox(
+    paths: Paths, path: Path, report: IngestReport, *, keep_raw: bool, now: datetime
+) -> Path | None:
+    """File the report of an inbox extract beside the inbox, then delete the extract, or move it
+    to `kept_dir` (0700 / 0600) when `keep_raw`. Returns where the extract went, if anywhere."""
     folder = paths.inbox / ("processed" if report.accepted else "rejected")
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / path.name
-    shutil.move(str(path), target)
     if report.report_file:
         shutil.copyfile(report.report_file, folder / f"{path.name}.report.json")
+    if not path.is_file():  # a directory named as an extract is the user's: left alone
+        return None
+    if not keep_raw:
+        path.unlink()
+        return None
+    kept = kept_dir(paths)
+    kept.mkdir(mode=0o700, parents=True, exist_ok=True)
+    kept.chmod(0o700)
+    target = kept / f"{_stamp(now)}-{path.name}"
+    n = 1
+    while target.exists():
+        n += 1
+        target = kept / f"{_stamp(now)}-{n}-{path.name}"
+    shutil.move(str(path), target)
+    target.chmod(0o600)
+    stamp = now.timestamp()
+    os.utime(target, (stamp, stamp))  # retention runs from the ingest, not the export
     return target
+
+
+def purge_kept(paths: Paths, retention_days: float, now: datetime) -> list[Path]:
+    """Delete kept raw extracts older than `retention_days` (by the time they were ingested)."""
+    kept = kept_dir(paths)
+    if not kept.is_dir():
+        return []
+    limit = (now - timedelta(days=retention_days)).timestamp()
+    purged = []
+    for path in sorted(kept.iterdir()):
+        if path.is_file() and path.stat().st_mtime < limit:
+            path.unlink()
+            purged.append(path)
+    return purged
 
 
 @contextmanager

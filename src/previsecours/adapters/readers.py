@@ -6,7 +6,10 @@ Guarantees:
   returned for the report;
 - a last line cut short (a truncated file) is flagged in `row_complete`, not silently padded;
 - anything unreadable raises `ExtractError` with a message naming the file and, where it
-  applies, the line: empty file, binary content, no separator, malformed lines, bad Parquet.
+  applies, the row and column: a directory, an empty file, UTF-16 text, gzip-compressed or other
+  binary content, no separator, malformed lines, a field over `FIELD_LIMIT` characters (an
+  unclosed quote, most often), bad Parquet. No other exception escapes `read_extract` (one bad
+  file must never stop the files after it), and no message quotes a value of the file.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from previsecours.core.ingest import ExtractError
 SEPARATORS = (";", ",", "\t")
 ENCODINGS = ("utf-8", "cp1252", "latin-1")
 _SAMPLE = 1 << 16
+FIELD_LIMIT = 131_072  # characters; Python's csv module refuses longer fields
+_GZIP_MAGIC = b"\x1f\x8b"
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,21 @@ class RawExtract:
 
 def read_extract(path: Path) -> RawExtract:
     """Read `path`; `ExtractError` names the file and what is wrong with it."""
+    try:
+        return _read(path)
+    except ExtractError:
+        raise
+    except (MemoryError, RecursionError):
+        raise
+    except Exception as exc:  # a reader's failure is this file's, never the batch's
+        raise ExtractError(f"{path}: unreadable extract ({type(exc).__name__})") from exc
+
+
+def _read(path: Path) -> RawExtract:
+    if path.is_dir():
+        raise ExtractError(
+            f"{path}: is a directory, not an extract file: give the extract files inside it"
+        )
     if not path.is_file():
         raise ExtractError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -90,6 +111,7 @@ def _read_csv(path: Path, data: bytes, file_format: str) -> RawExtract:
         raise ExtractError(
             f"{path}: malformed CSV ({encoding}, separator {separator!r}): {exc}"
         ) from exc
+    _refuse_huge_fields(path, frame)
     complete = pd.Series(True, index=pd.RangeIndex(len(frame)))
     fields = _last_line_fields(text, separator)
     cut = None
@@ -99,8 +121,29 @@ def _read_csv(path: Path, data: bytes, file_format: str) -> RawExtract:
     return RawExtract(frame, file_format, encoding, separator, complete, True, cut)
 
 
+def _refuse_huge_fields(path: Path, frame: pd.DataFrame) -> None:
+    """A field longer than FIELD_LIMIT is no dispatch value: most often a quote left open that
+    swallowed the lines after it. Named by data row and column, never quoted."""
+    for column in frame.columns:
+        lengths = frame[column].str.len()
+        over = lengths > FIELD_LIMIT
+        if bool(over.any()):
+            position = int(over.to_numpy().nonzero()[0][0])
+            raise ExtractError(
+                f"{path}: row {position + 1}, column {column!r}: a field of "
+                f"{int(lengths.iloc[position])} characters (more than {FIELD_LIMIT}); "
+                "an unclosed quote?"
+            )
+
+
 def _refuse_binary(path: Path, data: bytes) -> None:
+    if data.startswith(_GZIP_MAGIC):
+        raise ExtractError(
+            f"{path}: gzip-compressed: decompress it or export as .zip (one CSV inside)"
+        )
     sample = data[:_SAMPLE]
+    if sample.startswith(_UTF16_BOMS) or _looks_utf16(sample):
+        raise ExtractError(f"{path}: UTF-16 text: re-export as UTF-8 (or CP1252/Latin-1)")
     nul = sample.find(b"\x00")
     if nul >= 0:
         raise ExtractError(f"{path}: binary content, not a text extract (NUL byte at offset {nul})")
@@ -110,6 +153,13 @@ def _refuse_binary(path: Path, data: bytes) -> None:
             f"{path}: binary content, not a text extract ({controls} control bytes in the first "
             f"{len(sample)})"
         )
+
+
+def _looks_utf16(sample: bytes) -> bool:
+    """UTF-16 without a BOM: text whose every other byte is NUL."""
+    even, odd = sample[0::2], sample[1::2]
+    half = max(len(sample) // 2, 1)
+    return len(sample) >= 4 and max(even.count(0), odd.count(0)) > 0.9 * half
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -138,4 +188,7 @@ def _separator(path: Path, header: str) -> str:
 def _last_line_fields(text: str, separator: str) -> int:
     """Fields on the last line: fewer than the header's when a truncated file cut it."""
     last = text.rstrip("\r\n").rsplit("\n", 1)[-1]
-    return len(next(csv.reader([last], delimiter=separator), []))
+    try:
+        return len(next(csv.reader([last], delimiter=separator), []))
+    except csv.Error:  # a field over csv's limit, say: count separators instead
+        return last.count(separator) + 1

@@ -8,7 +8,13 @@ guarantees:
   new data version; ingests of one home are serialised by a lock file;
 - a JSON report (`IngestReport`) is written next to the quarantine Parquet
   (`data/quarantine/<territory>/<extract>-<time>.{parquet,json}`); a file taken from the inbox
-  moves to `inbox/processed/` or `inbox/rejected/` with a copy of its report.
+  leaves it with a copy of its report in `inbox/processed/` or `inbox/rejected/`, the extract
+  itself deleted (or kept in `inbox/kept/`, owner-only, for `ingest.raw_retention_days`, when
+  `ingest.keep_raw_extracts`);
+- one bad file never stops the others: whatever its reader meets is a rejected report;
+- what is kept to fix a quarantined row (quarantine Parquet, reports, Prefect artifacts) shows
+  its row, column and reason, never a value that failed validation (masked or omitted), and a
+  row's key only when the key passed validation.
 """
 
 from __future__ import annotations
@@ -45,10 +51,14 @@ from previsecours.core.ingest_decide import (
     StoreMerge,
     counts_part,
     daily_volume,
+    faulty_cells,
     first_reasons,
+    isolated_days,
+    isolated_issues,
     merge_into_store,
     row_issues,
     row_reasons,
+    skipped_reasons,
     suite_parameters,
     with_conflicts,
 )
@@ -82,11 +92,14 @@ def ingest_file(
     now = now or datetime.now(UTC)
     params = settings.params.ingest
     with ingest_files.ingest_lock(settings.paths):
+        ingest_files.purge_kept(settings.paths, params.raw_retention_days, now)
         reconcile_data_version(settings.paths, remote_path(settings.paths, params.dvc_remote))
         report = _process(settings, path.resolve(), options, params, now)
         report = ingest_files.write_report(settings.paths, report, now)
     if ingest_files.in_inbox(settings.paths, path):
-        ingest_files.move_from_inbox(settings.paths, path, report)
+        ingest_files.move_from_inbox(
+            settings.paths, path, report, keep_raw=params.keep_raw_extracts, now=now
+        )
     return report
 
 
@@ -100,6 +113,7 @@ class _Outcome:
     failures: tuple[ExtractFailure, ...]
     merge: StoreMerge | None
     keep: tuple[str, ...]
+    faulty: pd.DataFrame
 
 
 def _process(
@@ -159,9 +173,9 @@ def _validate_and_merge(
         mapped = map_events(raw.frame, territory, source, raw.row_complete, raw.text_source)
         suite, keep = "events_rows", _QUARANTINE_EVENT_COLUMNS
     frame = mapped.frame
-    skip = () if territory.lists_areas else ("unknown_commune", "unknown_area")
     suites = settings.project.expectations
-    failures = validate(frame, suites, suite, suite_parameters(territory, params, now), skip)
+    parameters = suite_parameters(territory, params, now)
+    failures = validate(frame, suites, suite, parameters, skipped_reasons(territory))
     issues = _name_cut_column(row_issues(failures, frame), raw, territory)
     valid = np.ones(len(frame), dtype=bool)
     valid[issues["position"].to_numpy()] = False
@@ -175,9 +189,24 @@ def _validate_and_merge(
         stored = store.read_events(settings.paths, territory)
         incoming = frame.loc[valid, list(CANONICAL_COLUMNS)].reset_index(drop=True)
         merge = merge_into_store(stored, incoming, EVENT_KEY, options.replace)
-        extract_failures = _volume_failures(incoming, stored, params, source, settings)
+        far = isolated_days(
+            incoming["alert_time"], merge.merged["alert_time"], stored["alert_time"], params
+        )
+        if len(far):  # a row-level problem: quarantined, then the rest merged again
+            issues = _sorted(pd.concat([issues, isolated_issues(frame, valid, far)]))
+            valid[issues["position"].to_numpy()] = False
+            incoming = frame.loc[valid, list(CANONICAL_COLUMNS)].reset_index(drop=True)
+            merge = merge_into_store(stored, incoming, EVENT_KEY, options.replace)
+        extract_failures = _volume_failures(
+            incoming, merge=merge, stored=stored, params=params, source=source, settings=settings
+        )
+    faulty = faulty_cells(failures, issues)
     issues = with_conflicts(issues, frame, valid, merge, options.format)
-    return _Outcome(mapped, issues, extract_failures, merge, keep)
+    return _Outcome(mapped, issues, extract_failures, merge, keep, faulty)
+
+
+def _sorted(issues: pd.DataFrame) -> pd.DataFrame:
+    return issues.sort_values(["row", "reason"], ignore_index=True)
 
 
 def _check_table(raw: RawExtract, source: str, needed: list[str], settings: Settings) -> None:
@@ -206,15 +235,20 @@ def _name_cut_column(issues: pd.DataFrame, raw: RawExtract, territory: Territory
 
 def _volume_failures(
     incoming: pd.DataFrame,
+    *,
+    merge: StoreMerge,
     stored: pd.DataFrame,
     params: IngestParams,
     source: str,
     settings: Settings,
 ) -> tuple[ExtractFailure, ...]:
-    """Extract-level volume expectations (suite `events_volume`) on whole days."""
+    """Extract-level volume expectations (suite `events_volume`) on the days the extract brings
+    rows to (and the silent days between them), counted in the store after the merge."""
     from previsecours.adapters.validation import validate
 
-    days = daily_volume(incoming["alert_time"], stored["alert_time"], params)
+    days = daily_volume(
+        incoming["alert_time"], merge.merged["alert_time"], stored["alert_time"], params
+    )
     if days.empty:
         return ()
     out = []
@@ -261,6 +295,7 @@ def _conclude(
         issues=issues,
         keep=outcome.keep,
         now=now,
+        faulty=outcome.faulty,
     )
     merge = outcome.merge
     report = replace(
@@ -272,7 +307,7 @@ def _conclude(
         dst_nonexistent=outcome.mapped.dst_nonexistent,
         dropped_columns=outcome.mapped.dropped_columns,
         reason_counts={str(k): int(v) for k, v in issues["reason"].value_counts().items()},
-        row_reasons=row_reasons(issues, frame, base.kind),
+        row_reasons=row_reasons(issues, frame, base.kind, outcome.faulty),
         extract_failures=tuple(failures),
         quarantine_file=str(qfile),
     )
