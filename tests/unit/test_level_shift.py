@@ -25,7 +25,8 @@ def _seasonal(n: int, level: float, rng: np.random.Generator) -> np.ndarray:
     weeks = np.arange(n)
     season = 1 + 0.15 * np.cos(2 * np.pi * weeks / 52.18) - 0.2 * ((weeks % 52) // 4 == 8)
     trend = 1.03 ** (weeks / 52.18)
-    return rng.poisson(level * season * trend).astype(np.float64)
+    counts: np.ndarray = rng.poisson(level * season * trend).astype(np.float64)
+    return counts
 
 
 def test_a_doubling_is_found_at_its_week() -> None:
