@@ -28,9 +28,12 @@ import yaml
 from benchlib.accuracy import LABELS, PEERS, compare, level_table, report_closing, verdict
 from benchlib.common import Report
 from benchlib.truth import generator_expected
+from previsecours.config import TrainParams
+from previsecours.core.history import History
 from previsecours.core.territory import Territory
-from previsecours.pipelines.train import train_params
-from previsecours.settings import load_settings, repository_root
+from previsecours.core.training import history_params
+from previsecours.paths import Project
+from previsecours.settings import load_settings
 
 HEADLINE = (
     ("station", "hour"),
@@ -97,12 +100,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    root = repository_root()
+    root = Project.locate().root
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
     production_windows = section.get("n_windows")
     if args.windows:
         section["n_windows"] = args.windows
-    params = train_params(section)
+    params = TrainParams(**section)
     territory = load_settings("essonne", root).territory
     end = dt.date(2025, 12, 31)
     start = dt.date(end.year - args.years + 1, 1, 1)
@@ -113,10 +116,11 @@ def main() -> None:
     )
     t0 = time.perf_counter()
     events = generate(territory, start, end, args.seed)
+    modelled = history_params(params, History.of_events(events), territory).model_level
     report.add(
         f"\n{len(events):,} generated events {start} … {end} (seed {args.seed}) in "
         f"{time.perf_counter() - t0:.1f} s. Prévisecours: params.yaml `train:` "
-        f"(model level {params.model_level}, {params.n_windows} windows of {params.horizon}, "
+        f"(model level {modelled}, {params.n_windows} windows of {params.horizon}, "
         f"{params.train_years:g} training years, "
         f"CatBoost {dict(params.model_params.get('catboost', {}))})."
     )

@@ -90,7 +90,7 @@ def compute_seconds(seconds: dict[str, float]) -> float:
 
 
 def direct_fits(paths: list[str], home: Path) -> dict[str, float]:
-    from previsecours.pipelines.retrain_all import fit_territory
+    from previsecours.ops.retrain_all import fit_territory
     from previsecours.settings import load_settings
 
     out = {}

@@ -30,7 +30,8 @@ import pandas as pd
 import yaml
 
 from previsecours.adapters import registry, store
-from previsecours.settings import Settings, load_settings, repository_root
+from previsecours.paths import Project
+from previsecours.settings import Settings, load_settings
 
 CLI = "from previsecours.cli import main; main()"
 
@@ -39,16 +40,16 @@ def build_home(home: Path) -> float:
     """Generated history, one training, one promotion; returns the seconds it took."""
     from previsecours.core.generator import generate_events
     from previsecours.pipelines.promote import run_promote
-    from previsecours.pipelines.train import run_training
+    from previsecours.pipelines.train import train
 
     clock = time.perf_counter()
-    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load(Project.locate().params_file.read_text(encoding="utf-8"))
     params["train"] = {**params.get("train", {}), "n_windows": 1}
     (home / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
     settings = load_settings("essonne", home)
     events = generate_events(settings.territory, date(2021, 1, 1), date(2025, 12, 31), 7)
     store.write_events(settings.paths, settings.territory, events)
-    run_training(settings)
+    train(settings)
     run_promote(settings, now=datetime.now(UTC))
     return time.perf_counter() - clock
 

@@ -1,6 +1,6 @@
 """How `train` grows: wall time and peak memory for 1, 2, 4, 8 years and 10, 25, 50, 100 stations.
 
-Each case is one fresh process running `pipelines.train.run_training` on a home whose store
+Each case is one fresh process running `pipelines.train.train` on a home whose store
 holds generated events (written beforehand by the parent, not timed): Essonne with 1, 2, 4, 8
 years of history, and synthetic territories (core/synthetic_territory.py, Essonne's densities:
 about 2/3 of the stations own a coverage zone) of 10, 25, 50 and 100 stations with 2 years.
@@ -65,7 +65,8 @@ def measure(territory_file: str, home: str) -> dict[str, object]:
     """In the child: the floor, then the whole training; seconds per step and peak RSS."""
     t0 = time.perf_counter()
     from previsecours.adapters import store
-    from previsecours.pipelines.train import run_training, train_params
+    from previsecours.core.history import History
+    from previsecours.pipelines.train import fit, record
     from previsecours.settings import load_settings
 
     imports = time.perf_counter() - t0
@@ -80,10 +81,10 @@ def measure(territory_file: str, home: str) -> dict[str, object]:
     peak_floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
-    result = run_training(settings, events=events, register=False)
+    result = record(settings, fit(settings, history=History.of_events(events)), register=False)
     train = time.perf_counter() - t0
     train_cpu = _cpu_seconds() - cpu0
-    params = train_params(settings.section("train"))
+    params = settings.params.train
     zones = len(settings.territory.coverage_zones) or len(settings.territory.communes)
     hours = round(params.train_years * 8766)
     return {
@@ -95,7 +96,7 @@ def measure(territory_file: str, home: str) -> dict[str, object]:
         "one_pass_s": one_pass,
         "train_s": train,
         "train_cpu_s": train_cpu,
-        "steps": dict(result.seconds),
+        "steps": {**result.seconds, "total": train},  # as `train` reports it
         "peak_floor_mib": peak_floor,
         "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }

@@ -3,7 +3,7 @@
 The platform's 80 % / 95 % intervals are negative-binomial quantiles around the CatBoost mean,
 the dispersion α fitted per level × grain on backtest forecasts so that 80 % intervals cover
 `coverage_target` (0.82) — core/intervals.py, core/hierarchy.py `with_quantiles`. This bench
-runs production's CatBoost Poisson backtest (`pipelines.train.backtest`, params.yaml `train:`)
+runs production's CatBoost Poisson backtest (`core.training.backtest`, params.yaml `train:`)
 on generated Essonne data — 5 years, 12 weekly windows 4 weeks apart so seasons vary — and
 scores, on windows 2–11, each calibrated ONLY on the windows before it (expanding):
 (a) NB around the mean, α fitted as production does (`fit_dispersion`) on earlier windows;
@@ -98,7 +98,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -106,27 +106,25 @@ import yaml
 from catboost import CatBoostRegressor
 
 from benchlib.common import WORK, Report, peak_rss_mib
+from previsecours.adapters.covariates import with_covariates
+from previsecours.config import TrainParams
 from previsecours.core import metrics as m
 from previsecours.core.backtest import predictions_panel, rolling_windows
 from previsecours.core.calendar import PERIOD_HOURS
 from previsecours.core.features import area_attributes, build_features, make_spec
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILES
 from previsecours.core.hierarchy import Hierarchy, allocate, rollup
+from previsecours.core.history import History
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.panel import DensePanel, count_panel
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
-from previsecours.pipelines.train import (
-    TrainParams,
-    backtest,
-    backtest_config,
-    fitted_hierarchy,
-    modelled_panel,
-    train_params,
-)
-from previsecours.settings import load_settings, repository_root
+from previsecours.core.training import backtest, backtest_config, fitted_hierarchy, modelled_panel
+from previsecours.paths import Project
+from previsecours.settings import load_settings
 
-LEVEL_GRAINS: tuple[tuple[str, Frequency], ...] = (
+Level = Literal["station", "departement"]
+LEVEL_GRAINS: tuple[tuple[Level, Frequency], ...] = (
     ("station", "hour"),
     ("station", "day"),
     ("departement", "day"),
@@ -180,7 +178,7 @@ def mean_frames(
     """
     tz = territory.timezone
     start = pd.Timestamp(predictions["period_start"].min()).tz_convert(tz).floor("D")
-    actual = {
+    actual: dict[tuple[str, Frequency], pd.DataFrame] = {
         (level, grain): count_panel(
             events, territory, level, grain, start=start, end=end, by_category=False
         ).to_frame()
@@ -216,7 +214,7 @@ def quantile_backtest(
     territory: Territory,
     params: TrainParams,
     *,
-    level: str,
+    level: Level,
     windows_fitted: set[int],
     levels: np.ndarray,
     catboost: dict[str, object],
@@ -224,7 +222,7 @@ def quantile_backtest(
     """CatBoost MultiQuantile fitted directly at `level` × `params.frequency` on the same
     features, training span and windows as the mean model; quantiles sorted per row."""
     params = replace(params, model_level=level)
-    data = modelled_panel(events, territory, params)
+    data = with_covariates(modelled_panel(History.of_events(events), territory, params), territory)
     config = backtest_config(params, territory)
     spec = make_spec(params.frequency_of(territory), config.horizon)
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
@@ -495,7 +493,7 @@ def describe(
     windows = predictions.groupby("window")["period_start"].min().dt.date
     report.add(
         f"\n{len(events):,} generated events (seed {args.seed}, {args.years} years to {end}). "
-        f"CatBoost Poisson means from `pipelines.train.backtest` (params.yaml `train:`, "
+        f"CatBoost Poisson means from `core.training.backtest` (params.yaml `train:`, "
         f"{args.windows} weekly windows {args.step_weeks} weeks apart, from {starts[0]} to "
         f"{starts[-1]}); scored: windows {scored[0]}–{scored[-1]} (starting "
         f"{', '.join(str(windows[k]) for k in scored)}), each calibrated only on the windows "
@@ -566,14 +564,14 @@ def main() -> None:
     args = arguments()
     t_start = time.perf_counter()
 
-    root = repository_root()
+    root = Project.locate().root
     settings = load_settings("essonne", root)
     territory = settings.territory
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
     section.update(models=["catboost"], n_windows=args.windows)
     if args.iterations:
         section["catboost"]["iterations"] = args.iterations
-    params = with_step(train_params(section), "hour", args.step_weeks)
+    params = with_step(TrainParams(**section), "hour", args.step_weeks)
     target = params.coverage_target
     end = dt.date.fromisoformat(args.end)
     scored = list(range(args.min_calibration, args.windows))
@@ -590,20 +588,21 @@ def main() -> None:
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     events = events_for(territory, args.years, end, args.seed)
+    history = History.of_events(events)
     seconds["events"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    data = modelled_panel(events, territory, params)
+    data = with_covariates(modelled_panel(history, territory, params), territory)
     if args.reuse and (cache / "means.parquet").exists():
         predictions = pd.read_parquet(cache / "means.parquet")
     else:
-        outcome = backtest(events, territory, params, data)  # production's code path
+        outcome = backtest(history, territory, params, data)  # production's code path
         predictions = outcome.result.predictions
         predictions.to_parquet(cache / "means.parquet")
     seconds["CatBoost Poisson backtest (means)"] = time.perf_counter() - t0
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
     origin = pd.Timestamp(predictions["period_start"].min())
-    hierarchy = fitted_hierarchy(events, territory, params, areas, origin)
+    hierarchy = fitted_hierarchy(history, territory, params, areas, origin)
     frames = mean_frames(
         predictions, data.panel.series, hierarchy, events=events, territory=territory, end=data.end
     )

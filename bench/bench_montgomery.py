@@ -39,12 +39,12 @@ def main() -> None:
 
     from previsecours.adapters.readers import read_extract
     from previsecours.adapters.territory_files import load_territory
+    from previsecours.config import TrainParams
     from previsecours.core.ingest import map_events
     from previsecours.core.schema import CANONICAL_COLUMNS
-    from previsecours.pipelines.train import train_params
-    from previsecours.settings import repository_root
+    from previsecours.paths import Project
 
-    root = repository_root()
+    root = Project.locate().root
     report = Report(
         "montgomery",
         "Accuracy against the peers — real Montgomery County 911 calls, hourly",
@@ -67,7 +67,7 @@ def main() -> None:
     production_windows = section.get("n_windows")
     if args.windows:
         section["n_windows"] = args.windows
-    params = train_params(section)
+    params = TrainParams(**section)
     report.add(
         f"\n{len(events):,} calls kept of {len(raw.frame):,} "
         f"({events['alert_time'].min().date()} … {events['alert_time'].max().date()}), read and "

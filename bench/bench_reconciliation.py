@@ -52,23 +52,23 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from previsecours.adapters.covariates import with_covariates
 from previsecours.adapters.territory_files import load_territory
+from previsecours.config import TrainParams
 from previsecours.core.backtest import BacktestResult, evaluate, metric_table, run_backtest
-from previsecours.core.calendar import PERIOD_HOURS
+from previsecours.core.calendar import PERIOD_HOURS, horizon_periods
 from previsecours.core.features import area_attributes, make_spec
 from previsecours.core.generator import generate_events
+from previsecours.core.history import History
 from previsecours.core.panel import count_panel
 from previsecours.core.territory import Territory
-from previsecours.pipelines.train import (
+from previsecours.core.training import (
     PanelData,
-    TrainParams,
     backtest_config,
     fitted_hierarchy,
-    level_actuals,
     modelled_panel,
-    train_params,
 )
-from previsecours.settings import repository_root
+from previsecours.paths import Project
 
 Reconciler = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """(station base means z × h, département base mean h, past hourly errors (1+z) × n) → z × h."""
@@ -173,7 +173,7 @@ class Reconciled:
 def base_backtests(events: pd.DataFrame, territory: Territory, params: TrainParams) -> Bases:
     """The training backtest of CatBoost at the station level and at the département level."""
     frequency = params.frequency_of(territory)
-    data = modelled_panel(events, territory, params)
+    data = with_covariates(modelled_panel(History.of_events(events), territory, params), territory)
     dep_panel = count_panel(
         events,
         territory,
@@ -261,17 +261,17 @@ def score(
     scored = bases.station.windows[warmup:]
     first_origin = bases.data.panel.starts[scored[0].origin]
     areas = list(dict.fromkeys(bases.data.panel.series["area_code"].astype(str)))
-    # Allocation measured before the first scored window, as in pipelines.train.backtest:
+    # Allocation measured before the first scored window, as in core.training.backtest:
     # every approach's zones as they are, and `top_down_own` = bottom_up's total, pooled.
+    history = History.of_events(events)
     hierarchies = {
         allocation: fitted_hierarchy(
-            events, territory, replace(params, allocation=allocation), areas, first_origin
+            history, territory, replace(params, allocation=allocation), areas, first_origin
         )
         for allocation in ("bottom_up", "top_down")
     }
     frequency = params.frequency_of(territory)
-    actuals = level_actuals(
-        events,
+    actuals = history.level_actuals(
         territory,
         tuple(hierarchies["bottom_up"].levels),
         frequency,
@@ -342,14 +342,14 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=None, help="CatBoost (params.yaml)")
     args = parser.parse_args()
 
-    root = repository_root()
+    root = Project.locate().root
     territory = load_territory(root / "territories" / "essonne.yaml")
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
     section["catboost"]["thread_count"] = args.threads
     if args.iterations:
         section["catboost"]["iterations"] = args.iterations
-    params = train_params(section)
-    week = params.horizon_periods(territory)
+    params = TrainParams(**section)
+    week = horizon_periods(params.horizon, params.frequency_of(territory))
     params = replace(
         params,
         n_windows=args.warmup + args.windows,

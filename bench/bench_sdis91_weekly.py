@@ -158,9 +158,9 @@ def main(reuse_core: bool = False) -> None:
     from previsecours.core.backtest import BacktestConfig, run_backtest
     from previsecours.core.features import area_attributes, make_spec
     from previsecours.core.panel import DensePanel, panel_from_counts
-    from previsecours.settings import repository_root
+    from previsecours.paths import Project
 
-    root = repository_root()
+    root = Project.locate().root
     report = Report(
         "sdis91_weekly",
         "Accuracy against the peers — real SDIS 91 weekly totals",

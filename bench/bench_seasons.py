@@ -53,15 +53,19 @@ def main() -> None:
     parser.add_argument("--step-weeks", type=int, default=4)
     args = parser.parse_args()
 
+    from previsecours.adapters.covariates import with_covariates
+    from previsecours.config import TrainParams
     from previsecours.core.generator import generate_events
-    from previsecours.pipelines.train import backtest, train_params
-    from previsecours.settings import load_settings, repository_root
+    from previsecours.core.history import History
+    from previsecours.core.training import backtest, modelled_panel
+    from previsecours.paths import Project
+    from previsecours.settings import load_settings
 
-    root = repository_root()
+    root = Project.locate().root
     territory = load_settings("essonne", root).territory
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
-    production = train_params(section)
-    seasons = train_params({**section, "n_windows": args.windows, "step": 168 * args.step_weeks})
+    production = TrainParams(**section)
+    seasons = TrainParams(**{**section, "n_windows": args.windows, "step": 168 * args.step_weeks})
     report = Report("seasons", "Accuracy across the seasons — generated Essonne, hourly", __doc__)
     report.add(
         f"\nparams.yaml `train:` (allocation {production.allocation}, "
@@ -79,7 +83,9 @@ def main() -> None:
         if seed not in histories:
             histories[seed] = generate_events(territory, start, END, seed=seed)
         t0 = time.perf_counter()
-        outcome = backtest(histories[seed], territory, params)
+        history = History.of_events(histories[seed])
+        data = with_covariates(modelled_panel(history, territory, params), territory)
+        outcome = backtest(history, territory, params, data)
         seconds = time.perf_counter() - t0
         origins = sorted(outcome.result.predictions.groupby("window")["period_start"].min())
         report.add(

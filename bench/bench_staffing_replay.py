@@ -30,10 +30,9 @@ import numpy as np
 import pandas as pd
 
 from previsecours.adapters.territory_files import load_territory
+from previsecours.config import Shift, StaffingPolicy
 from previsecours.core.generator import generate_events
 from previsecours.core.staffing import (
-    Shift,
-    StaffingPolicy,
     exceedance_probability,
     measure_durations,
     non_working_dates,
@@ -176,23 +175,25 @@ def model_rates(
     from previsecours.adapters.registry import use_registry
     from previsecours.adapters.tracking import load_forecaster
     from previsecours.core.hierarchy import allocate
+    from previsecours.core.history import History
     from previsecours.core.panel import DensePanel
-    from previsecours.pipelines.predict import history_panel
-    from previsecours.pipelines.train import run_training
-    from previsecours.settings import load_settings, repository_root
+    from previsecours.core.training import history_panel
+    from previsecours.paths import Project
+    from previsecours.pipelines.train import train
+    from previsecours.settings import load_settings
 
-    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load(Project.locate().params_file.read_text(encoding="utf-8"))
     params["train"] = {**params.get("train", {}), "n_windows": 1}
     (home / "params.yaml").write_text(yaml.safe_dump(params, allow_unicode=True), "utf-8")
     settings = load_settings(territory.name, home)
     store.write_events(settings.paths, territory, events[events["alert_time"] < hours[0]])
-    trained = run_training(settings, register=False)
+    trained = train(settings, register=False)
     use_registry(settings.paths)
     forecaster = load_forecaster(trained.model_uri)
     spec, tz = forecaster.spec, territory.timezone
     panel = history_panel(
         forecaster,
-        events,
+        History.of_events(events),
         territory,
         hours[0] - pd.Timedelta(hours=spec.max_lag + 1),
         hours[-1] + pd.Timedelta(days=8),

@@ -36,9 +36,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from previsecours.core.generator import generate_events
-    from previsecours.settings import load_settings, repository_root
+    from previsecours.paths import Project
+    from previsecours.settings import load_settings
 
-    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    params = yaml.safe_load(Project.locate().params_file.read_text(encoding="utf-8"))
     params["train"].setdefault("catboost", {})["thread_count"] = args.threads
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -50,11 +51,14 @@ def main() -> None:
             settings.territory, dt.date(end.year - args.years + 1, 1, 1), end, seed=7
         )
         print(f"generated {len(events):,} events in {time.perf_counter() - t0:.1f} s")
-        from previsecours.pipelines.train import run_training
+        from previsecours.core.history import History
+        from previsecours.pipelines.train import fit, record
 
-        result = run_training(settings, events=events)
+        t0 = time.perf_counter()
+        result = record(settings, fit(settings, history=History.of_events(events)))
+        steps = {**result.seconds, "total": time.perf_counter() - t0}
         print("\n## Whole train (panel + backtest + final fit + MLflow logging)")
-        for step, seconds in result.seconds.items():
+        for step, seconds in steps.items():
             print(f"  {step:<22} {seconds:7.1f} s")
         print(f"  peak RSS               {peak_rss_gb():7.2f} GB")
         print(f"  registered version     {result.version}")
@@ -88,12 +92,15 @@ def _accuracy_tables(home: Path, settings: object) -> None:
 def _catboost_vs_lightgbm(settings, events: pd.DataFrame, threads: int) -> None:  # type: ignore[no-untyped-def]
     import lightgbm as lgb
 
+    from previsecours.adapters.covariates import with_covariates
     from previsecours.core.features import area_attributes, build_features
+    from previsecours.core.history import History
     from previsecours.core.models.boosting import DEFAULTS, CatBoostCount
-    from previsecours.pipelines.train import backtest_config, modelled_panel, train_params
+    from previsecours.core.training import backtest_config, history_params, modelled_panel
 
-    params = train_params(settings.section("train"))
-    data = modelled_panel(events, settings.territory, params)
+    history = History.of_events(events)
+    params = history_params(settings.params.train, history, settings.territory)
+    data = with_covariates(modelled_panel(history, settings.territory, params), settings.territory)
     config = backtest_config(params, settings.territory)
     from previsecours.core.features import make_spec
 

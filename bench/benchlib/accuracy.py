@@ -1,7 +1,7 @@
 """Prévisecours against the peers on event data (generated Essonne, Montgomery County 911).
 
 One path for every model:
-1. Prévisecours runs its production backtest: `pipelines.train.backtest` with the train
+1. Prévisecours runs its production backtest: `core.training.backtest` with the train
    section given (params.yaml's), so CatBoost and the core baselines (seasonal naive, seasonal
    window average, …) are exactly what `previsecours train` fits and scores.
 2. The same modelled series (area × period of the modelled level, all categories together),
@@ -32,16 +32,17 @@ from benchlib.common import (
     run_peers,
     write_inputs,
 )
+from previsecours.adapters.covariates import with_covariates
+from previsecours.config import TrainParams
 from previsecours.core import metrics as m
 from previsecours.core.backtest import BacktestResult, evaluate
+from previsecours.core.history import History
 from previsecours.core.territory import Territory
-from previsecours.pipelines.train import (
+from previsecours.core.training import (
     BacktestOutcome,
     PanelData,
-    TrainParams,
     backtest,
     backtest_config,
-    level_actuals,
     modelled_panel,
 )
 
@@ -93,9 +94,10 @@ def compare(
     peers: Sequence[str] = PEERS,
 ) -> Comparison:
     seconds: dict[str, float] = {}
+    history = History.of_events(events)
     t0 = time.perf_counter()
-    data = modelled_panel(events, territory, params)
-    outcome = backtest(events, territory, params, data)
+    data = with_covariates(modelled_panel(history, territory, params), territory)
+    outcome = backtest(history, territory, params, data)
     seconds["prévisecours backtest (all core models)"] = time.perf_counter() - t0
     frequency = params.frequency_of(territory)
     config = backtest_config(params, territory)
@@ -115,7 +117,7 @@ def compare(
     aligned = align(outcome.result.predictions, peer_predictions(task, data.panel.starts))
     t0 = time.perf_counter()
     peer_metrics = score_like_backtest(
-        outcome, aligned, events, territory, params=params, data=data
+        outcome, aligned, history, territory, params=params, data=data
     )
     seconds["scoring the peers"] = time.perf_counter() - t0
     metrics = pd.concat([outcome.evaluation.metrics, peer_metrics], ignore_index=True)
@@ -139,22 +141,22 @@ def align(core: pd.DataFrame, peers: pd.DataFrame) -> pd.DataFrame:
 def score_like_backtest(
     outcome: BacktestOutcome,
     predictions: pd.DataFrame,
-    events: pd.DataFrame,
+    history: History,
     territory: Territory,
     *,
     params: TrainParams,
     data: PanelData,
 ) -> pd.DataFrame:
-    """`evaluate` with the production backtest's hierarchy and actuals (as in train.backtest)."""
+    """`evaluate` with the production backtest's hierarchy and actuals (as in
+    core.training.backtest)."""
     frequency = params.frequency_of(territory)
     first_origin = data.panel.starts[outcome.result.windows[0].origin]
-    history = 104 * 7 if frequency == "week" else 36
-    actuals = level_actuals(
-        events,
+    scaling_days = 104 * 7 if frequency == "week" else 36
+    actuals = history.level_actuals(
         territory,
         tuple(outcome.hierarchy.levels),
         frequency,
-        start=first_origin - pd.Timedelta(days=history),
+        start=first_origin - pd.Timedelta(days=scaling_days),
         end=data.end,
     )
     result = BacktestResult(outcome.result.windows, predictions, {}, {})

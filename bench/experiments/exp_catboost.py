@@ -27,9 +27,14 @@ import argparse
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
+
+if TYPE_CHECKING:
+    from previsecours.core.territory import Territory
+    from previsecours.core.training import BacktestOutcome
 
 ALL_MODELS = "catboost,seasonal_naive,seasonal_average_4,reference_3y,reference_3y_pm2,poisson_glm"
 
@@ -49,10 +54,11 @@ def main() -> None:
 
     from benchlib.truth import scored_stations
     from previsecours.core.generator import generate_events
-    from previsecours.pipelines.train import backtest, train_params
-    from previsecours.settings import load_settings, repository_root
+    from previsecours.paths import Project
+    from previsecours.settings import load_settings
 
-    params = yaml.safe_load((repository_root() / "params.yaml").read_text(encoding="utf-8"))
+    root = Project.locate().root
+    params = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))
     section = params["train"]
     section["models"] = args.models.split(",")
     section["n_windows"] = args.windows
@@ -63,7 +69,7 @@ def main() -> None:
         for p in path:
             target = target.setdefault(p, {})
         target[last] = yaml.safe_load(value)
-    settings = load_settings("essonne", repository_root())
+    settings = load_settings("essonne", root)
     end = dt.date.fromisoformat(args.end)
     cache = Path(f"/tmp/exp/events_{args.seed}_{args.years}_{end}.parquet")
     start = dt.date(end.year - args.years, end.month, end.day) + dt.timedelta(days=1)
@@ -77,7 +83,7 @@ def main() -> None:
         _print_truth(pd.read_parquet(args.load), settings.territory, start, end, args.seed)
         return
     t0 = time.perf_counter()
-    outcome = backtest(events, settings.territory, train_params(section))
+    outcome = _backtest(events, settings.territory, section)
     seconds = time.perf_counter() - t0
     # As scored (see bench/benchlib/truth.py).
     stations = scored_stations(outcome, settings.territory)
@@ -86,6 +92,20 @@ def main() -> None:
     _print_tables(args, seconds, outcome)
     if args.truth:
         _print_truth(stations, settings.territory, start, end, args.seed)
+
+
+def _backtest(
+    events: pd.DataFrame, territory: Territory, section: dict[str, Any]
+) -> BacktestOutcome:
+    """The production backtest (core.training) of the `train:` section on these events."""
+    from previsecours.adapters.covariates import with_covariates
+    from previsecours.config import TrainParams
+    from previsecours.core.history import History
+    from previsecours.core.training import backtest, modelled_panel
+
+    history, params = History.of_events(events), TrainParams(**section)
+    data = with_covariates(modelled_panel(history, territory, params), territory)
+    return backtest(history, territory, params, data)
 
 
 def _print_tables(args: argparse.Namespace, seconds: float, outcome: object) -> None:
