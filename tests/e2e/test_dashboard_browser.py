@@ -15,12 +15,16 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pytest
 
+from previsecours.adapters.store import read_events
+from previsecours.dashboard.views import NO_CREWS_NOTE
+from previsecours.paths import Paths
 from tests.e2e.conftest import PageLog, Server
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Page, Route
 
     from previsecours.core.territory import Territory
+
 
 READY = "body[data-ready=true]"
 PALETTE = {"#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"}
@@ -89,7 +93,11 @@ def test_map_has_one_shape_per_commune_and_shows_provenance(
     assert page.locator("#legend").inner_text().startswith("très faible")
     assert "très forte" in page.locator("#legend").inner_text()
     assert page.locator("#meta-model").inner_text() == "previsecours-essonne v3"
-    assert page.locator("#meta-data").inner_text() == "md5:4f2a9c0e"
+    assert page.locator("#meta-data").inner_text() == "données du 28/12/2026 · 4f2a9c0e"
+    assert page.locator("#meta-data").get_attribute("title") == "version complète : md5:4f2a9c0e"
+    window = page.locator("#meta-window").inner_text()
+    assert window == "du lun. 28/12/2026 06:00 au lun. 04/01/2027 06:00"
+    assert not page.locator("#window-note").is_visible()
     assert page.locator("#meta-issued").inner_text() == "28/12/2026 06:00 (Europe/Paris)"
     assert "interventions : 28/12/2026 05:10" in page.locator("#meta-inputs").inner_text()
     page.screenshot(path=artifacts / "dashboard-map.png", full_page=True)
@@ -134,7 +142,7 @@ def test_clicking_a_commune_opens_its_detail(
     assert "moyenne sur 3 ans" in detail
     assert "Mêmes semaines ±2 (2025, 2024, 2023)" in detail
     assert "vacances scolaires" in detail  # a driver, in plain words
-    page.screenshot(path=artifacts / "dashboard-detail.png", full_page=True)
+    page.screenshot(path=artifacts / "dashboard-detail.png")  # the map and its detail panel
 
     page.click("#detail .zones a[data-zone='EVRY']")  # the commune's main coverage zone
     page.wait_for_selector("#station-chart .main-svg")
@@ -191,10 +199,22 @@ def test_departement_view_shows_totals_peaks_and_alerts(
     assert page.locator("#peaks li").first.inner_text().startswith("jeu. 31/12 20:00")
     page.wait_for_timeout(300)
     page.screenshot(path=artifacts / "dashboard-departement.png", full_page=True)
+    page.locator("#view-departement .columns").screenshot(path=artifacts / "dashboard-alerts.png")
+
+
+def download_csv(page: Page) -> tuple[bytes, pd.DataFrame]:
+    """Click « Exporter en CSV »: the raw file, and the table a French spreadsheet reads."""
+    with page.expect_download() as info:
+        page.click("#export")
+    raw = Path(info.value.path()).read_bytes()
+    table = pd.read_csv(
+        io.BytesIO(raw), sep=";", decimal=",", encoding="utf-8-sig", dtype={"Code zone": str}
+    )
+    return raw, table
 
 
 @pytest.mark.usefixtures("clean")
-def test_export_downloads_the_displayed_forecast(
+def test_export_downloads_the_displayed_forecast_for_a_french_spreadsheet(
     page: Page, dashboard_server: Server, forecast: pd.DataFrame
 ) -> None:
     open_dashboard(page, dashboard_server)
@@ -202,23 +222,101 @@ def test_export_downloads_the_displayed_forecast(
     page.wait_for_function("document.querySelectorAll('#map .area').length === 34")
     move_slider(page, 5)
 
-    with page.expect_download() as info:
-        page.click("#export")
-    exported = pd.read_csv(
-        io.StringIO(Path(info.value.path()).read_text(encoding="utf-8-sig")),
-        dtype={"area_code": str},
-    )
+    raw, exported = download_csv(page)
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with a BOM
+    lines = raw.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Niveau;Code zone;Zone;Catégorie;Pas de temps;Début de période;")
+    assert "Prévision moyenne;Intervalle 80 % bas;Intervalle 80 % haut;" in lines[0]
+    mean_cell = lines[1].split(";")[lines[0].split(";").index("Prévision moyenne")]
+    assert "," in mean_cell and "." not in mean_cell  # decimal comma
     displayed = page.eval_on_selector_all(
         "#area-table tbody tr",
         "rows => rows.map(r => [r.dataset.code, Number(r.children[2].dataset.value)])",
     )
-    assert [code for code, _ in displayed] == exported["area_code"].tolist()
-    assert [mean for _, mean in displayed] == exported["mean"].tolist()
-    expected = hourly_rows(forecast, "station", 5).loc[exported["area_code"]]
-    assert exported["mean"].tolist() == expected["mean"].tolist()
-    assert exported["p10"].tolist() == expected["p10"].tolist()
-    assert exported["p90"].tolist() == expected["p90"].tolist()
-    assert set(exported["period_start"]) == {"2026-12-28T11:00:00+01:00"}
+    assert [code for code, _ in displayed] == exported["Code zone"].tolist()
+    means = exported["Prévision moyenne"].tolist()
+    assert means == pytest.approx([mean for _, mean in displayed], abs=5e-5)
+    expected = hourly_rows(forecast, "station", 5).loc[exported["Code zone"]]
+    assert means == pytest.approx(expected["mean"].tolist(), abs=5e-5)
+    assert exported["Intervalle 80 % bas"].tolist() == expected["p10"].tolist()
+    assert exported["Intervalle 80 % haut"].tolist() == expected["p90"].tolist()
+    assert set(exported["Début de période"]) == {"28/12/2026 11:00"}
+    assert set(exported["Niveau"]) == {"zone de couverture"}
+
+    page.click("#tabs [data-view=departement]")
+    page.wait_for_selector("#dept-hourly-chart .main-svg")
+    _, daily = download_csv(page)
+    assert len(daily) == 8 * 6  # days × (5 categories + all)
+    assert set(daily["Pas de temps"]) == {"jour"}
+
+
+def chart_ends(page: Page, chart: str) -> dict[str, list[str]]:
+    """Each trace of a Plotly chart: its first and last x (wall-clock time)."""
+    ends: dict[str, list[str]] = page.evaluate(
+        f"() => Object.fromEntries(document.getElementById('{chart}').data"
+        ".map(t => [t.name, [t.x[0], t.x[t.x.length - 1]]]))"
+    )
+    return ends
+
+
+@pytest.mark.usefixtures("clean")
+def test_the_first_period_shown_is_the_first_after_the_data(
+    page: Page, dashboard_server: Server, essonne: Territory
+) -> None:
+    events = read_events(Paths(dashboard_server.home), essonne)
+    last = pd.Timestamp(events["alert_time"].max()).tz_convert(essonne.timezone)
+    after = last.floor("h") + pd.Timedelta(hours=1)
+    before = f"{after - pd.Timedelta(hours=1):%Y-%m-%d %H:%M}"
+    open_dashboard(page, dashboard_server)
+
+    hour = f"{after:%d/%m %H:%M}–{after + pd.Timedelta(hours=1):%H:%M}"
+    assert page.locator("#period-label").inner_text() == f"lun. {hour}"
+    assert page.locator("#meta-window").inner_text().startswith(f"du lun. {after:%d/%m/%Y %H:%M}")
+    # The recent actuals run up to it: their last hour is the one before the first forecast.
+    page.click("#map .station[data-code='EVRY']")
+    page.wait_for_selector("#station-chart .main-svg")
+    ends = chart_ends(page, "station-chart")
+    assert ends["Prévision (moyenne)"][0] == f"{after:%Y-%m-%d %H:%M}"
+    assert ends["Réalisé (7 derniers jours)"][1] == before
+    page.click("#tabs [data-view=departement]")
+    page.wait_for_selector("#dept-hourly-chart .main-svg")
+    ends = chart_ends(page, "dept-hourly-chart")
+    assert ends["Prévision"][0] == f"{after:%Y-%m-%d %H:%M}"
+    assert ends["Réalisé (7 derniers jours)"][1] == before
+    # The forecast starts at 06:00 here: its first day is marked as partial, not read as calm.
+    first_day = page.locator("#dept-table tbody tr td").first.inner_text()
+    assert first_day == f"lun. {after:%d/%m/%Y} (prévu dès {after:%H:%M})"
+
+
+@pytest.mark.usefixtures("clean")
+def test_unknown_current_crews_are_explained_not_dashed(
+    page: Page, dashboard_server: Server, artifacts: Path
+) -> None:
+    def without_crews(route: Route) -> None:
+        answer = route.fetch()
+        body = answer.json()
+        body["crews_known"] = False
+        body["crews_note"] = NO_CREWS_NOTE
+        for row in body["staffing"]:
+            row["current_crews"] = row["saturation_risk"] = None
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/api/station/**", without_crews)
+    open_dashboard(page, dashboard_server)
+    page.click("#map .station[data-code='EVRY']")
+    page.wait_for_selector("#station-chart .main-svg")
+
+    headers = [h for h in page.locator("#staffing-table thead th").all() if h.is_visible()]
+    names = [h.inner_text() for h in headers]
+    assert "Équipes actuelles" not in names
+    assert "Risque de saturation" not in names
+    assert "Équipes recommandées" in names
+    note = page.locator("#staffing-note")
+    assert note.is_visible()
+    assert note.inner_text().startswith("Équipes actuellement engagées inconnues")
+    assert "—" not in page.locator("#staffing-table tbody").inner_text()
+    page.wait_for_timeout(300)
+    page.locator("#view-station").screenshot(path=artifacts / "dashboard-station-no-crews.png")
 
 
 @pytest.mark.usefixtures("clean")
@@ -232,7 +330,7 @@ def test_printable_view_keeps_the_map_and_provenance_only(
     assert not page.locator("#map-controls").is_visible()
     assert page.locator("#provenance").is_visible()
     assert page.locator("#print-selection").inner_text().startswith("Communes — Toutes catégories")
-    page.screenshot(path=artifacts / "dashboard-print.png", full_page=True)
+    page.screenshot(path=artifacts / "dashboard-print.png")  # the first page's worth
     pdf = page.pdf(format="A4", landscape=True)
     assert pdf.startswith(b"%PDF")
 

@@ -71,14 +71,8 @@ def test_write_then_read_the_latest_complete_issue(tmp_path: Path) -> None:
     assert str(stored.forecast["period_start"].dt.tz) == TZ
     assert stored.metadata["territory"] == "essonne"
     assert forecast_files.list_issues(paths, "essonne") == ["20260105T060000Z", "20260106T060000Z"]
-    csv = pd.read_csv(files.csv, encoding="utf-8-sig")
-    # The repeated autumn hour keeps its offset: 02:00+02:00 then 02:00+01:00.
-    assert list(csv["period_start"]) == [
-        "2025-10-26T01:00:00+02:00",
-        "2025-10-26T02:00:00+02:00",
-        "2025-10-26T02:00:00+01:00",
-    ]
-    assert csv["area_name"].iloc[0] == "Évry-Courcouronnes"
+    # A commune's hours are the Parquet's only: the CSV keeps hours at station level and above.
+    assert forecast_files.csv_rows(stored.forecast).empty
     assert json.loads(files.metadata.read_text("utf-8"))["issued_at"] == newer.isoformat()
 
 
@@ -95,3 +89,66 @@ def test_a_frame_breaking_the_contract_is_refused(tmp_path: Path) -> None:
             metadata={},
         )
     assert not (tmp_path / "forecasts").exists() or not any((tmp_path / "forecasts").rglob("*"))
+
+
+def test_the_csv_opens_right_in_a_french_spreadsheet_and_stays_small(tmp_path: Path) -> None:
+    issued = pd.Timestamp("2025-10-25 04:00", tz="UTC")
+    hourly, staffing, drivers = _frames(issued)
+    station = hourly.assign(level="station", area_code="EVRY", area_name="=CSP EVRY")
+    daily = hourly.iloc[:1].assign(
+        frequency="day",
+        period_start=pd.Timestamp("2025-10-26", tz=TZ),
+        period_end=pd.Timestamp("2025-10-27", tz=TZ),
+        category="ALL",
+        mean=36.25,
+    )
+    forecast = pd.concat([hourly, station, daily], ignore_index=True)
+    files = forecast_files.write_forecast(
+        Paths(tmp_path),
+        "essonne",
+        issued,
+        forecast=forecast,
+        staffing=staffing,
+        drivers=drivers,
+        metadata={},
+    )
+    raw = files.csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM: the accents read right
+    text = raw.decode("utf-8-sig")
+    header = text.splitlines()[0]
+    assert header.split(";")[:8] == [
+        "Territoire",
+        "Émise le",
+        "Pas de temps",
+        "Début de période",
+        "Décalage UTC",
+        "Fin de période",
+        "Niveau",
+        "Code zone",
+    ]
+    assert "Prévision moyenne;Intervalle 95 % bas;Intervalle 80 % bas;Médiane" in header
+    csv = pd.read_csv(files.csv, sep=";", decimal=",", encoding="utf-8-sig", dtype=str)
+    # Hours of the station, not of the commune; the commune's day is there.
+    assert list(zip(csv["Pas de temps"], csv["Niveau"], strict=True)) == [
+        ("heure", "zone de couverture"),
+        ("heure", "zone de couverture"),
+        ("heure", "zone de couverture"),
+        ("jour", "commune"),
+    ]
+    # Local times a spreadsheet reads as dates; the repeated autumn hour keeps its offset.
+    assert list(csv["Début de période"]) == [
+        "26/10/2025 01:00",
+        "26/10/2025 02:00",
+        "26/10/2025 02:00",
+        "26/10/2025 00:00",
+    ]
+    assert list(csv["Décalage UTC"]) == ["UTC+02:00", "UTC+02:00", "UTC+01:00", "UTC+02:00"]
+    assert csv["Émise le"].iloc[0] == "25/10/2025 06:00"
+    assert list(csv["Prévision moyenne"]) == ["1,5", "1,2", "0,9", "36,25"]
+    assert list(csv["Même période, moyenne sur 3 ans"].fillna("")) == ["1", "", "2", "1"]
+    assert csv["Catégorie"].iloc[-1] == "toutes catégories"
+    # A name a spreadsheet would run as a formula is text.
+    assert csv["Zone"].iloc[0] == "'=CSP EVRY"
+    assert csv["Zone"].iloc[-1] == "Évry-Courcouronnes"
+    numbers = pd.read_csv(files.csv, sep=";", decimal=",", encoding="utf-8-sig")
+    assert numbers["Prévision moyenne"].sum() == pytest.approx(1.5 + 1.2 + 0.9 + 36.25)

@@ -120,6 +120,10 @@ def test_meta_carries_the_provenance_always_shown(client: TestClient) -> None:
     meta = client.get("/api/meta").json()
     assert meta["model"] == {"name": "previsecours-essonne", "version": "3"}
     assert meta["data_version"] == "md5:4f2a9c0e"
+    assert meta["data_label"] == "données du 28/12/2026 · 4f2a9c0e"  # date of the data + hash
+    # The forecast starts right after the data: nothing to warn about.
+    assert meta["window"]["label"] == "du lun. 28/12/2026 06:00 au lun. 04/01/2027 06:00"
+    assert meta["window"]["note"] == ""
     assert meta["issued_label"] == "28/12/2026 06:00"  # issue time in the territory's zone
     inputs = {i["name"]: i for i in meta["inputs"]}
     assert inputs["interventions"]["age"] == "50 min avant l'émission"
@@ -276,29 +280,59 @@ def test_departement_view_totals_peaks_and_new_year_alert(
     assert not [a for a in view["alerts"] if a["start"] < "2026-12-31"]  # quiet days: no alert
 
 
+def french_csv(text: str) -> pd.DataFrame:
+    """A CSV as a French spreadsheet reads it: BOM, `;`, decimal comma."""
+    assert text.startswith("\ufeff")
+    return pd.read_csv(io.StringIO(text[1:]), sep=";", decimal=",", dtype={"Code zone": str})
+
+
 def test_map_export_is_the_displayed_table(client: TestClient, forecast: pd.DataFrame) -> None:
     params = {"level": "station", "period": 5}
     response = client.get("/api/export/map.csv", params=params)
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
-    assert response.text.startswith("\ufeff")
-    table = pd.read_csv(io.StringIO(response.text.lstrip("\ufeff")), dtype={"area_code": str})
+    table = french_csv(response.text)
+    assert list(table.columns) == [
+        "Niveau",
+        "Code zone",
+        "Zone",
+        "Catégorie",
+        "Pas de temps",
+        "Début de période",
+        "Décalage UTC",
+        "Fin de période",
+        "Prévision moyenne",
+        "Intervalle 80 % bas",
+        "Intervalle 80 % haut",
+        "Même période, moyenne sur 3 ans",
+        "Classe",
+    ]
     shown = client.get("/api/map", params=params).json()["areas"]
     by_mean = sorted(shown, key=lambda a: (-a["mean"], a["code"]))
-    assert table["area_code"].tolist() == [a["code"] for a in by_mean]
-    assert table["mean"].tolist() == [a["mean"] for a in by_mean]
+    assert table["Code zone"].tolist() == [a["code"] for a in by_mean]
+    assert table["Prévision moyenne"].tolist() == pytest.approx(
+        [a["mean"] for a in by_mean], abs=5e-5
+    )
     labels = ["très faible", "faible", "moyenne", "forte", "très forte"]
-    assert table["class"].tolist() == [labels[a["class"]] for a in by_mean]
-    expected = period_rows(forecast, "station", 5).loc[table["area_code"]]
-    assert table["ref_3y_mean"].tolist() == expected["ref_3y_mean"].tolist()
+    assert table["Classe"].tolist() == [labels[a["class"]] for a in by_mean]
+    expected = period_rows(forecast, "station", 5).loc[table["Code zone"]]
+    assert table["Même période, moyenne sur 3 ans"].tolist() == pytest.approx(
+        expected["ref_3y_mean"].tolist(), abs=5e-5
+    )
+    assert set(table["Niveau"]) == {"zone de couverture"}
+    assert set(table["Catégorie"]) == {"toutes catégories"}
+    assert set(table["Début de période"]) == {"28/12/2026 11:00"}
+    assert set(table["Décalage UTC"]) == {"UTC+01:00"}
 
 
 def test_station_and_departement_exports(client: TestClient) -> None:
-    station = pd.read_csv(io.StringIO(client.get("/api/export/station/EVRY.csv").text))
+    station = french_csv(client.get("/api/export/station/EVRY.csv").text)
     assert len(station) == 168
-    assert set(station["area_code"]) == {"EVRY"}
-    departement = pd.read_csv(io.StringIO(client.get("/api/export/departement.csv").text))
+    assert set(station["Code zone"]) == {"EVRY"}
+    departement = french_csv(client.get("/api/export/departement.csv").text)
     assert len(departement) == 8 * 6  # days × (5 categories + ALL)
+    assert set(departement["Pas de temps"]) == {"jour"}
+    assert set(departement["Zone"]) == {"SDIS 91 — Essonne"}
 
 
 @pytest.mark.parametrize(
@@ -440,3 +474,145 @@ def test_a_newer_issue_is_served_without_a_restart(
     meta = client.get("/api/meta").json()
     assert meta["issued_label"] == "29/12/2026 06:00"
     assert len(meta["frequencies"][0]["periods"]) == 24
+
+
+# ---- readable versions, the forecast's start, crews --------------------------------------------
+
+
+def test_data_label_is_the_date_of_the_data_and_a_short_hash() -> None:
+    from previsecours.dashboard.views import data_label
+
+    until = pd.Timestamp("2026-12-05T23:39", tz="Europe/Paris")
+    assert data_label("599b742f0c1d2e3f4a5b6c7d8e9f0a1b.dir", until) == (
+        "données du 05/12/2026 · 599b742f"
+    )
+    assert data_label("unversioned", until) == "données du 05/12/2026 · non versionnées"
+    assert data_label("md5:4f2a9c0e", None) == "4f2a9c0e"
+
+
+def test_a_forecast_starting_before_the_end_of_the_data_is_flagged(
+    home: Path, essonne: Territory
+) -> None:
+    from previsecours.dashboard.views import Dashboard
+
+    issue = read_forecast_set(
+        next((home / "forecasts" / "essonne").glob("*Z.parquet")), essonne.timezone
+    )
+    # Data until 05:10 the next day: the forecast's first hours are already past.
+    later: dict[str, pd.Timestamp | None] = {"interventions": pd.Timestamp("2026-12-29T04:10Z")}
+    ahead = dataclasses.replace(issue.metadata, inputs=later)
+    window = Dashboard(essonne, dataclasses.replace(issue, metadata=ahead), None).meta()["window"]
+    assert "avant la fin des données (29/12/2026 05:10)" in window["note"]
+    # Data stopping 3 days early: the gap is said.
+    earlier: dict[str, pd.Timestamp | None] = {"interventions": pd.Timestamp("2026-12-25T05:00Z")}
+    behind = dataclasses.replace(issue.metadata, inputs=earlier)
+    window = Dashboard(essonne, dataclasses.replace(issue, metadata=behind), None).meta()["window"]
+    assert "Les données s'arrêtent le 25/12/2026 06:00, 3 j avant" in window["note"]
+
+
+def test_unknown_current_crews_are_explained_once_not_shown_as_dashes(
+    home: Path, essonne: Territory
+) -> None:
+    from previsecours.dashboard.views import Dashboard
+
+    issue = read_forecast_set(
+        next((home / "forecasts" / "essonne").glob("*Z.parquet")), essonne.timezone
+    )
+    assert Dashboard(essonne, issue, None).station_view("EVRY", "ALL")["crews_known"] is True
+    unknown = issue.staffing.assign(current_crews=np.nan, saturation_risk=np.nan)
+    view = Dashboard(essonne, dataclasses.replace(issue, staffing=unknown), None).station_view(
+        "EVRY", "ALL"
+    )
+    assert view["crews_known"] is False
+    assert "staffing.current_crews_file" in view["crews_note"]
+    assert view["staffing"][0]["recommended_crews"] >= 1
+    # Known for other stations but not this one: said for this station.
+    partial = issue.staffing.copy()
+    partial.loc[partial["station_code"] == "EVRY", ["current_crews", "saturation_risk"]] = np.nan
+    view = Dashboard(essonne, dataclasses.replace(issue, staffing=partial), None).station_view(
+        "EVRY", "ALL"
+    )
+    assert view["crews_known"] is True
+    assert "ce centre" in view["crews_note"]
+
+
+def test_recent_actuals_run_up_to_the_forecast_start_and_stop_with_the_data(
+    client: TestClient, home: Path, essonne: Territory
+) -> None:
+    from previsecours.dashboard.actuals import Actuals
+
+    view = client.get("/api/departement").json()
+    first = pd.Timestamp(view["hourly"]["times"][0])
+    assert pd.Timestamp(view["actuals"]["times"][-1]) == first - pd.Timedelta(hours=1)
+    events = read_events(Paths(home), essonne)
+    window = events["alert_time"] >= first - pd.Timedelta(days=7)
+    assert sum(view["actuals"]["counts"]) == int(window.sum())
+    # A history stopping 5 hours before the forecast: those hours are unknown, not zero.
+    cut = events[events["alert_time"] < first - pd.Timedelta(hours=5)]
+    actuals = Actuals.of(History.of_events(cut), essonne.timezone)
+    counts = actuals.recent_hourly("departement", "essonne", "ALL", first)
+    assert counts is not None
+    assert counts.index[-1] == first - pd.Timedelta(hours=6)
+
+
+# ---- where a forecast starts ------------------------------------------------------------------
+
+
+def test_forecast_origin_is_the_first_period_after_the_data(essonne: Territory) -> None:
+    tz = essonne.timezone
+    times = pd.to_datetime(["2026-12-01 08:10", "2026-12-05 23:39"]).tz_localize(tz)
+    events = History.of_events(pd.DataFrame({"alert_time": times}))
+    sunday = pd.Timestamp("2026-12-06 00:00", tz=tz)
+    assert events.forecast_origin(essonne, "hour") == sunday
+    assert events.forecast_origin(essonne, "day") == sunday
+    assert events.forecast_origin(essonne, "week") == pd.Timestamp("2026-12-07 00:00", tz=tz)
+    # Training stops at the last (possibly incomplete) day: not where a forecast starts.
+    assert events.end(essonne, "hour") == pd.Timestamp("2026-12-05 00:00", tz=tz)
+    mid_hour = History.of_events(pd.DataFrame({"alert_time": times[:1]}))
+    assert mid_hour.forecast_origin(essonne, "hour") == pd.Timestamp("2026-12-01 09:00", tz=tz)
+    # Autumn DST: the repeated 02:00 hour is two periods.
+    repeated = pd.Timestamp("2026-10-25 02:30").tz_localize(tz, ambiguous=True)  # +02:00
+    autumn = History.of_events(pd.DataFrame({"alert_time": [repeated]}))
+    origin = autumn.forecast_origin(essonne, "hour")
+    assert origin.tz_convert("UTC") == pd.Timestamp("2026-10-25 01:00", tz="UTC")
+    # Counts: the period after the last stored one.
+    weeks = pd.to_datetime(["2026-11-23", "2026-11-30"]).tz_localize(tz)
+    counts = History.of_counts(
+        pd.DataFrame({"period_start": weeks, "area_code": "91228", "category": "SUAP", "count": 3}),
+        "week",
+    )
+    assert counts.forecast_origin(essonne, "week") == pd.Timestamp("2026-12-07 00:00", tz=tz)
+
+
+# ---- the spreadsheet CSV ----------------------------------------------------------------------
+
+
+def test_spreadsheet_csv_is_french_and_neutralises_formulas() -> None:
+    from previsecours.core.forecast_table import spreadsheet_csv
+
+    start = pd.Timestamp("2026-12-06 00:00", tz="Europe/Paris")
+    table = pd.DataFrame(
+        {
+            "period_start": [start, start],
+            "area_name": ['=HYPERLINK("http://x")', "Saint-Germain; nord"],
+            "category": ["ALL", "@SUAP"],
+            "mean": [1234.56789, -0.5],
+            "p10": [2.0, np.nan],
+            "note": ["+33 1 23", "-"],
+        }
+    )
+    text = spreadsheet_csv(table)
+    assert text.startswith("\ufeff")
+    lines = text[1:].split("\r\n")
+    assert lines[0] == (
+        "Début de période;Décalage UTC;Zone;Catégorie;Prévision moyenne;Intervalle 80 % bas;note"
+    )
+    assert lines[1] == (
+        '06/12/2026 00:00;UTC+01:00;"\'=HYPERLINK(""http://x"")";toutes catégories;'
+        "1234,5679;2;'+33 1 23"
+    )
+    # Text with the separator is quoted; negative numbers stay numbers; unknown is empty.
+    assert lines[2] == "06/12/2026 00:00;UTC+01:00;\"Saint-Germain; nord\";'@SUAP;-0,5;;'-"
+    back = pd.read_csv(io.StringIO(text[1:]), sep=";", decimal=",")
+    assert back["Prévision moyenne"].tolist() == [1234.5679, -0.5]
+    assert back["Zone"].tolist() == ['\'=HYPERLINK("http://x")', "Saint-Germain; nord"]

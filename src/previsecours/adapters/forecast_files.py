@@ -4,8 +4,11 @@ The contract is `core.forecast_schema` (columns, levels, quantiles). Guarantees:
 - every file of an issue is written to a temporary name then renamed, the `.json` metadata
   last: an issue whose `.json` exists is complete, and `latest_forecast` only reads those;
 - columns are checked against the contract before anything is written;
-- the CSV is the forecast table for spreadsheet users: times as ISO 8601 with their UTC
-  offset, decimal point, UTF-8 with a BOM (spreadsheets then read the accents right).
+- the Parquet holds every row; the CSV beside it is for people with a spreadsheet, so it stays
+  small: hours only at the station and département levels (`CSV_HOURLY_LEVELS`), days and weeks
+  at every level. It opens right in a French spreadsheet (`core.forecast_table.spreadsheet_csv`:
+  `;`, decimal comma, French headers, local times with their UTC offset, UTF-8 with a BOM, text
+  neutralised against formula injection).
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from previsecours.core.forecast_schema import DRIVER_COLUMNS, FORECAST_COLUMNS, STAFFING_COLUMNS
+from previsecours.core.forecast_table import spreadsheet_csv
 from previsecours.paths import Paths
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 STAMP = re.compile(r"^(\d{8}T\d{6}Z)\.json$")
+# Hourly rows of the CSV: a commune's hours (every commune × category × hour) are the Parquet's.
+CSV_HOURLY_LEVELS = ("station", "departement")
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,7 @@ def write_forecast(
     files.forecast.parent.mkdir(parents=True, exist_ok=True)
     table = forecast[list(FORECAST_COLUMNS)]
     _atomic(files.forecast, lambda p: table.to_parquet(p, index=False))
-    _atomic(files.csv, lambda p: _csv(table).to_csv(p, index=False, encoding="utf-8-sig"))
+    _atomic(files.csv, lambda p: p.write_text(spreadsheet_csv(csv_rows(table)), encoding="utf-8"))
     _atomic(files.staffing, lambda p: staffing[list(STAFFING_COLUMNS)].to_parquet(p, index=False))
     _atomic(files.drivers, lambda p: drivers[list(DRIVER_COLUMNS)].to_parquet(p, index=False))
     doc = {
@@ -149,14 +154,10 @@ def _check(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
         raise ValueError(f"{what}: columns missing from the forecast contract: {missing}")
 
 
-def _csv(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for column in ("issued_at", "period_start", "period_end"):
-        # Few distinct times (one per period): format each once, ISO 8601 with its offset.
-        codes, uniques = pd.factorize(pd.to_datetime(out[column]))
-        text = np.array([t.isoformat() for t in uniques], dtype=object)
-        out[column] = text[codes]
-    return out
+def csv_rows(forecast: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the CSV: hours at `CSV_HOURLY_LEVELS` only, days and weeks at every level."""
+    keep = (forecast["frequency"] != "hour") | forecast["level"].isin(CSV_HOURLY_LEVELS)
+    return forecast[keep]
 
 
 def _atomic(target: Path, write: Any) -> None:

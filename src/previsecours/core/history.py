@@ -6,7 +6,10 @@ Guarantees:
   count` at one frequency, of complete periods. Which one a history is never has to be guessed
   from its columns;
 - `end(...)`: where final counts stop — the start of the last (possibly incomplete) local day
-  or week of events, or the end of the last stored period of counts;
+  or week of events, or the end of the last stored period of counts (right for training);
+- `forecast_origin(...)`: where a forecast starts — the first period after the data: the period
+  after the last event's (data to 23:39 → the next day 00:00 by hour), or the period after the
+  last stored one of counts;
 - `level_actuals(...)`: counts per level × area × category plus ALL per area, for scoring;
   periods the counts do not cover are NaN, never zero.
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from previsecours.core.calendar import period_of
+from previsecours.core.calendar import period_ends, period_of
 from previsecours.core.panel import DensePanel, count_panel, sum_series
 from previsecours.core.schema import Frequency
 from previsecours.core.stored_counts import counts_end, counts_level_actuals
@@ -73,6 +76,18 @@ class History:
         last = pd.DatetimeIndex([self.frame["alert_time"].max()])
         grain: Frequency = "week" if frequency == "week" else "day"
         return pd.Timestamp(period_of(last, grain, territory.timezone)[0])
+
+    def forecast_origin(self, territory: Territory, frequency: Frequency) -> pd.Timestamp:
+        """The first period of `frequency` after the last stored instant: where a forecast
+        starts (see the module docstring). Local time of the territory."""
+        self.require()
+        tz = territory.timezone
+        if self.frequency is not None:
+            return counts_end(self.frame, frequency, tz)
+        last = pd.DatetimeIndex([self.frame["alert_time"].max()])
+        if last.tz is None:
+            last = last.tz_localize(tz)
+        return pd.Timestamp(period_ends(period_of(last, frequency, tz), frequency, tz)[0])
 
     def level_actuals(
         self,

@@ -117,15 +117,21 @@ class Actuals:
     def recent_hourly(
         self, level: str, code: str, category: str, end: pd.Timestamp, hours: int = 168
     ) -> pd.Series | None:
-        """Hourly counts over the `hours` before `end`; None when the history cannot say."""
-        start = end - pd.Timedelta(hours=hours)
+        """Hourly counts over the `hours` before `end`; None when the history cannot say.
+
+        Hours after the last stored one are left out (unknown, not zero): when the history
+        stops before `end`, the series stops with it.
+        """
         if not self.answers("hour") or self.first is None or self.last is None:
             return None
+        end = pd.Timestamp(end).tz_convert(self.last.tz)
+        start = end - pd.Timedelta(hours=hours)
         if self.last < start or self.first > start:
             return None
+        known = min(end, self.last.floor("h") + pd.Timedelta(hours=1))
         rows = self.area_rows(level, code, category)
-        rows = rows[(rows["time"] >= start) & (rows["time"] < end)]
-        index = pd.date_range(start, end, freq="h", inclusive="left")
+        rows = rows[(rows["time"] >= start) & (rows["time"] < known)]
+        index = pd.date_range(start, known, freq="h", inclusive="left")
         counts: pd.Series = rows.groupby(rows["time"].dt.floor("h"))["weight"].sum()
         return counts.reindex(index, fill_value=0).round().astype(int)
 

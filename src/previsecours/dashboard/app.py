@@ -10,7 +10,6 @@ page shows ("lancez make demo"); with no history, the panels say so and show the
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import threading
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from previsecours.core.forecast_schema import ALL_CATEGORIES
+from previsecours.core.forecast_table import spreadsheet_csv
 from previsecours.core.history import History
 from previsecours.core.territory import Territory
 from previsecours.dashboard.actuals import Actuals
@@ -215,15 +215,10 @@ def plotly_bundle() -> Path:
 
 
 def csv_response(table: pd.DataFrame, filename: str) -> Response:
-    """UTF-8 CSV (with BOM, so spreadsheets read the accents), times in ISO 8601 with offset."""
-    buffer = io.StringIO()
-    out = table.copy()
-    for column in out.columns:
-        if isinstance(out[column].dtype, pd.DatetimeTZDtype):
-            out[column] = out[column].map(lambda t: t.isoformat())
-    out.to_csv(buffer, index=False)
+    """The table as a French spreadsheet opens it right (`core.forecast_table.spreadsheet_csv`:
+    `;`, decimal comma, French headers, UTF-8 with a BOM, formulas neutralised)."""
     return Response(
-        "\ufeff" + buffer.getvalue(),
+        spreadsheet_csv(table),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

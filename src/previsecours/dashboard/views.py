@@ -41,6 +41,10 @@ ALERT_RATIO = 1.3
 ALERT_MIN_EXCESS = {"hour": 0.5, "day": 5.0}
 STALE_INPUT = pd.Timedelta(hours=48)
 PEAKS_SHOWN = 5
+NO_CREWS_NOTE = (
+    "Équipes actuellement engagées inconnues : renseignez staffing.current_crews_file "
+    "(params.yaml) pour voir les équipes actuelles et le risque de saturation."
+)
 EXPORT_COLUMNS = (
     "level",
     "area_code",
@@ -149,6 +153,8 @@ class Dashboard:
             "file": self.forecasts.path.name,
             "model": {"name": m.model_name, "version": m.model_version},
             "data_version": m.data_version,
+            "data_label": data_label(m.data_version, self._data_until()),
+            "window": self._window(),
             "issued_at": m.issued_at.isoformat(),
             "issued_label": _stamp(issued_local),
             "timezone": tz,
@@ -174,6 +180,39 @@ class Dashboard:
                 else None,
             },
         }
+
+    def _data_until(self) -> pd.Timestamp | None:
+        """The last stored instant the forecast was made from, in the territory's zone."""
+        at = self.forecasts.metadata.inputs.get("interventions")
+        if at is None and self.history is not None:
+            at = self.history.last
+        return None if at is None else pd.Timestamp(at).tz_convert(self.territory.timezone)
+
+    def _window(self) -> dict[str, Any]:
+        """The forecast's first and last periods, and a note when it does not start right
+        after the data (a gap the forecast jumps over, or periods the data already holds)."""
+        finest = next(iter(self.periods), None)
+        if finest is None:
+            return {"label": "", "start": None, "note": ""}
+        first = self.periods[finest][0]
+        last = self._period_ends[finest].iloc[-1]
+        label = f"du {_label(first, 'day')} {first:%H:%M} au {_label(last, 'day')} {last:%H:%M}"
+        until = self._data_until()
+        note = ""
+        if until is not None:
+            step = _step(finest)
+            if until >= first:
+                note = (
+                    f"La prévision commence le {_stamp(first)}, avant la fin des données "
+                    f"({_stamp(until)}) : ses premières périodes sont déjà passées."
+                )
+            elif first - until > step:
+                note = (
+                    f"Les données s'arrêtent le {_stamp(until)}, {_span_text(first - until)} "
+                    f"avant le début de la prévision ({_stamp(first)}) : les périodes entre les "
+                    "deux ne sont ni connues ni prévues."
+                )
+        return {"label": label, "start": first.isoformat(), "note": note}
 
     def map_view(self, s: Selection) -> dict[str, Any]:
         rows = self.rows(s)
@@ -309,6 +348,7 @@ class Dashboard:
             "actuals": actuals,
             "actuals_note": "" if actuals else self._no_actuals_note(),
             "staffing": self._staffing(zone),
+            **self._crews(zone),
         }
 
     def station_rows(self, station_code: str, category: str) -> pd.DataFrame:
@@ -336,7 +376,9 @@ class Dashboard:
             by_category = day.set_index("category")
             table.append(
                 {
-                    "label": _label(start, "day"),
+                    "label": _label(start, "day") + self._partial(start, start + _step("day")),
+                    "short": f"{WEEKDAYS[start.day_of_week]} {start:%d/%m}"
+                    + (" (partiel)" if self._partial(start, start + _step("day")) else ""),
                     "start": start.isoformat(),
                     "values": {
                         c: {
@@ -349,10 +391,23 @@ class Dashboard:
                     },
                 }
             )
+        actuals = None
+        if self.history is not None and len(hourly):
+            first = _ts(hourly["period_start"].iloc[0])
+            counts = self.history.recent_hourly(
+                "departement", self.territory.name, ALL_CATEGORIES, first
+            )
+            if counts is not None:
+                actuals = {
+                    "times": [t.isoformat() for t in counts.index],
+                    "counts": counts.tolist(),
+                }
         return {
             "categories": [{"key": c, "label": CATEGORY_LABELS.get(c, c)} for c in categories],
             "days": table,
             "hourly": _series(hourly),
+            "actuals": actuals,
+            "actuals_note": "" if actuals else self._no_actuals_note(),
             "peaks": [
                 {
                     "label": _label(_ts(r.period_start), "hour"),
@@ -409,8 +464,21 @@ class Dashboard:
             "index": index,
             "start": start.isoformat(),
             "end": end.isoformat(),
-            "label": _label(start, frequency),
+            "label": _label(start, frequency) + self._partial(start, end),
         }
+
+    def _partial(self, start: pd.Timestamp, end: pd.Timestamp) -> str:
+        """A note such as « (prévu dès 06:00) » for a day, week or shift the hourly forecast
+        covers in part only (it starts or ends inside it): its smaller total is not calm."""
+        hours = self.periods.get("hour")
+        if hours is None or not len(hours):
+            return ""
+        first, last = hours[0], self._period_ends["hour"].iloc[-1]
+        if start < first < end:
+            return f" (prévu dès {first:%H:%M})"
+        if start < last < end:
+            return f" (prévu jusqu'à {last:%H:%M})"
+        return ""
 
     def _driver_frame(self, level: str, area: str | None, category: str) -> pd.DataFrame | None:
         """One area's drivers, or (area None) those of every area of the level."""
@@ -438,7 +506,8 @@ class Dashboard:
         return [
             {
                 "shift": r.shift,
-                "label": _span(_ts(r.shift_start), _ts(r.shift_end)),
+                "label": _span(_ts(r.shift_start), _ts(r.shift_end))
+                + self._partial(_ts(r.shift_start), _ts(r.shift_end)),
                 "start": _ts(r.shift_start).isoformat(),
                 "expected_interventions": _num(r.expected_interventions),
                 "expected_peak_concurrency": _num(r.expected_peak_concurrency),
@@ -449,12 +518,39 @@ class Dashboard:
             for r in rows.itertuples()
         ]
 
+    def _crews(self, zone: str | None) -> dict[str, Any]:
+        """Whether current crews (and so the saturation risk) are known, and why not if not."""
+        current = self.forecasts.staffing["current_crews"]
+        if not current.notna().any():
+            return {"crews_known": False, "crews_note": NO_CREWS_NOTE}
+        mine = current[self.forecasts.staffing["station_code"] == zone]
+        if len(mine) and not mine.notna().any():
+            return {
+                "crews_known": True,
+                "crews_note": (
+                    "Équipes actuelles de ce centre absentes de staffing.current_crews_file : "
+                    "risque de saturation non calculé (—)."
+                ),
+            }
+        return {"crews_known": True, "crews_note": ""}
+
     def _no_actuals_note(self) -> str:
         if self.history is None:
             return self.history_note or "Pas d'historique disponible."
         if not self.history.answers("hour"):
             return self.history_note
         return "L'historique ne couvre pas les 7 jours qui précèdent la prévision."
+
+
+def data_label(version: str, until: pd.Timestamp | None) -> str:
+    """A readable data version: the date of the data and a short hash ("données du 05/12/2026
+    · 599b742f"); the full version stays in the metadata."""
+    text = version.strip()
+    if text in ("", "inconnu", "unversioned"):
+        short = "non versionnées"
+    else:
+        short = text.split(":", 1)[-1].removesuffix(".dir")[:8]
+    return f"données du {until:%d/%m/%Y} · {short}" if until is not None else short
 
 
 def _series(frame: pd.DataFrame) -> dict[str, list[Any]]:
@@ -535,14 +631,18 @@ def _freshness(name: str, at: pd.Timestamp | None, issued: pd.Timestamp, tz: str
 
 
 def _duration(delta: pd.Timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 0:
+    if delta < pd.Timedelta(0):
         return "après l'émission"
+    return f"{_span_text(delta)} avant l'émission"
+
+
+def _span_text(delta: pd.Timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
     if minutes < 120:
-        return f"{minutes} min avant l'émission"
+        return f"{minutes} min"
     if minutes < 48 * 60:
-        return f"{minutes // 60} h avant l'émission"
-    return f"{minutes // 1440} j avant l'émission"
+        return f"{minutes // 60} h"
+    return f"{minutes // 1440} j"
 
 
 def _step(frequency: str) -> pd.Timedelta:

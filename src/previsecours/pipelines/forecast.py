@@ -3,8 +3,10 @@
 `run_forecast(settings, now=...)`:
 1. loads `models:/previsecours-<territory>@champion` (clear error without a champion, or when
    its feature spec is not the one this code builds);
-2. forecasts every level × area × category × hour of the horizon from the end of the curated
-   history (`predict_levels`: the hierarchy's allocation, so levels add up exactly; own quantiles),
+2. forecasts every level × area × category × hour of the horizon from the first period after the
+   curated history (`History.forecast_origin`: data to Saturday 23:39 → Sunday 00:00; an
+   explicit `start` wins), the model reading only counts before that origin (`predict_levels`:
+   the hierarchy's allocation, so levels add up exactly; own quantiles),
    with daily and weekly rollups (sums of the hourly means, quantiles from the level's fitted
    dispersion at that grain — never sums of quantiles);
 3. adds beside each row the mean of the same period over the last 3 years (52-week shifts keep
@@ -85,7 +87,8 @@ def run_forecast(
     horizon: str | None = None,
     start: pd.Timestamp | None = None,
 ) -> ForecastResult:
-    """Forecast the territory from its champion; `start` defaults to the end of the history."""
+    """Forecast the territory from its champion; `start` defaults to the first period after
+    the history (`History.forecast_origin`)."""
     territory = settings.territory
     params = settings.params.forecast
     policy = settings.params.staffing
@@ -102,11 +105,20 @@ def run_forecast(
             f"horizon {horizon or params.horizon} is {periods} {spec.frequency}s; the champion "
             f"forecasts {spec.horizon} at most (retrain with a longer `train.horizon`)"
         )
-    origin = start if start is not None else history.end(territory, spec.frequency)
+    origin = start if start is not None else history.forecast_origin(territory, spec.frequency)
     stale = check_covariates(forecaster, territory, origin, periods)
     grains = tuple(g for g in params.grains if _coarser(g, spec.frequency))
+    # Counts from the origin on are unknown to the model, even when the store holds some (an
+    # explicit `start` in the past): its lags read only what was known at the origin.
     levels = predict_levels(
-        forecaster, history, territory, origin, periods, spec.frequency, grains=grains
+        forecaster,
+        history,
+        territory,
+        origin,
+        periods,
+        spec.frequency,
+        grains=grains,
+        history_end=origin,
     )
     clock.lap("predict all levels")
     issued_at = _utc(now)

@@ -118,7 +118,11 @@ function report(error) {
 function renderProvenance(meta) {
   $("#territory-label").textContent = meta.territory.label;
   $("#meta-model").textContent = `${meta.model.name} v${meta.model.version}`;
-  $("#meta-data").textContent = meta.data_version;
+  $("#meta-data").textContent = meta.data_label;
+  $("#meta-data").title = `version complète : ${meta.data_version}`;
+  $("#meta-window").textContent = meta.window.label || "—";
+  $("#window-note").textContent = meta.window.note;
+  $("#window-note").hidden = !meta.window.note;
   $("#meta-issued").textContent = `${meta.issued_label} (${meta.timezone})`;
   const inputs = $("#meta-inputs");
   inputs.replaceChildren();
@@ -379,7 +383,9 @@ async function refreshStation() {
     hovermode: "x unified",
   };
   await (await plotly()).react("station-chart", traces, layout, PLOT_CONFIG);
-  renderStaffing(data.staffing);
+  renderStaffing(data.staffing, data.crews_known);
+  $("#staffing-note").textContent = data.crews_note;
+  $("#staffing-note").hidden = !data.crews_note;
   updateExportLink();
 }
 
@@ -390,7 +396,10 @@ function referenceTrace(x, y) {
   };
 }
 
-function renderStaffing(rows) {
+function renderStaffing(rows, crewsKnown) {
+  // Without current crews (no staffing.current_crews_file) there is no saturation risk either:
+  // both columns are hidden and a note says why, rather than two columns of "—".
+  $("#staffing-table").classList.toggle("no-crews", !crewsKnown);
   const body = $("#staffing-table tbody");
   body.replaceChildren(
     ...rows.map((r) => {
@@ -401,15 +410,15 @@ function renderStaffing(rows) {
         el("td", { class: "num" }, fmt(r.expected_interventions)),
         el("td", { class: "num" }, fmt(r.expected_peak_concurrency)),
         el("td", { class: "num" }, r.recommended_crews ?? "—"),
-        el("td", { class: "num" }, r.current_crews ?? "—"),
-        el("td", { class: "num" }, percent(r.saturation_risk)),
+        el("td", { class: "num crews", title: r.current_crews === null ? "non renseignées pour ce centre" : "" }, r.current_crews ?? "—"),
+        el("td", { class: "num crews", title: r.saturation_risk === null ? "non calculé : équipes actuelles inconnues" : "" }, percent(r.saturation_risk)),
       );
       return row;
     }),
   );
   if (!rows.length) {
     const row = el("tr");
-    row.append(el("td", { colspan: 7 }, "Pas de recommandation d'équipes pour ce centre."));
+    row.append(el("td", { colspan: crewsKnown ? 7 : 5 }, "Pas de recommandation d'équipes pour ce centre."));
     body.append(row);
   }
 }
@@ -419,7 +428,7 @@ function renderStaffing(rows) {
 async function refreshDepartement() {
   const data = await api("/api/departement");
   const categories = data.categories.filter((c) => c.key !== "ALL");
-  const x = data.days.map((d) => d.label);
+  const x = data.days.map((d) => d.short);
   const bars = categories.map((c) => ({
     type: "bar", name: c.key, x, y: data.days.map((d) => d.values[c.key]?.mean ?? null),
     marker: { color: CATEGORY_COLOURS[c.key] || "#888" },
@@ -446,18 +455,23 @@ async function refreshDepartement() {
   );
   $("#alerts").replaceChildren(
     ...(data.alerts.length
-      ? data.alerts.map((a) => el("li", {}, `${a.label} — ${a.text} (${fmt(a.expected)} attendues)`))
+      ? data.alerts.map((a) => el("li", {}, `${a.label} — ${a.text} (${fmt(a.expected)} interventions attendues, ${fmt(a.usual)} habituellement)`))
       : [el("li", {}, "Aucun pic au-delà de l'habituel sur l'horizon.")]),
   );
   $("#peaks").replaceChildren(
-    ...data.peaks.map((p) => el("li", {}, `${p.label} : ${fmt(p.mean)} (${interval(p.p10, p.p90)})`)),
+    ...data.peaks.map((p) => el("li", {}, `${p.label} : ${fmt(p.mean)} interventions attendues (80 % : ${interval(p.p10, p.p90)})`)),
   );
+  $("#dept-actuals-note").textContent = data.actuals ? "" : `Activité récente : ${data.actuals_note}`;
   const hx = data.hourly.times.map(wallTime);
   await (await plotly()).react("dept-hourly-chart", [
     { x: hx, y: data.hourly.p10, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false },
     { x: hx, y: data.hourly.p90, mode: "lines", line: { width: 0 }, fill: "tonexty", fillcolor: "rgba(179,38,30,0.18)", name: "Intervalle à 80 %" },
     { x: hx, y: data.hourly.mean, mode: "lines", line: { color: "#b3261e" }, name: "Prévision" },
     referenceTrace(hx, data.hourly.ref_3y),
+    ...(data.actuals ? [{
+      x: data.actuals.times.map(wallTime), y: data.actuals.counts, mode: "markers",
+      marker: { color: "#1d2330", size: 4 }, name: "Réalisé (7 derniers jours)",
+    }] : []),
   ], { margin: { l: 50, r: 10, t: 10, b: 40 }, yaxis: { title: { text: "interventions / heure" }, rangemode: "tozero" }, legend: { orientation: "h", y: -0.15 } }, PLOT_CONFIG);
   updateExportLink();
 }
