@@ -13,13 +13,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
 
 from previsecours.paths import HOME_ENV, ROOT_ENV, Project
 from previsecours.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(
     help="Prévisecours: forecast fire-and-rescue interventions by hour, area and category.",
@@ -82,7 +85,10 @@ def settings_from(ctx: typer.Context, territory: str | None) -> Settings:
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
-    """A terminal progress bar fed by a pipeline's `progress(step, done, total)` callback."""
+    """A terminal progress bar fed by a pipeline's `progress(step, done, total)` callback.
+
+    The bar appears at the first report: a step that fails before any progress (an empty store)
+    prints its one-line error alone."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -91,13 +97,19 @@ def progress_bar(label: str) -> Iterator[Callable[[str, int, int], None]]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns) as bar:
-        task = bar.add_task(label, total=None)
+    bar = Progress(*columns)
+    task = bar.add_task(label, total=None)
 
-        def report(step: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{label}: {step}", completed=done, total=total)
+    def report(step: str, done: int, total: int) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, description=f"{label}: {step}", completed=done, total=total)
 
+    try:
         yield report
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 @app.command()
@@ -259,6 +271,7 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
 
     if fmt not in ("events", "counts"):
         raise typer.BadParameter("must be events or counts", param_hint="--format")
+    _check_counts_options(fmt, preset, frequency)
     settings = settings_from(ctx, territory)
     files = list(paths) if paths else pending_files(settings.paths)
     if not files:
@@ -276,6 +289,23 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
         typer.echo(f"  report: {report.report_file}")
     if not all(r.accepted for r in reports):
         raise typer.Exit(code=1)
+
+
+def _check_counts_options(fmt: str, preset: str | None, frequency: str | None) -> None:
+    """--preset and --frequency describe a counts extract: known values, with --format counts."""
+    from previsecours.core.ingest import COUNTS_PRESETS
+    from previsecours.core.schema import FREQUENCIES
+    from previsecours.errors import InputError
+
+    if preset is not None and preset not in COUNTS_PRESETS:
+        raise InputError(
+            f"--preset {preset!r}: unknown counts preset (known: {', '.join(COUNTS_PRESETS)})"
+        )
+    if frequency is not None and frequency not in FREQUENCIES:
+        raise InputError(f"--frequency {frequency!r}: expected one of {', '.join(FREQUENCIES)}")
+    if fmt != "counts" and (preset is not None or frequency is not None):
+        option = "--preset" if preset is not None else "--frequency"
+        raise InputError(f"{option} describes a counts extract: add --format counts")
 
 
 @app.command()
@@ -424,18 +454,43 @@ def forecast(
     """Forecast every level, area and category with the champion; crews per station and shift."""
     import pandas as pd
 
+    from previsecours.core.calendar import horizon_periods
     from previsecours.pipelines import forecast as pipeline
 
+    if horizon is not None:
+        horizon_periods(horizon, "hour")  # its syntax, before a model is loaded
     settings = settings_from(ctx, territory)
     result = pipeline.run_forecast(
         settings,
         now=pd.Timestamp.now(tz="UTC"),
         horizon=horizon,
-        start=pd.Timestamp(start) if start else None,
+        start=local_start(start, settings.territory.timezone) if start else None,
     )
     typer.echo(pipeline.riskiest_markdown(result))
     typer.echo(f"\nwritten: {result.files.forecast} (+ .csv, .staffing.parquet, ...)")
     typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+
+
+def local_start(text: str, timezone: str) -> pd.Timestamp:
+    """`--start` as a time of the territory: an ISO date or date-time, local unless it carries
+    an offset; the repeated autumn hour is its first occurrence, the skipped spring hour moves
+    forward (as in ingest)."""
+    from datetime import datetime
+
+    import pandas as pd
+
+    from previsecours.errors import InputError
+
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputError(
+            f"--start {text!r}: expected a local date or time, e.g. 2026-12-07 or 2026-12-07T06:00"
+        ) from exc
+    stamp = pd.Timestamp(parsed)
+    if stamp.tzinfo is not None:
+        return stamp.tz_convert(timezone)
+    return stamp.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
 
 
 @app.command()
@@ -500,10 +555,23 @@ def serve_team(
     serve_all(team_services(servers, home / ".prefect"), home, announce=typer.echo)
 
 
+# Usage errors: click's, and typer's own copy of click's (typer >= 0.20 vendors click).
+_USAGE_ERRORS: tuple[type[Exception], ...] = (
+    click.ClickException,
+    getattr(typer, "TyperException", click.ClickException),
+)
+_EXITS: tuple[type[Exception], ...] = (click.exceptions.Exit, typer.Exit)
+_ABORTS: tuple[type[BaseException], ...] = (click.exceptions.Abort, typer.Abort)
+
+
 def main() -> None:
     """The command, with every error of the project caught once (see the module docstring)."""
+    import logging
+
     from previsecours.errors import PrevisecoursError
 
+    # MLflow announces the creation of a new home's tracking database on stderr: noise here.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
     try:
         # Outside standalone mode click returns a command's `typer.Exit` code instead of exiting.
         code = app(standalone_mode=False)
@@ -512,14 +580,18 @@ def main() -> None:
             raise
         typer.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except _EXITS as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except _ABORTS:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    except _USAGE_ERRORS as exc:
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"Error: {_one_line(exc)}", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -119,3 +119,95 @@ def test_areas_may_be_omitted(broken: WriteTerritory) -> None:
     t = load_territory(path)
     assert not t.lists_areas
     assert t.coverage_shares == ()
+
+
+def _essonne_doc(repo_root: Path) -> dict:  # type: ignore[type-arg]
+    """Essonne's document without its tables, for errors found before they are read."""
+    doc = yaml.safe_load((repo_root / "territories" / "essonne.yaml").read_text())
+    doc.pop("areas")
+    doc.pop("geometry")
+    return dict(doc)
+
+
+DELETE = object()
+
+
+@pytest.mark.parametrize(
+    ("keys", "value", "message"),
+    [
+        (("extract",), DELETE, r"missing key 'extract' \(the column mapping: see docs/data-and"),
+        (("extract", "columns"), DELETE, r"missing key 'extract.columns' \(canonical column"),
+        (("timezone",), DELETE, r"missing key 'timezone' \(an IANA time zone such as Europe"),
+        (("holidays", "country"), DELETE, r"missing key 'holidays.country'"),
+        (("bounding_box", "lat_min"), DELETE, r"missing key 'bounding_box.lat_min'"),
+        (("timezone",), None, r"key 'timezone' has no value"),
+        (("extract",), "columns", r"extract: expected a mapping, found str"),
+        (("categories",), "SUAP", r"categories: expected a list"),
+        (("bounding_box", "lat_min"), "north", r"lat_min: 'north' is not a number"),
+        (
+            ("timezone",),
+            "Mars/Olympus",
+            r"unknown time zone 'Mars/Olympus' \(an IANA name such as Europe/Paris\)",
+        ),
+    ],
+)
+def test_a_missing_or_wrong_entry_is_named_in_one_line(
+    tmp_path: Path, repo_root: Path, keys: tuple[str, ...], value: object, message: str
+) -> None:
+    doc = _essonne_doc(repo_root)
+    section = doc
+    for key in keys[:-1]:
+        section = section[key]
+    if value is DELETE:
+        section.pop(keys[-1])
+    else:
+        section[keys[-1]] = value
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(TerritoryError, match=message) as info:
+        load_territory(path)
+    assert str(info.value).startswith(f"territory file {path}: ")
+    assert "\n" not in str(info.value)
+    assert "KeyError" not in str(info.value)
+
+
+def test_a_misspelt_section_is_suggested(tmp_path: Path, repo_root: Path) -> None:
+    doc = _essonne_doc(repo_root)
+    doc["extracts"] = doc.pop("extract")
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(TerritoryError, match=r"missing key 'extract' .*; found 'extracts', a typo"):
+        load_territory(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name: x\n  timezone: [\n", r"invalid YAML at line 2, column 11: mapping values"),
+        ("- essonne\n- paris\n", r"expected a YAML mapping .*, found a list"),
+        ("", r"expected a YAML mapping .*, found an empty file"),
+    ],
+)
+def test_an_unreadable_territory_file_says_why_in_one_line(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    with pytest.raises(TerritoryError, match=message) as info:
+        load_territory(path)
+    assert str(info.value).startswith(f"territory file {path}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_territory_file_lists_the_known_ones(repo_root: Path) -> None:
+    with pytest.raises(TerritoryError, match=r"known territories: essonne, montgomery-pa; or"):
+        resolve_territory_path(str(repo_root / "nowhere.yaml"), repo_root / "territories")
+
+
+def test_a_table_row_missing_a_column_names_it(tmp_path: Path, repo_root: Path) -> None:
+    doc = _essonne_doc(repo_root)
+    (tmp_path / "communes.csv").write_text("code,name\n91001,Abbéville-la-Rivière\n")
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc | {"areas": {"communes": "communes.csv"}}))
+    with pytest.raises(TerritoryError, match=r"communes.csv, line 2: missing column 'population'"):
+        load_territory(path)

@@ -1,12 +1,16 @@
 """Load a territory from its YAML file and the CSV tables it names.
 
-Every error is a `TerritoryError` whose message starts with the file at fault.
+Every error is a `TerritoryError` of one line whose message starts with the file at fault
+("territory file PATH: ...") and names the entry: a missing file, a YAML syntax error (line and
+column), a document that is not a mapping, a missing key or section (what it is for), a section
+of the wrong kind, a value that is not a number.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,45 +38,140 @@ def resolve_territory_path(name_or_path: str, territories_dir: Path) -> Path:
     else:
         path = territories_dir / f"{name_or_path}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in territories_dir.glob("*.yaml"))
-        raise TerritoryError(f"{path}: no such territory file (known territories: {known})")
+        known = ", ".join(sorted(p.stem for p in territories_dir.glob("*.yaml"))) or "none"
+        raise TerritoryError(
+            f"{path}: no such territory file (known territories: {known}; "
+            "or give the path of a territory YAML file)"
+        )
     return path.resolve()
+
+
+DOCS = "docs/data-and-territories.md"
+
+# What each required entry is for: a missing one is named with this and where to read more.
+_REQUIRED = {
+    "name": "the territory's short name, e.g. essonne",
+    "timezone": "an IANA time zone such as Europe/Paris",
+    "holidays": "the public-holiday calendar: country and subdivision",
+    "holidays.country": "the `holidays` package's country code, e.g. FR",
+    "bounding_box": "lat_min, lat_max, lon_min, lon_max around the territory",
+    "categories": "the list of intervention categories, e.g. [SUAP, ACCI, INCU, INCN, AUTR]",
+    "extract": "the column mapping",
+    "extract.columns": "canonical column → the export's column",
+}
+_BOX_KEYS = ("lat_min", "lat_max", "lon_min", "lon_max")
 
 
 def load_territory(path: Path) -> Territory:
     """Read and check a territory; the message of any error names `path` and the entry."""
+    where = f"territory file {path}"
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise TerritoryError(f"{path}: cannot read territory file: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TerritoryError(f"{where}: cannot read it ({_reason(exc)})") from exc
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TerritoryError(f"{where}: invalid YAML{_yaml_problem(exc)}") from exc
     if not isinstance(doc, dict):
-        raise TerritoryError(f"{path}: a territory file is a YAML mapping")
+        found = "an empty file" if doc is None else f"a {type(doc).__name__}"
+        raise TerritoryError(
+            f"{where}: expected a YAML mapping (name, timezone, extract, ...), found {found} "
+            f"(see {DOCS})"
+        )
     try:
         return _build(doc, path.parent)
     except TerritoryError as exc:
-        raise TerritoryError(f"{path}: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TerritoryError(f"{path}: invalid entry: {exc!r}") from exc
+        raise TerritoryError(f"{where}: {exc}") from exc
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TerritoryError(f"{where}: invalid entry ({_reason(exc)}; see {DOCS})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """' at line L, column C: what' from a YAML error, on one line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or _reason(exc)
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{at}: {problem}"
+
+
+def _required(section: Mapping[str, Any], key: str, prefix: str = "") -> Any:
+    """`section[key]`, or a `TerritoryError` naming the key, what it is for, a near miss."""
+    if section.get(key) is not None:
+        return section[key]
+    dotted = f"{prefix}{key}"
+    what = _REQUIRED.get(dotted)
+    hint = f"{what}: see {DOCS}" if what else f"see {DOCS}"
+    if key in section:
+        raise TerritoryError(f"key {dotted!r} has no value ({hint})")
+    near = difflib.get_close_matches(key, [str(k) for k in section], n=1)
+    typo = f"; found {near[0]!r}, a typo?" if near else ""
+    raise TerritoryError(f"missing key {dotted!r} ({hint}){typo}")
+
+
+def _mapping(value: Any, dotted: str) -> Mapping[str, Any]:
+    """A section that must be a YAML mapping (None: empty)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TerritoryError(f"{dotted}: expected a mapping, found {type(value).__name__}")
+    return value
+
+
+def _bounding_box(value: Any) -> BoundingBox:
+    box = _mapping(value, "bounding_box")
+    unknown = sorted(str(k) for k in box if k not in _BOX_KEYS)
+    if unknown:
+        raise TerritoryError(f"bounding_box: unknown key(s) {unknown} (keys: {list(_BOX_KEYS)})")
+    numbers = {}
+    for key in _BOX_KEYS:
+        raw = _required(box, key, "bounding_box.")
+        try:
+            numbers[key] = float(raw)
+        except (TypeError, ValueError) as exc:
+            raise TerritoryError(f"bounding_box.{key}: {raw!r} is not a number") from exc
+    return BoundingBox(**numbers)
+
+
+def _categories(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TerritoryError(
+            f"categories: expected a list such as [SUAP, ACCI], found {type(value).__name__}"
+        )
+    return tuple(str(c) for c in value)
 
 
 def _build(doc: dict[str, Any], base: Path) -> Territory:
-    areas = doc.get("areas") or {}
-    extract = doc["extract"]
-    geometry = doc.get("geometry") or {}
-    holidays = doc.get("holidays") or {}
+    name = _required(doc, "name")
+    timezone = _required(doc, "timezone")
+    holidays = _mapping(_required(doc, "holidays"), "holidays")
+    country = _required(holidays, "country", "holidays.")
+    bounding_box = _bounding_box(_required(doc, "bounding_box"))
+    categories = _categories(_required(doc, "categories"))
+    extract = _mapping(_required(doc, "extract"), "extract")
+    columns = _mapping(_required(extract, "columns", "extract."), "extract.columns")
+    areas = _mapping(doc.get("areas"), "areas")
+    geometry = _mapping(doc.get("geometry"), "geometry")
     return Territory(
-        name=str(doc["name"]),
-        label=str(doc.get("label", doc["name"])),
-        timezone=str(doc["timezone"]),
-        holidays_country=str(holidays["country"]),
+        name=str(name),
+        label=str(doc.get("label", name)),
+        timezone=str(timezone),
+        holidays_country=str(country),
         holidays_subdivision=holidays.get("subdivision"),
-        school_zone=(doc.get("school_holidays") or {}).get("zone"),
-        bounding_box=BoundingBox(**{k: float(v) for k, v in doc["bounding_box"].items()}),
-        categories=tuple(str(c) for c in doc["categories"]),
+        school_zone=_mapping(doc.get("school_holidays"), "school_holidays").get("zone"),
+        bounding_box=bounding_box,
+        categories=categories,
         frequency=str(doc.get("frequency", "hour")),
         mapping=ExtractMapping(
-            columns={str(k): str(v) for k, v in extract["columns"].items()},
-            categories={str(k): str(v) for k, v in (extract.get("categories") or {}).items()},
+            columns={str(k): str(v) for k, v in columns.items()},
+            categories={
+                str(k): str(v)
+                for k, v in _mapping(extract.get("categories"), "extract.categories").items()
+            },
             time_format=extract.get("time_format"),
             category_pattern=extract.get("category_pattern"),
             station_pattern=extract.get("station_pattern"),
@@ -147,8 +246,10 @@ def _table(base: Path, rel: str | None, parse: Callable[[dict[str, str]], T]) ->
     for line, row in enumerate(rows, start=2):
         try:
             out.append(parse(row))
-        except (KeyError, ValueError) as exc:
-            raise TerritoryError(f"{path}, line {line}: {exc!r}") from exc
+        except KeyError as exc:
+            raise TerritoryError(f"{path}, line {line}: missing column {exc.args[0]!r}") from exc
+        except ValueError as exc:
+            raise TerritoryError(f"{path}, line {line}: {_reason(exc)}") from exc
     return tuple(out)
 
 

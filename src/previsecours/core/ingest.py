@@ -113,6 +113,12 @@ def map_events(
     out = pd.DataFrame(index=pd.RangeIndex(n))
     out["intervention_id"] = _intervention_ids(raw, columns, mapping.id_from)
     times = _local_times(raw[columns["alert_time"]], mapping.time_format, territory.timezone)
+    _require_some_times(
+        times,
+        source,
+        f"times in column {columns['alert_time']!r} (alert_time)",
+        _expected_format(territory, iso_first=False),
+    )
     out["alert_time"] = times.local
     out["commune_code"] = _text(raw[columns["commune_code"]])
     out["category"] = _categories(
@@ -215,6 +221,17 @@ def map_counts(
         area, category, count = raw["area_code"], raw["category"], raw["count"]
         used = {"period_start", "area_code", "category", "count"}
     times = _localise(period_text, naive, territory.timezone)
+    if preset == SDIS91_WEEKLY:
+        _require_some_times(
+            times,
+            source,
+            "ope_annee/ope_semaine pairs",
+            f"an ISO year and week (preset {preset})",
+            "is it an export of that preset?",
+        )
+    else:
+        expected = _expected_format(territory, iso_first=True)
+        _require_some_times(times, source, "period starts", expected)
     frequency = frequency or infer_frequency(times.local, source)
     if frequency not in FREQUENCIES:
         raise ExtractError(f"{source}: frequency {frequency!r} is not one of {FREQUENCIES}")
@@ -308,6 +325,33 @@ def _local_times(values: pd.Series, time_format: str | None, timezone: str) -> _
         return _localise(text, values.reset_index(drop=True), timezone)
     text = _text(values)
     return _localise(text, _parse_naive(text, time_format), timezone)
+
+
+def _expected_format(territory: Territory, *, iso_first: bool) -> str:
+    """What the times of an extract must look like, in words (never an example value: one
+    could carry personal data)."""
+    own = territory.mapping.time_format
+    if own is None:
+        return f"ISO 8601 (territory {territory.name} sets no extract.time_format)"
+    named = f"the format {own!r} (territory {territory.name}, extract.time_format)"
+    return f"ISO 8601 or {named}" if iso_first else named
+
+
+def _require_some_times(
+    times: _Times,
+    source: str,
+    what: str,
+    expected: str,
+    remedy: str = "fix the extract or the territory's extract.time_format",
+) -> None:
+    """A time column none of whose values parses is a wrong format, not N bad rows: say which
+    format was expected (a few unparsable rows stay row-level reasons)."""
+    present = times.text.notna().to_numpy()
+    n = int(present.sum())
+    if n and not bool((present & times.local.notna().to_numpy()).any()):
+        raise ExtractError(
+            f"{source}: none of the {n} {what} matched {expected}; {remedy}", "time_format"
+        )
 
 
 def _parse_naive(values: pd.Series, time_format: str | None) -> pd.Series:

@@ -204,7 +204,9 @@ def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise TerritoryError(f"timezone: unknown time zone {name!r}") from exc
+        raise TerritoryError(
+            f"timezone: unknown time zone {name!r} (an IANA name such as Europe/Paris)"
+        ) from exc
 
 
 def _check_holidays(country: str, subdivision: str | None) -> None:
