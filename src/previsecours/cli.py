@@ -448,7 +448,7 @@ def forecast(
     ] = None,
     start: Annotated[
         str | None,
-        typer.Option(help="First period, local time (default: the end of the curated history)."),
+        typer.Option(help="First period, local time (default: the first period after the curated history)."),
     ] = None,
 ) -> None:
     """Forecast every level, area and category with the champion; crews per station and shift."""
@@ -551,7 +551,8 @@ def serve_team(
         raise InputError(str(exc)) from exc
     options: Context = ctx.obj
     home = Paths.of_home(options.home, options.project.root).home
-    typer.echo("clients: " + " ".join(f"{k}={v}" for k, v in servers.client_env().items()))
+    shown = servers.client_env(masked=True)
+    typer.echo("clients: " + " ".join(f"{k}={v}" for k, v in shown.items()))
     serve_all(team_services(servers, home / ".prefect"), home, announce=typer.echo)
 
 
