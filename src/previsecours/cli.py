@@ -448,7 +448,9 @@ def forecast(
     ] = None,
     start: Annotated[
         str | None,
-        typer.Option(help="First period, local time (default: the first period after the curated history)."),
+        typer.Option(
+            help="First period, local time (default: the first period after the curated history)."
+        ),
     ] = None,
 ) -> None:
     """Forecast every level, area and category with the champion; crews per station and shift."""
