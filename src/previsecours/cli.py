@@ -369,6 +369,8 @@ def train(
     typer.echo(result.rmsse.round(3).to_string())
     typer.echo(f"run {result.run_id}: {result.model_uri} (version {result.version})")
     typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
 
 
 @app.command("retrain-all")

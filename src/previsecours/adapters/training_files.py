@@ -58,6 +58,7 @@ def write_backtest(paths: Paths, territory: str, files: BacktestFiles) -> None:
         "seconds": dict(files.seconds),
         "fit_seconds": dict(files.fit_seconds),
         "feature_spec": dict(files.feature_spec),
+        "dropped": dict(files.dropped),
     }
     (out / "backtest.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
     summary = {
@@ -80,6 +81,7 @@ def read_backtest(paths: Paths, territory: str) -> BacktestFiles | None:
         seconds=meta["seconds"],
         fit_seconds=meta["fit_seconds"],
         feature_spec=meta["feature_spec"],
+        dropped=meta.get("dropped", {}),
     )
 
 

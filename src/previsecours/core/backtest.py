@@ -29,6 +29,7 @@ from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILES
 from previsecours.core.hierarchy import Dispersion, Hierarchy, allocate, rollup
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.models import Forecaster, make_forecaster
+from previsecours.core.models.base import ModelFitError
 from previsecours.core.panel import DensePanel
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
@@ -70,6 +71,7 @@ class BacktestResult:
     predictions: pd.DataFrame  # model, window, area_code, category, period_start, actual, mean
     fit_seconds: Mapping[str, float]
     predict_seconds: Mapping[str, float]
+    dropped: Mapping[str, str] = field(default_factory=dict)  # model → why it could not fit
 
 
 def rolling_windows(n_periods: int, horizon: int, n_windows: int, step: int) -> list[Window]:
@@ -118,15 +120,23 @@ def run_backtest(
     predict_s: dict[str, float] = dict.fromkeys(config.models, 0.0)
     frames = []
     fitted: dict[str, Forecaster] = {}
+    dropped: dict[str, str] = {}
     for w in windows:
         train = (position >= w.origin - history) & (position < w.origin) & ~np.isnan(block.y)
         test = (position >= w.origin) & (position < w.end)
         for name in config.models:
+            if name in dropped:
+                continue
             if config.refit or name not in fitted:
                 t0 = time.perf_counter()
                 model = make_forecaster(name, spec, config.model_params.get(name))
-                fitted[name] = model.fit(block.matrix[train], block.y[train])
-                fit_s[name] += time.perf_counter() - t0
+                try:
+                    fitted[name] = model.fit(block.matrix[train], block.y[train])
+                except ModelFitError as exc:
+                    dropped[name] = f"window {w.index}: {exc}"
+                    continue
+                finally:
+                    fit_s[name] += time.perf_counter() - t0
             t0 = time.perf_counter()
             mean = fitted[name].predict(block.matrix[test])
             predict_s[name] += time.perf_counter() - t0
@@ -139,7 +149,25 @@ def run_backtest(
             if progress is not None:
                 step = f"window {w.index + 1}/{len(windows)}: {name}"
                 progress(step, len(frames), len(windows) * len(config.models))
-    return BacktestResult(tuple(windows), pd.concat(frames, ignore_index=True), fit_s, predict_s)
+    return _without(
+        BacktestResult(tuple(windows), pd.concat(frames, ignore_index=True), fit_s, predict_s),
+        dropped,
+    )
+
+
+def _without(result: BacktestResult, dropped: Mapping[str, str]) -> BacktestResult:
+    """`result` without the models that failed in some window: a model is judged on every
+    window or on none."""
+    if not dropped:
+        return result
+    kept = result.predictions[~result.predictions["model"].isin(list(dropped))]
+    return BacktestResult(
+        result.windows,
+        kept.reset_index(drop=True),
+        result.fit_seconds,
+        result.predict_seconds,
+        {**result.dropped, **dropped},
+    )
 
 
 def merge_results(parts: Sequence[BacktestResult]) -> BacktestResult:
@@ -158,7 +186,8 @@ def merge_results(parts: Sequence[BacktestResult]) -> BacktestResult:
         for name, seconds in r.predict_seconds.items():
             predict_s[name] = predict_s.get(name, 0.0) + seconds
     predictions = pd.concat([r.predictions for r in ordered], ignore_index=True)
-    return BacktestResult(windows, predictions, fit_s, predict_s)
+    dropped = {name: why for r in ordered for name, why in r.dropped.items()}
+    return _without(BacktestResult(windows, predictions, fit_s, predict_s), dropped)
 
 
 def predictions_panel(frame: pd.DataFrame, series: pd.DataFrame) -> DensePanel:
@@ -246,34 +275,64 @@ def level_pairs(
     *,
     frequency: Frequency,
     timezone: str,
+    per_category: bool = False,
 ) -> dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]]:
-    """(actual, mean, scale) per "level:grain:kind" and window."""
+    """(actual, mean, scale) per "level:grain:kind" and window.
+
+    Kinds: `ALL` (each area's total) and `category` (every category's rows pooled); with
+    `per_category`, also `category:<code>` for each category alone (its own scale)."""
     out: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]] = {}
     for window, wframe in frame.groupby("window", sort=True):
         means = predictions_panel(wframe, series)
-        for level, predicted in allocate(means, hierarchy, timezone, frequency).items():
-            actual = _aligned(actuals[level], predicted)
-            for grain in GRAINS[frequency]:
-                pred_g, act_g, history = _at_grain(predicted, actual, frequency, grain, timezone)
-                if pred_g.counts.size == 0:
-                    continue
-                is_all = (pred_g.series["category"] == ALL_CATEGORIES).to_numpy()
-                scale_all = m.seasonal_scale(history[is_all], grain_season(grain))
-                scale_cat = m.seasonal_scale(history[~is_all], grain_season(grain))
-                for kind, rows, scale in (
-                    ("ALL", is_all, scale_all),
-                    ("category", ~is_all, scale_cat),
-                ):
-                    if not rows.any():
-                        continue
-                    y = act_g.counts[rows].reshape(-1)
-                    known = ~np.isnan(y)  # unknown actuals (a week missing from counts)
-                    out.setdefault(f"{level}:{grain}:{kind}", {})[int(str(window))] = (
-                        y[known],
-                        pred_g.counts[rows].reshape(-1)[known],
-                        scale,
-                    )
+        add_level_pairs(
+            out,
+            int(str(window)),
+            allocate(means, hierarchy, timezone, frequency),
+            actuals,
+            frequency=frequency,
+            timezone=timezone,
+            per_category=per_category,
+        )
     return out
+
+
+def add_level_pairs(
+    out: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]],
+    window: int,
+    predicted_levels: Mapping[str, DensePanel],
+    actuals: Mapping[str, DensePanel],
+    *,
+    frequency: Frequency,
+    timezone: str,
+    per_category: bool = False,
+) -> None:
+    """Add one window's (actual, mean, scale) per "level:grain:kind" to `out`, from each
+    level's predicted means (per category and `ALL`) — see `level_pairs`."""
+    for level, predicted in predicted_levels.items():
+        actual = _aligned(actuals[level], predicted)
+        for grain in GRAINS[frequency]:
+            pred_g, act_g, history = _at_grain(predicted, actual, frequency, grain, timezone)
+            if pred_g.counts.size == 0:
+                continue
+            category = pred_g.series["category"].astype(str).to_numpy()
+            is_all = category == ALL_CATEGORIES
+            season = grain_season(grain)
+            kinds = [("ALL", is_all), ("category", ~is_all)]
+            if per_category:
+                kinds += [
+                    (f"category:{c}", category == c) for c in dict.fromkeys(category[~is_all])
+                ]
+            for kind, rows in kinds:
+                if not rows.any():
+                    continue
+                scale = m.seasonal_scale(history[rows], season)
+                y = act_g.counts[rows].reshape(-1)
+                known = ~np.isnan(y)  # unknown actuals (a week missing from counts)
+                out.setdefault(f"{level}:{grain}:{kind}", {})[window] = (
+                    y[known],
+                    pred_g.counts[rows].reshape(-1)[known],
+                    scale,
+                )
 
 
 def _aligned(actual: DensePanel, predicted: DensePanel) -> DensePanel:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -85,6 +85,7 @@ class BacktestFiles:
     seconds: Mapping[str, float]
     fit_seconds: Mapping[str, float]
     feature_spec: Mapping[str, Any]
+    dropped: Mapping[str, str] = field(default_factory=dict)  # model → why it could not fit
 
     @classmethod
     def of(cls, outcome: BacktestOutcome) -> BacktestFiles:
@@ -95,6 +96,7 @@ class BacktestFiles:
             seconds=outcome.seconds,
             fit_seconds=outcome.result.fit_seconds,
             feature_spec=outcome.spec.to_dict(),
+            dropped=outcome.result.dropped,
         )
 
 

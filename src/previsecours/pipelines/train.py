@@ -68,6 +68,7 @@ class TrainResult:
     metrics: Mapping[str, float]  # CatBoost over all windows, `<level>_<grain>_<metric>`
     rmsse: pd.DataFrame  # level × grain rows, model columns
     seconds: Mapping[str, float]
+    notes: tuple[str, ...] = ()  # what the user should know: models dropped, level shifts
 
 
 def read_history(settings: Settings) -> History:
@@ -165,7 +166,20 @@ def record(settings: Settings, fit: TrainingFit, *, register: bool | None = None
         metrics=flat_metrics(fit.files.metrics, "catboost"),
         rmsse=metric_table(fit.files.metrics, "rmsse"),
         seconds=seconds,
+        notes=training_notes(fit),
     )
+
+
+def training_notes(fit: TrainingFit) -> tuple[str, ...]:
+    """Models the backtest dropped and level shifts of the history, in words."""
+    dropped = tuple(f"{m} dropped: {why}" for m, why in fit.files.dropped.items())
+    params = fit.data.params
+    acted = params is not None and params.start_after_level_shift
+    shifts = tuple(
+        s.describe() + ("" if acted else " (train.start_after_level_shift: false)")
+        for s in fit.data.level_shifts
+    )
+    return dropped + shifts
 
 
 def train(
@@ -253,6 +267,11 @@ def log_training(
     )
     tags = training_tags(settings, forecaster)
     run_tags = {**tags, "kind": "training", "ranking_metric": rank}
+    if files.dropped:  # models that could not fit this data, and why
+        run_tags["dropped_models"] = "; ".join(f"{m}: {why}" for m, why in files.dropped.items())
+    shifts = fit.data.level_shifts
+    if shifts:
+        run_tags["level_shifts"] = "; ".join(s.describe() for s in shifts)
     started = fit.started_at or datetime.now(UTC)
     local = pd.Timestamp(started).tz_convert(settings.territory.timezone)
     name = f"train-{territory}-{local:%Y-%m-%d %H:%M}-{forecaster.data_version[:8]}"
