@@ -111,7 +111,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
 
     home = tmp_path_factory.mktemp("home")
     settings = _settings(home)
-    events = generate_events(settings.territory, date(2022, 1, 1), date(2025, 3, 31), 7)
+    # Data to Sunday 30 March: the forecast starts Monday, one whole week of weekly rows.
+    events = generate_events(settings.territory, date(2022, 1, 1), date(2025, 3, 30), 7)
     store.write_events(settings.paths, settings.territory, events)
     trained = train(settings, register=False)
     registry.use_registry(settings.paths)
@@ -181,8 +182,8 @@ def test_fresh_process_serves_the_champion(served: forecast_files.StoredForecast
     hourly = served.forecast[served.forecast["frequency"] == "hour"]
     assert hourly["period_start"].nunique() == 168
     assert set(served.forecast["level"]) == {"commune", "station", "departement"}
-    csv = pd.read_csv(served.files.csv, encoding="utf-8-sig")
-    assert len(csv) == len(served.forecast)
+    csv = pd.read_csv(served.files.csv, sep=";", decimal=",", encoding="utf-8-sig")
+    assert len(csv) == len(forecast_files.csv_rows(served.forecast))
     assert served.forecast["ref_3y_mean"].notna().mean() > 0.99
 
 
