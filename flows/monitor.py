@@ -1,5 +1,9 @@
 """Prefect flow `monitor`: how past forecasts fared, drift, and a retrain when it degrades.
 
+Artifacts: `monitor-summary-<territory>` (the verdict, the alerts, the MLflow run) and, when
+forecasts with actuals were scored, the tables `monitor-accuracy-<territory>` and
+`monitor-drift-<territory>`; with nothing to score, the summary alone says why.
+
 A degraded assessment is loud: the run ends Failed with the alerts as its message, publishes
 them as a markdown artifact, and triggers a run of the territory's `weekly-retrain`
 deployment (when one is registered: `previsecours serve` registers it).
@@ -16,7 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.states import Completed, Failed
 
-from flows.artifacts import records
+from flows.artifacts import key, records
 from flows.retry import IO_RETRIES
 from previsecours.pipelines import monitor as pipeline
 from previsecours.settings import Settings, load_settings
@@ -31,25 +35,28 @@ def assess(settings: Settings) -> pipeline.MonitorResult:
 
 @task(name="publish-monitoring", cache_policy=NO_CACHE)
 def publish(result: pipeline.MonitorResult) -> None:
+    territory = result.territory
     lines = [f"# Monitoring — {result.territory}", "", result.summary(), ""]
     if result.assessment is not None:
         lines += [f"- **{a}**" for a in result.assessment.alerts] or ["No alert."]
         accuracy = result.assessment.accuracy.round(4)
         create_table_artifact(
             records(accuracy),
-            key="monitor-accuracy",
+            key=key("monitor-accuracy", territory),
             description="Past forecasts vs actuals, per grain and level",
         )
         drift = result.assessment.drift.table.round(4)
         create_table_artifact(
             records(drift),
-            key="monitor-drift",
+            key=key("monitor-drift", territory),
             description="Recent data vs the same weeks a year earlier",
         )
     if result.run_id:
         lines += ["", f"MLflow monitoring run: `{result.run_id}`"]
     create_markdown_artifact(
-        "\n".join(lines), key="monitor-summary", description="Forecast accuracy and drift"
+        "\n".join(lines),
+        key=key("monitor-summary", territory),
+        description="Forecast accuracy and drift",
     )
 
 

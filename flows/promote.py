@@ -2,7 +2,8 @@
 
 Thin by design: the tasks call `previsecours.pipelines.promote`; the flows publish the decision
 (both models' metrics per level on the same window, the guards, the reason) as a markdown
-artifact. The decision is also kept as tags on the model version in the MLflow registry.
+artifact, `promotion-decision-<territory>` (`rollback-<territory>` for a rollback). The decision
+is also kept as tags on the model version in the MLflow registry.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows.artifacts import key
 from flows.retry import IO_RETRIES
 from previsecours.pipelines import promote as pipeline
 from previsecours.settings import Settings, load_settings
@@ -39,7 +41,7 @@ def promote(
     result = score_and_decide(settings, version)
     create_markdown_artifact(
         result.markdown(),
-        key="promotion-decision",
+        key=key("promotion-decision", settings.territory.name),
         description=f"Promotion of version {result.challenger}: {result.decision.outcome}",
     )
     get_run_logger().info("%s", result.decision.reason)
@@ -51,10 +53,22 @@ def promote(
     }
 
 
+def outcome_line(decision: dict[str, Any]) -> str:
+    """One line for a parent run: the verdict on the challenger, and why."""
+    verdict = "promoted" if decision["promoted"] else "refused"
+    champion = decision["champion"]
+    now = f"champion: version {champion}" if champion is not None else "no champion"
+    return f"version {decision['challenger']} {verdict} ({now}) — {decision['reason']}"
+
+
 @flow(name="rollback", log_prints=True)
 def rollback(territory: str | None = None, home: str | None = None) -> dict[str, Any]:
     """Move `champion` back to `previous-champion`."""
     settings = load_settings(territory, Path(home) if home else None)
     outcome = move_back(settings)
-    create_markdown_artifact(outcome.markdown(), key="rollback", description="Champion rollback")
+    create_markdown_artifact(
+        outcome.markdown(),
+        key=key("rollback", settings.territory.name),
+        description="Champion rollback",
+    )
     return {"champion": outcome.result.restored, "demoted": outcome.result.demoted}

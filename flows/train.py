@@ -1,11 +1,12 @@
 """Prefect flow `train`: the CLI's `previsecours train`, with its results shown in the UI.
 
 Thin by design: the tasks call `previsecours.pipelines.train` (`fit`, then `record`: MLflow
-logging and registration); the flow publishes the RMSSE table and the registered version as
-artifacts. The backtest and the final fit run in this process, one after the other: both use
-every core. With `fan_out_windows`, each backtest window is a `backtest-window` task on the
-flow's task runner — Dask workers with `run(..., cluster)` — and the evaluation, the final fit
-and the registration stay in this process.
+logging and registration); the flow publishes the RMSSE table (`train-rmsse-<territory>`) and
+the registered version with the RMSSE headline (`train-summary-<territory>`) as artifacts. The
+backtest and the final fit run in this process, one after the other: both use every core. With
+`fan_out_windows`, each backtest window is a `backtest-window` task on the flow's task runner —
+Dask workers with `run(..., cluster)` — and the evaluation, the final fit and the registration
+stay in this process.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from flows.artifacts import records
+from flows.artifacts import key, records
 from flows.retry import IO_RETRIES
 from flows.runners import DaskCluster, task_runner
 from previsecours.core.backtest import BacktestResult, merge_results
@@ -45,18 +47,23 @@ def backtest_window(settings: Settings, data: PanelData, window: int) -> Backtes
 
 @task(name="fit-after-windows", cache_policy=NO_CACHE)
 def fit_after_windows(
-    settings: Settings, history: History, data: PanelData, windows: list[BacktestResult]
+    settings: Settings,
+    snapshot: tuple[str, History],
+    data: PanelData,
+    windows: list[BacktestResult],
 ) -> pipeline.TrainingFit:
-    return pipeline.fit(settings, history=history, data=data, fitted=merge_results(windows))
+    version, history = snapshot
+    fitted = merge_results(windows)
+    return pipeline.fit(settings, history=history, data_version=version, data=data, fitted=fitted)
 
 
 def fanned_out_fit(settings: Settings) -> pipeline.TrainingFit:
     """The panel here, one task per backtest window, then the evaluation and final fit here."""
-    history = pipeline.read_history(settings)
-    data = pipeline.panel(settings, history)
+    snapshot = pipeline.snapshot(settings)
+    data = pipeline.panel(settings, snapshot[1])
     windows = range(settings.params.train.n_windows)
     futures = [backtest_window.submit(settings, data, k) for k in windows]
-    return fit_after_windows(settings, history, data, [f.result() for f in futures])
+    return fit_after_windows(settings, snapshot, data, [f.result() for f in futures])
 
 
 @task(name="record-register", cache_policy=NO_CACHE, **IO_RETRIES)
@@ -64,23 +71,51 @@ def record(settings: Settings, fitted: pipeline.TrainingFit) -> pipeline.TrainRe
     return pipeline.record(settings, fitted)
 
 
+# The headline's rows: the ranking grain, then the département's day (what the monitor watches).
+HEADLINE_ROWS = (("station", "hour"), ("departement", "day"))
+
+
+def rmsse_headline(rmsse: pd.DataFrame) -> str:
+    """One line, e.g. `RMSSE station×hour catboost 0.810 (best baseline poisson_glm 0.900)`,
+    from the table of level × grain rows and model columns."""
+    parts = []
+    for row in HEADLINE_ROWS:
+        if row not in rmsse.index:
+            continue
+        scores = pd.Series(rmsse.loc[row]).dropna()
+        if "catboost" not in scores:
+            continue
+        baselines = scores.drop("catboost")
+        best = (
+            f" (best baseline {baselines.idxmin()} {baselines.min():.3f})"
+            if not baselines.empty
+            else ""
+        )
+        parts.append(f"{row[0]}×{row[1]} catboost {scores['catboost']:.3f}{best}")
+    return "RMSSE " + "; ".join(parts) if parts else "RMSSE: no headline row"
+
+
 @task(name="publish-training", cache_policy=NO_CACHE)
-def publish(result: pipeline.TrainResult) -> None:
+def publish(territory: str, result: pipeline.TrainResult) -> None:
     table = result.rmsse.round(3).reset_index()
     create_table_artifact(
         records(table),
-        key="train-rmsse",
+        key=key("train-rmsse", territory),
         description="RMSSE per level × grain and model, over all backtest windows",
     )
     lines = [
         f"# Training: model version {result.version}",
         f"MLflow run `{result.run_id}`, model `{result.model_uri}`.",
         "",
+        rmsse_headline(result.rmsse) + " (lower is better).",
+        "",
         "| step | seconds |",
         "|---|---|",
         *(f"| {k} | {v:.1f} |" for k, v in result.seconds.items()),
     ]
-    create_markdown_artifact("\n".join(lines), key="train-summary", description="Training run")
+    create_markdown_artifact(
+        "\n".join(lines), key=key("train-summary", territory), description="Training run"
+    )
 
 
 @flow(name="train", log_prints=True)
@@ -91,9 +126,16 @@ def train(
     settings = load_settings(territory, Path(home) if home else None)
     fitted = fanned_out_fit(settings) if fan_out_windows else fit(settings)
     result = record(settings, fitted)
-    publish(result)
-    get_run_logger().info("registered %s version %s", result.model_uri, result.version)
-    return {"run_id": result.run_id, "version": result.version, "model_uri": result.model_uri}
+    publish(settings.territory.name, result)
+    headline = rmsse_headline(result.rmsse)
+    logger = get_run_logger()
+    logger.info("registered %s version %s; %s", result.model_uri, result.version, headline)
+    return {
+        "run_id": result.run_id,
+        "version": result.version,
+        "model_uri": result.model_uri,
+        "rmsse": headline,
+    }
 
 
 def run(territory: str | None, home: str | None, cluster: DaskCluster | None) -> dict[str, Any]:

@@ -1,18 +1,25 @@
-"""`make demo`: the whole job end to end on the embedded default territory (Essonne).
+"""`make demo`: the whole job end to end on the embedded default territory (Essonne), as a
+week of operations would run it.
 
-1. generate six years of seeded history ending yesterday (so the forecast is for the coming
-   week; `--end` to choose), all but its last month into `<home>/data/inbox/` as a clean CSV;
-2. generate that last month as a dirty extract (Latin-1, personal data, defects, a manifest),
-   the kind of file ingestion must survive;
-3. run the `weekly-retrain` Prefect flow for real (recorded in `<home>/.prefect/`, so that
-   `make serve` shows it afterwards): ingest the inbox (the dirty extract shows its
-   quarantine), monitor, train and log to MLflow, promote to `champion`, forecast the next
-   7 days with crews per station;
-4. print where to look.
+1. generate years of seeded history ending two weeks before `--end` (default: yesterday) into
+   `<home>/data/inbox/` as a clean CSV;
+2. run the `weekly-retrain` Prefect flow for real (recorded in `<home>/.prefect/`, so that
+   `make serve` shows it afterwards): ingest the inbox, monitor (nothing to score yet on a first
+   install), train and log to MLflow, promote to `champion`, forecast the 7 days after the
+   history;
+3. the last two weeks then arrive as a dirty extract (Latin-1, personal data, defects, a
+   manifest), the kind of file ingestion must survive; the `ingest-inbox` flow ingests it (the
+   quarantine shows) and, since data arrived, monitors: the forecast of step 2 is scored against
+   these actuals and drift is checked (the `monitor-accuracy-essonne` and `monitor-drift-essonne`
+   artifacts);
+4. the `daily-forecast` flow forecasts the coming week with the champion, crews per station;
+5. print what each run did (each parent run publishes the same lines as its summary artifact,
+   `weekly-retrain-essonne`, `ingest-inbox-essonne`, `daily-forecast-essonne`) and where to look.
 
 Idempotent: a second run regenerates the same files, whose interventions are already stored
-(nothing is counted twice), trains a new version that must beat the champion to replace it.
-`--years` shrinks the history (CI runs the demo with 2 years).
+(nothing is counted twice); its weekly retrain trains a new version on everything stored, which
+must beat the champion to replace it, and its monitor step scores the first run's forecasts.
+`--years` shrinks the history (CI runs the demo with 1 year).
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ TERRITORY = "essonne"
 HISTORY_YEARS = 6
 
 
+RECENT_DAYS = 14  # the dirty extract that arrives after the weekly retrain
+
+
 @dataclass(frozen=True)
 class DemoPeriods:
     history_start: date
@@ -40,20 +50,19 @@ class DemoPeriods:
 
 
 def demo_periods(end: date, years: int = HISTORY_YEARS) -> DemoPeriods:
-    """`years` years ending at `end`: all but the last month as history, the last month recent."""
-    recent_start = end.replace(day=1)
-    return DemoPeriods(
-        history_start=date(end.year - years + 1, 1, 1),
-        history_end=recent_start - timedelta(days=1),
-        recent_start=recent_start,
-        recent_end=end,
-    )
+    """`years` calendar years ending at `end`: all but the last `RECENT_DAYS` days as history,
+    those days as the recent extract (the history keeps at least a quarter)."""
+    recent_start = end - timedelta(days=RECENT_DAYS - 1)
+    history_end = recent_start - timedelta(days=1)
+    history_start = date(end.year - years + 1, 1, 1)
+    if history_start > history_end - timedelta(days=90):  # `end` early in January
+        history_start = history_start.replace(year=history_start.year - 1)
+    return DemoPeriods(history_start, history_end, recent_start, end)
 
 
-def generate_demo_data(
-    settings: Settings, years: int = HISTORY_YEARS, end: date | None = None
-) -> tuple[GenerateResult, GenerateResult]:
-    """History and a dirty last month ending at `end` (default: params.yaml `generate.end`)."""
+def _requests(
+    settings: Settings, years: int, end: date | None
+) -> tuple[GenerateRequest, GenerateRequest]:
     section = settings.params.generate
     params = GenerateRequest.from_params(section, out=settings.paths.inbox)
     periods = demo_periods(end or params.end, years)
@@ -72,8 +81,22 @@ def generate_demo_data(
         seed=params.seed + 1,
         dirty=True,
     )
-    territory = settings.territory
-    return generate_extract(territory, history), generate_extract(territory, recent)
+    return history, recent
+
+
+def generate_history(
+    settings: Settings, years: int = HISTORY_YEARS, end: date | None = None
+) -> GenerateResult:
+    """The history before the last `RECENT_DAYS` days to `end` (default: params.yaml
+    `generate.end`), a clean extract in the inbox."""
+    return generate_extract(settings.territory, _requests(settings, years, end)[0])
+
+
+def generate_recent(
+    settings: Settings, years: int = HISTORY_YEARS, end: date | None = None
+) -> GenerateResult:
+    """The last `RECENT_DAYS` days to `end`, a dirty extract in the inbox."""
+    return generate_extract(settings.territory, _requests(settings, years, end)[1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -95,27 +118,40 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.operations import daily_forecast, ingest_inbox, weekly_retrain
+
     print(f"Prévisecours demo — {settings.territory.label}, home {home}")
-    print(f"1-2. generating {args.years} years of history and a dirty recent extract ...")
-    for result in generate_demo_data(settings, args.years, args.end):
-        print(f"  {result.rows:>8} interventions → {result.path}")
-        if result.manifest is not None:
-            print(f"  {result.defects:>8} defective rows, manifest {result.manifest}")
+    print(f"1. generating {args.years} years of history, up to {RECENT_DAYS} days ago ...")
+    print_generated(generate_history(settings, args.years, args.end))
     print(
-        "3. weekly-retrain flow: ingest → monitor → train → promote → forecast "
-        "(a real Prefect run; the first start of its API takes ~15 s) ..."
+        "2. weekly-retrain flow: ingest → monitor → train → promote → forecast the week after "
+        "the history (a real Prefect run; the first start of its API takes ~15 s) ..."
     )
-    from flows.operations import weekly_retrain
+    weekly = weekly_retrain(territory=TERRITORY, home=str(home))
+    print_weekly(weekly)
+    print(f"3. the last {RECENT_DAYS} days arrive as a dirty extract; ingest-inbox flow ...")
+    print_generated(generate_recent(settings, args.years, args.end))
+    print_inbox(ingest_inbox(territory=TERRITORY, home=str(home)))
+    print("4. daily-forecast flow: the coming week with the champion ...")
+    daily = daily_forecast(territory=TERRITORY, home=str(home))
+    print_daily(settings, daily)
+    print_where(settings)
 
-    outcome = weekly_retrain(territory=TERRITORY, home=str(home))
-    print_outcome(settings, outcome)
+
+def print_generated(result: GenerateResult) -> None:
+    print(f"  {result.rows:>8} interventions → {result.path}")
+    if result.manifest is not None:
+        print(f"  {result.defects:>8} defective rows, manifest {result.manifest}")
 
 
-def print_outcome(settings: Settings, outcome: dict[str, Any]) -> None:
-    from previsecours.adapters.forecast_files import latest_forecast
+def print_run(flow: str, outcome: dict[str, Any]) -> None:
+    print(f"\nPrefect flow run: {flow} / {outcome['run']} (summary artifact {outcome['summary']})")
 
-    print(f"\nPrefect flow run: weekly-retrain / {outcome['run']}")
-    for report in outcome["ingest"]:
+
+def print_ingest(reports: list[dict[str, Any]]) -> None:
+    if not reports:
+        print("  ingest: nothing to ingest")
+    for report in reports:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(report["reason_counts"].items()))
         print(
             f"  ingest {Path(report['extract']).name}: {report['status']} — "
@@ -125,26 +161,61 @@ def print_outcome(settings: Settings, outcome: dict[str, Any]) -> None:
         )
         if report["quarantine_file"]:
             print(f"    quarantine: {report['quarantine_file']}")
+
+
+def print_weekly(outcome: dict[str, Any]) -> None:
+    print_run("weekly-retrain", outcome)
+    print_ingest(outcome["ingest"])
     print(f"  monitor: {outcome['monitor']}")
     promotion = outcome["promotion"]
     print(
-        f"  trained version {outcome['trained_version']}; promotion: "
+        f"  trained version {outcome['trained_version']} ({outcome['rmsse']}); promotion: "
         f"{'promoted' if promotion['promoted'] else 'refused'} — {promotion['reason']}"
     )
-    if "skipped" in outcome["forecast"]:
-        print(f"  forecast skipped — {outcome['forecast']['skipped']}")
+    issued = outcome["forecast"]
+    if "skipped" in issued:
+        print(f"  forecast skipped — {issued['skipped']}")
+    else:
+        print(f"  forecast from {issued['first_period']}: {issued['file']}")
+    print_artifacts(outcome)
+
+
+def print_inbox(outcome: dict[str, Any]) -> None:
+    print_run("ingest-inbox", outcome)
+    print_ingest(outcome["ingest"])
+    print(f"  monitor: {outcome.get('monitor', 'not run: no new rows')}")
+    print_artifacts(outcome)
+
+
+def print_daily(settings: Settings, outcome: dict[str, Any]) -> None:
+    from previsecours.adapters.forecast_files import latest_forecast
+
+    print_run("daily-forecast", outcome)
+    print(
+        f"  forecast from {outcome['first_period']} with model version "
+        f"{outcome['model_version']}: {outcome['file']} (+ .csv, .staffing.parquet, .json)"
+    )
     stored = latest_forecast(settings.paths, settings.territory.name)
     if stored is not None:
-        print(f"  forecast: {stored.files.forecast} (+ .csv, .staffing.parquet, .json)")
         print_crews(stored.staffing)
+    print_artifacts(outcome)
+
+
+def print_artifacts(outcome: dict[str, Any]) -> None:
+    keys = [key for step in outcome.get("artifacts", {}).values() for key in step]
+    print(f"  Prefect artifacts: {', '.join([outcome['summary'], *keys])}")
+
+
+def print_where(settings: Settings) -> None:
     paths = settings.paths
     print(f"""
 Where to look
   MLflow experiment  previsecours-{settings.territory.name}  (DB {paths.mlruns / "mlflow.db"})
   forecasts          {paths.forecasts / settings.territory.name}/
   quarantine         {paths.quarantine}/
-  the UIs            make serve   → Prefect http://127.0.0.1:4200, MLflow http://127.0.0.1:5000,
-                                    dashboard http://127.0.0.1:8050""")
+  the UIs            make serve   → Prefect http://127.0.0.1:4200 (Runs: weekly-retrain,
+                                    ingest-inbox, daily-forecast and their subflows),
+                                    MLflow http://127.0.0.1:5000, dashboard http://127.0.0.1:8050""")
 
 
 def print_crews(staffing: Any) -> None:

@@ -46,13 +46,13 @@ def test_flow_run_publishes_summary_and_tables_of_what_happened(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]))
         )
     by_key = {a.key: a for a in artifacts}
-    assert set(by_key) == {
-        "ingest-summary",
-        "ingest-accepted",
-        "ingest-quarantined",
-        "ingest-rejected",
+    assert set(by_key) == {  # keys carry the territory: two territories never mix
+        "ingest-summary-essonne",
+        "ingest-accepted-essonne",
+        "ingest-quarantined-essonne",
+        "ingest-rejected-essonne",
     }
-    summary = str(by_key["ingest-summary"].data)
+    summary = str(by_key["ingest-summary-essonne"].data)
     assert "june.csv" in summary and "unknown_category" in summary and "binary" in summary
 
     def table(key: str) -> list[dict[str, object]]:
@@ -61,14 +61,15 @@ def test_flow_run_publishes_summary_and_tables_of_what_happened(
         assert isinstance(rows, list), rows
         return rows
 
-    assert [(r["extract"], r["read"]) for r in table("ingest-accepted")] == [
+    assert [(r["extract"], r["read"]) for r in table("ingest-accepted-essonne")] == [
         ("june.csv", len(export))
     ]
-    assert [(r["row"], r["reason"]) for r in table("ingest-quarantined")] == [
+    assert [(r["row"], r["reason"]) for r in table("ingest-quarantined-essonne")] == [
         (4, "unknown_category")
     ]
-    assert [(r["extract"], r["check"]) for r in table("ingest-rejected")] == [
+    assert [(r["extract"], r["check"]) for r in table("ingest-rejected-essonne")] == [
         ("broken.csv", "readable")
     ]
-    assert (inbox / "processed" / "june.csv").is_file()
+    assert not (inbox / "june.csv").exists()  # taken from the inbox, its report filed
+    assert (inbox / "processed" / "june.csv.report.json").is_file()
     assert (inbox / "rejected" / "broken.csv.report.json").is_file()

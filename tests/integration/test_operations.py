@@ -1,5 +1,7 @@
-"""The platform's own flows under a real Prefect API: weekly retrain end to end, then a drop in
-accuracy that the monitor catches and answers with a retrain run of the deployment."""
+"""The platform's own flows under a real Prefect API: weekly retrain end to end (its parent run
+tells the story: a summary artifact linking every step, and its logs), an idle inbox poll that
+publishes nothing, then a drop in accuracy that the monitor catches and answers with a retrain
+run of the deployment."""
 
 from __future__ import annotations
 
@@ -39,6 +41,25 @@ def home(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Path:
     return home
 
 
+def _artifacts(client: Any, run_ids: list[Any]) -> list[Any]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    return list(
+        client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=run_ids))
+        )
+    )
+
+
+def _log_messages(client: Any, run_id: Any) -> list[str]:
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # logs are shipped in batches: send what is queued
+    logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+    return [log.message for log in logs]
+
+
 def _children(client: Any, parent_id: Any) -> list[Any]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
 
@@ -57,12 +78,7 @@ def test_weekly_retrain_runs_every_step_and_publishes_their_artifacts(
 ) -> None:
     from flows.operations import weekly_retrain
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        FlowRunFilter,
-        FlowRunFilterId,
-    )
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     state = weekly_retrain(territory="essonne", home=str(home), return_state=True)
     assert state.is_completed(), state.message
@@ -85,22 +101,96 @@ def test_weekly_retrain_runs_every_step_and_publishes_their_artifacts(
         assert all(t.state is not None and t.state.is_completed() for t in tasks), [
             (t.name, t.state and t.state.name) for t in tasks
         ]
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=ids))
-        )
+        artifacts = _artifacts(client, ids)
+        parent_id = state.state_details.flow_run_id
+        own = _artifacts(client, [parent_id])
+        logs = _log_messages(client, parent_id)
     keys = {a.key for a in artifacts}
     assert {
-        "ingest-summary",
-        "ingest-quarantined",
-        "monitor-summary",
-        "train-summary",
-        "promotion-decision",
-        "forecast-summary",
-        "forecast-stations",
+        "ingest-summary-essonne",
+        "ingest-accepted-essonne",
+        "ingest-quarantined-essonne",
+        "monitor-summary-essonne",
+        "train-summary-essonne",
+        "train-rmsse-essonne",
+        "promotion-decision-essonne",
+        "forecast-summary-essonne",
+        "forecast-stations-essonne",
     } <= keys
-    stations = next(a for a in artifacts if a.key == "forecast-stations").data
+    assert "ingest-rejected-essonne" not in keys  # nothing rejected: no empty table
+    assert "monitor-accuracy-essonne" not in keys  # no earlier forecast to score yet
+    stations = next(a for a in artifacts if a.key == "forecast-stations-essonne").data
     table = json.loads(stations) if isinstance(stations, str) else stations
     assert table, "the forecast table of the next days per station is empty"
+
+    # The parent run tells the story: one summary artifact, one row per step, linked.
+    assert [a.key for a in own] == ["weekly-retrain-essonne"]
+    assert outcome["summary"] == "weekly-retrain-essonne"
+    summary = str(own[0].data)
+    for step in STEPS:
+        assert f"| {step} |" in summary, step
+    for run in children:
+        assert f"runs/flow-run/{run.id})" in summary, names
+    for artifact in artifacts:
+        assert f"artifacts/artifact/{artifact.id})" in summary, artifact.key
+    assert "2 extract(s): 2 accepted, 0 rejected" in summary
+    assert "version 1 registered; RMSSE station×hour catboost" in summary
+    assert "version 1 promoted" in summary
+    assert "from 2024-04-15" in summary  # the forecast's first period: after the data
+    for line in ("ingest: 2 extract(s)", "train: version 1", "promote: version 1 promoted"):
+        assert any(m.startswith(line) for m in logs), (line, logs)
+
+
+def test_a_failed_step_still_gets_its_row_in_the_published_summary(prefect_api: None) -> None:
+    from flows.summary import Story
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+
+    @flow(name="fine-step")
+    def fine() -> int:
+        return 2
+
+    @flow(name="broken-step")
+    def broken() -> None:
+        raise RuntimeError("the disk is full")
+
+    @flow(name="parent-of-steps")
+    def parent() -> None:
+        story = Story("parent-of-steps", "Côte-d'Or", "Two steps")
+        story.run("fine", fine, {}, lambda n: f"{n} things done")
+        story.run("broken", broken, {}, str)
+        story.note("never", "not reached")
+
+    state = parent(return_state=True)
+    assert state.is_failed()
+    with get_client(sync_client=True) as client:
+        # (Prefect adds unkeyed artifacts of its own to a failed run)
+        published = [a for a in _artifacts(client, [state.state_details.flow_run_id]) if a.key]
+    assert [a.key for a in published] == ["parent-of-steps-cote-d-or"]
+    summary = str(published[0].data)
+    assert "| fine | 2 things done |" in summary
+    assert "| broken | FAILED — " in summary and "the disk is full" in summary
+    assert "never" not in summary
+
+
+@pytest.mark.slow
+def test_idle_inbox_poll_and_ingest_publish_nothing(prefect_api: None, tmp_path: Path) -> None:
+    """Every 15 minutes on an empty inbox: no subflow, no artifact, one log line."""
+    from flows.ingest import ingest
+    from flows.operations import ingest_inbox
+    from prefect.client.orchestration import get_client
+
+    polled = ingest_inbox(territory="essonne", home=str(tmp_path), return_state=True)
+    assert polled.result() == {"extracts": 0, "rows_added": 0}
+    idle = ingest(territory="essonne", home=str(tmp_path), return_state=True)
+    assert idle.result() == []
+    with get_client(sync_client=True) as client:
+        poll_id, ingest_id = polled.state_details.flow_run_id, idle.state_details.flow_run_id
+        assert _children(client, poll_id) == []
+        assert _artifacts(client, [poll_id, ingest_id]) == []
+        for run_id in (poll_id, ingest_id):
+            said = [m for m in _log_messages(client, run_id) if "nothing to ingest" in m]
+            assert len(said) == 1, said
 
 
 @pytest.mark.slow
@@ -130,6 +220,9 @@ def test_monitor_catches_a_drop_in_accuracy_and_starts_a_retrain(
     outcome = state.result()
     assert outcome["rows_added"] == len(halved)
     assert "DEGRADED" in outcome["monitor"] and "bias" in outcome["monitor"]
+    assert {"monitor-accuracy-essonne", "monitor-drift-essonne"} <= set(
+        outcome["artifacts"]["monitor"]
+    )
     with get_client(sync_client=True) as client:
         children = _children(client, state.state_details.flow_run_id)
         monitor_run = next(r for r in children if client.read_flow(r.flow_id).name == "monitor")
