@@ -419,7 +419,11 @@ def promote(
         int | None, typer.Option(help="Challenger version (default: the newest registered).")
     ] = None,
 ) -> None:
-    """Score challenger and champion on the same latest window; promote the challenger if better."""
+    """Score challenger and champion on the same latest window; promote the challenger if better.
+
+    Exits with code 0 when the challenger was promoted, 3 when the promotion was refused (the
+    champion stays), so that a script can tell them apart.
+    """
     from datetime import UTC, datetime
 
     from previsecours.pipelines import promote as pipeline
@@ -427,6 +431,8 @@ def promote(
     settings = settings_from(ctx, territory)
     result = pipeline.run_promote(settings, now=datetime.now(UTC), version=version)
     typer.echo(result.markdown())
+    if not result.decision.promoted:
+        raise typer.Exit(PROMOTION_REFUSED)
 
 
 @app.command()
@@ -439,6 +445,9 @@ def rollback(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     settings = settings_from(ctx, territory)
     outcome = pipeline.run_rollback(settings, now=datetime.now(UTC))
     typer.echo(outcome.markdown())
+
+
+PROMOTION_REFUSED = 3  # `promote`'s exit code when the challenger is not promoted
 
 
 @app.command()
@@ -455,7 +464,10 @@ def forecast(
         ),
     ] = None,
 ) -> None:
-    """Forecast every level, area and category with the champion; crews per station and shift."""
+    """Forecast every level, area and category with the champion; crews per station and shift.
+
+    Warnings (data that ended long ago, a biased champion) go to stderr, one line each.
+    """
     import pandas as pd
 
     from previsecours.core.calendar import horizon_periods
@@ -470,7 +482,10 @@ def forecast(
         horizon=horizon,
         start=local_start(start, settings.territory.timezone) if start else None,
     )
-    typer.echo(pipeline.riskiest_markdown(result))
+    for warning in result.metadata.get("warnings", ()):
+        typer.echo(f"warning: {warning}", err=True)
+    total = settings.territory.presentation.total_label
+    typer.echo(pipeline.riskiest_markdown(result, total_label=total))
     typer.echo(f"\nwritten: {result.files.forecast} (+ .csv, .staffing.parquet, ...)")
     typer.echo(" · ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 

@@ -616,3 +616,150 @@ def test_spreadsheet_csv_is_french_and_neutralises_formulas() -> None:
     back = pd.read_csv(io.StringIO(text[1:]), sep=";", decimal=",")
     assert back["Prévision moyenne"].tolist() == [1234.5679, -0.5]
     assert back["Zone"].tolist() == ['\'=HYPERLINK("http://x")', "Saint-Germain; nord"]
+
+
+# ---- the territory's words, the opening level, the warnings (issue #16) ---------------------
+
+
+@pytest.fixture(scope="module")
+def montgomery() -> Territory:
+    from previsecours.adapters.territory_files import load_territory
+    from tests.conftest import REPO
+
+    return load_territory(REPO / "territories" / "montgomery-pa.yaml")
+
+
+def test_a_foreign_territory_speaks_its_own_words(tmp_path: Path, montgomery: Territory) -> None:
+    write_forecast_files(montgomery, tmp_path, ISSUED_AT)
+    client = TestClient(
+        create_app(Paths(tmp_path), montgomery, lambda *_: History.of_events(pd.DataFrame()))
+    )
+    meta = client.get("/api/meta").json()
+    assert meta["presentation"]["total_label"] == "County"
+    assert meta["presentation"]["credits"].startswith("Calls: montcoalert.org")
+    assert "IGN" not in meta["presentation"]["credits"]
+    assert {lv["key"]: lv["label"] for lv in meta["levels"]} == {
+        "commune": "township",
+        "departement": "county",
+    }
+    assert [lv["layer"] for lv in meta["levels"]] == ["Townships", "County"]
+    colours = {c["key"]: c["colour"] for c in meta["categories"]}
+    assert colours == {"ALL": "#5b6475", "EMS": "#1f77b4", "FIRE": "#d62728", "TRAFFIC": "#ff7f0e"}
+    labels = {c["key"]: c["label"] for c in meta["categories"]}
+    assert labels["EMS"] == "EMS — emergency medical services"
+    # No station level: no crews, and the page says crews need stations.
+    assert "centres" in meta["crews_note"]
+    assert meta["opening"] == {"level": "commune", "frequency": "hour", "note": ""}
+    view = client.get("/api/departement").json()
+    assert {c["key"]: c["colour"] for c in view["categories"]}["FIRE"] == "#d62728"
+    detail = client.get("/api/area/commune/ABINGTON").json()
+    assert detail["level_label"] == "township"
+
+
+def test_essonne_keeps_its_french_words(client: TestClient) -> None:
+    meta = client.get("/api/meta").json()
+    assert meta["presentation"]["total_label"] == "Département"
+    assert meta["presentation"]["credits"] == "Carte : contours IGN Admin Express / SDIS 91."
+    assert [lv["layer"] for lv in meta["levels"]] == [
+        "Communes",
+        "Zones de couverture",
+        "Département",
+    ]
+    assert {c["key"]: c["colour"] for c in meta["categories"]} == {
+        "ALL": "#5b6475",
+        "SUAP": "#1f77b4",
+        "ACCI": "#ff7f0e",
+        "INCU": "#d62728",
+        "INCN": "#2ca02c",
+        "AUTR": "#9467bd",
+    }
+    assert meta["opening"] == {"level": "commune", "frequency": "hour", "note": ""}
+    assert meta["warnings"] == []
+    assert meta["crews_note"] == ""
+    assert STATIC.joinpath("app.js").read_text().count("CATEGORY_COLOURS[") == 0
+
+
+def test_categories_without_a_colour_get_distinct_palette_colours(montgomery: Territory) -> None:
+    from previsecours.core.territory import Presentation
+    from previsecours.dashboard.views import category_colours
+
+    other = dataclasses.replace(
+        montgomery,
+        categories=("EMS", "FIRE", "TRAFFIC", "HAZMAT", "RESCUE"),
+        mapping=dataclasses.replace(montgomery.mapping, categories={}),
+        presentation=Presentation(category_colours={"EMS": "#1F77B4"}),
+    )
+    first = category_colours(other)
+    assert first == category_colours(other)  # deterministic
+    assert len({c.lower() for c in first.values()}) == 5  # distinct, none grey by default
+    assert first["EMS"] == "#1F77B4"
+    assert all(re.fullmatch(r"#[0-9A-Fa-f]{6}", c) for c in first.values())
+
+
+def test_a_territory_file_presentation_block_is_checked(tmp_path: Path) -> None:
+    from previsecours.adapters.territory_files import load_territory
+    from previsecours.core.territory import TerritoryError
+    from tests.conftest import REPO
+
+    text = (REPO / "territories" / "montgomery-pa.yaml").read_text(encoding="utf-8")
+    (tmp_path / "montgomery-pa").symlink_to(REPO / "territories" / "montgomery-pa")
+    for bad, message in (
+        ('    EMS: "#1f77b4"', "not a #rrggbb colour"),
+        ("  total_label: County", "unknown key"),
+    ):
+        broken = text.replace(bad, bad.replace('"#1f77b4"', "blue").replace("total_", "sum_"))
+        path = tmp_path / "montgomery-pa.yaml"
+        path.write_text(broken, encoding="utf-8")
+        with pytest.raises(TerritoryError, match=message):
+            load_territory(path)
+
+
+def test_weekly_departement_counts_open_on_the_departement_by_week(
+    tmp_path: Path, home: Path, forecast: pd.DataFrame, essonne: Territory
+) -> None:
+    """Counts at département level only: the first screen is the département by week, says
+    what the map cannot show, and the metadata's warnings (biased champion, old data) show."""
+    from previsecours.adapters import forecast_files
+
+    weekly = forecast[(forecast["level"] == "departement") & (forecast["frequency"] == "week")]
+    side = home / "forecasts" / "essonne"
+    data_end = weekly["period_start"].min()  # the forecast starts right after the data...
+    forecast_files.write_forecast(
+        Paths(tmp_path),
+        "essonne",
+        pd.Timestamp("2030-12-30T05:00:00Z"),  # ... which ended 4 years before the issue
+        forecast=weekly.reset_index(drop=True),
+        staffing=pd.read_parquet(next(side.glob("*.staffing.parquet"))).iloc[:0],
+        drivers=pd.read_parquet(next(side.glob("*.drivers.parquet"))).iloc[:0],
+        metadata={
+            "model_name": "previsecours-essonne",
+            "model_version": "2",
+            "data_version": "md5:1",
+            "inputs": {"interventions": (data_end - pd.Timedelta(minutes=1)).isoformat()},
+            "data_stale": {"data_end": data_end.isoformat(), "age_days": 1463.2},
+            "champion_backtest": {"bias_pct": {"departement×week": 14.25}},
+            "staffing": {"note": "No crews: the store holds counts only."},
+        },
+    )
+    client = TestClient(
+        create_app(Paths(tmp_path), essonne, lambda *_: History.of_events(pd.DataFrame()))
+    )
+    meta = client.get("/api/meta").json()
+    assert meta["opening"]["level"] == "departement"
+    assert meta["opening"]["frequency"] == "week"
+    note = meta["opening"]["note"]
+    assert "le niveau commune" in note and "les heures" in note and "par semaine" in note
+    assert [f["key"] for f in meta["frequencies"]] == ["week"]
+    first = client.get("/api/map?level=departement&frequency=week&period=0").json()
+    assert [a["code"] for a in first["areas"]] == ["essonne"]
+    shapes = client.get("/api/geometry/departement").json()["shapes"]
+    assert shapes and {s["code"] for s in shapes} == {"essonne"}
+    assert any("biaisé" in w and "+14,2 %" in w for w in meta["warnings"])
+    last = data_end - pd.Timedelta(minutes=1)
+    assert f"Les données s'arrêtent le {last:%d/%m/%Y %H:%M}, 1463 j" in meta["window"]["note"]
+    assert "pas aujourd'hui" in meta["window"]["note"]
+    view = client.get("/api/departement").json()
+    assert view["grain"] == "week"
+    assert view["hourly"]["times"] == []
+    assert len(view["days"]) == weekly["period_start"].nunique()
+    assert client.get("/api/export/departement.csv").status_code == 200

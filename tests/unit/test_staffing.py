@@ -164,3 +164,89 @@ def test_plan_per_station_and_shift() -> None:
         "measured (territory)",
         "default",
     }
+
+
+# ---- forecasts without crews (issue #16) -----------------------------------------------------
+
+
+def _levels(territory_name: str, level: str, frequency: str, hours: int = 48) -> pd.DataFrame:
+    """Forecast rows of one level (ALL and one category) over `hours` hours or their weeks."""
+    step = {"hour": "1h", "week": "7D"}[frequency]
+    periods = 2 if frequency == "week" else hours
+    starts = pd.date_range(pd.Timestamp("2026-01-05", tz=TZ), periods=periods, freq=step)
+    frames = [
+        pd.DataFrame(
+            {
+                "level": level,
+                "frequency": frequency,
+                "category": category,
+                "area_code": territory_name if level == "departement" else "A1",
+                "period_start": starts,
+                "period_end": starts + pd.Timedelta(step),
+                "mean": np.linspace(1.0, 3.0, periods),
+                "p10": 0.0,
+                "p90": 5.0,
+                "ref_3y_mean": np.nan,
+            }
+        )
+        for category in ("ALL", "EMS")
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_territory_without_stations_gets_no_crews_and_the_reason() -> None:
+    from previsecours.adapters.territory_files import load_territory
+    from previsecours.core.history import History
+    from previsecours.core.staffing import no_crews_reason, staffing_plan
+    from tests.conftest import REPO
+
+    montgomery = load_territory(REPO / "territories" / "montgomery-pa.yaml")
+    levels = pd.concat(
+        [
+            _levels(montgomery.name, "commune", "hour"),
+            _levels(montgomery.name, "departement", "hour"),
+        ]
+    )
+    events = pd.DataFrame(
+        {
+            "intervention_id": ["a", "b"],
+            "alert_time": pd.to_datetime(["2026-01-04 10:00", "2026-01-04 11:00"]).tz_localize(
+                montgomery.timezone
+            ),
+            "commune_code": ["ABINGTON", "ABINGTON"],
+            "category": ["EMS", "FIRE"],
+        }
+    )
+    history = History.of_events(events)
+    # It crashed in assign_shifts (".dt accessor with datetimelike values"): no station to staff.
+    plan = staffing_plan(history, montgomery, levels, StaffingPolicy())
+    assert plan.shifts.empty
+    assert tuple(plan.shifts.columns) == STAFFING_COLUMNS
+    reason = no_crews_reason(history, montgomery, levels)
+    assert "declares no stations" in reason
+    assert "areas.coverage_shares" in reason
+
+
+def test_a_counts_forecast_reports_its_busiest_weeks_and_why_no_crews() -> None:
+    from previsecours.adapters.territory_files import load_territory
+    from previsecours.core.forecast_report import riskiest_markdown
+    from previsecours.core.history import History
+    from previsecours.core.staffing import staffing_plan
+    from tests.conftest import REPO
+
+    essonne = load_territory(REPO / "territories" / "essonne.yaml")
+    forecast = _levels("essonne", "departement", "week")
+    counts = History.of_counts(pd.DataFrame({"period_start": [], "count": []}), "week")
+    shifts = staffing_plan(counts, essonne, forecast, StaffingPolicy()).shifts
+    metadata = {
+        "model_name": "m",
+        "model_version": "1",
+        "data_version": "d",
+        "staffing": {"note": "No crews: the store holds counts only."},
+    }
+    start = pd.Timestamp("2026-01-05", tz=TZ)
+    # It raised "Column 'expected_peak_concurrency' has dtype object, cannot use method 'nlargest'".
+    text = riskiest_markdown(forecast, shifts, metadata, start, start, total_label="département")
+    assert "### Busiest weeks for the département" in text
+    assert "| week of 12/01/2026 | 3.0 | 0–5 | — |" in text
+    assert text.endswith("No crews: the store holds counts only.")

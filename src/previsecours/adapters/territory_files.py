@@ -23,6 +23,7 @@ from previsecours.core.territory import (
     CoverageShare,
     ExtractMapping,
     Geometry,
+    Presentation,
     Station,
     Territory,
     TerritoryError,
@@ -188,6 +189,40 @@ def _build(doc: dict[str, Any], base: Path) -> Territory:
             coverage_zone_property=str(geometry.get("coverage_zone_property", "code")),
         ),
         covariates=_covariates(base, doc.get("covariates")),
+        presentation=_presentation(doc.get("presentation")),
+    )
+
+
+_PRESENTATION_TEXT = ("total_label", "area_label", "zone_label", "credits")
+_PRESENTATION_MAPS = ("category_labels", "category_colours")
+
+
+def _presentation(section: Any) -> Presentation:
+    """The optional `presentation:` block (labels, credits, category colours); absent keys keep
+    SDIS 91's French words."""
+    entries = _mapping(section, "presentation")
+    known = (*_PRESENTATION_TEXT, *_PRESENTATION_MAPS)
+    unknown = sorted(str(k) for k in entries if k not in known)
+    if unknown:
+        raise TerritoryError(f"presentation: unknown key(s) {unknown} (keys: {list(known)})")
+    default = Presentation()
+
+    def text(key: str) -> str:
+        value = entries.get(key)
+        return str(getattr(default, key)) if value is None else str(value)
+
+    def table(key: str) -> dict[str, str]:
+        section = _mapping(entries.get(key), f"presentation.{key}")
+        return {str(c): str(v) for c, v in section.items()}
+
+    credits = entries.get("credits")
+    return Presentation(
+        total_label=text("total_label"),
+        area_label=text("area_label"),
+        zone_label=text("zone_label"),
+        credits=None if credits is None else str(credits),
+        category_labels=table("category_labels"),
+        category_colours=table("category_colours"),
     )
 
 
@@ -343,23 +378,40 @@ def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
         | ({"date_format": c.date_format} if c.date_format else {})
         for c in t.covariates
     }
-    return {
-        "name": t.name,
-        "label": t.label,
-        "timezone": t.timezone,
-        "holidays": {"country": t.holidays_country, "subdivision": t.holidays_subdivision},
-        "school_holidays": {"zone": t.school_zone},
-        "bounding_box": {
-            "lat_min": box.lat_min,
-            "lat_max": box.lat_max,
-            "lon_min": box.lon_min,
-            "lon_max": box.lon_max,
-        },
-        "categories": list(t.categories),
-        "frequency": t.frequency,
-        "areas": areas,
-        "extract": extract,
-    } | ({"covariates": covariates} if covariates else {})
+    return (
+        {
+            "name": t.name,
+            "label": t.label,
+            "timezone": t.timezone,
+            "holidays": {"country": t.holidays_country, "subdivision": t.holidays_subdivision},
+            "school_holidays": {"zone": t.school_zone},
+            "bounding_box": {
+                "lat_min": box.lat_min,
+                "lat_max": box.lat_max,
+                "lon_min": box.lon_min,
+                "lon_max": box.lon_max,
+            },
+            "categories": list(t.categories),
+            "frequency": t.frequency,
+            "areas": areas,
+            "extract": extract,
+        }
+        | ({"covariates": covariates} if covariates else {})
+        | _presentation_document(t)
+    )
+
+
+def _presentation_document(t: Territory) -> dict[str, Any]:
+    """The `presentation:` block, only the keys that differ from the defaults."""
+    p, default = t.presentation, Presentation()
+    out = {
+        key: value
+        for key in (*_PRESENTATION_TEXT, *_PRESENTATION_MAPS)
+        if (value := getattr(p, key)) != getattr(default, key)
+    }
+    if not out:
+        return {}
+    return {"presentation": {k: dict(v) if isinstance(v, Mapping) else v for k, v in out.items()}}
 
 
 def _table_rows(t: Territory) -> list[tuple[str, tuple[str, ...], list[tuple[Any, ...]]]]:

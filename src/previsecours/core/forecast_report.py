@@ -39,6 +39,13 @@ def station_days(forecast: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+NO_CREWS = "No crews in this forecast."
+# A champion whose backtest bias at the territory's total level is beyond ±this % is flagged
+# (the forecast step's metadata and warnings, the dashboard's banner).
+BIAS_WARNING_PCT = 10.0
+_GRAIN_FORMAT = {"hour": "%a %d/%m %Hh", "day": "%a %d/%m", "week": "week of %d/%m/%Y"}
+
+
 def riskiest_markdown(
     forecast: pd.DataFrame,
     shifts: pd.DataFrame,
@@ -47,39 +54,52 @@ def riskiest_markdown(
     start: pd.Timestamp,
     *,
     top: int = 5,
+    total_label: str = "département",
 ) -> str:
-    """The periods to watch: busiest hours of the département, most loaded station shifts."""
-    dep = forecast[
-        (forecast["level"] == "departement")
-        & (forecast["category"] == ALL_CATEGORIES)
-        & (forecast["frequency"] == "hour")
-    ].nlargest(top, "mean")
-    shifts = shifts.nlargest(top, "expected_peak_concurrency")
+    """The periods to watch: busiest periods of the whole territory (its finest grain: hours,
+    or days or weeks for a store of counts), most loaded station shifts — or, without crews
+    (no station level, counts only), one sentence saying why (`metadata["staffing"]["note"]`).
+    """
+    total = forecast[
+        (forecast["level"] == "departement") & (forecast["category"] == ALL_CATEGORIES)
+    ]
+    grain = next((g for g in _GRAIN_FORMAT if (total["frequency"] == g).any()), "hour")
+    busiest = total[total["frequency"] == grain].nlargest(top, "mean")
     lines = [
         f"## Forecast issued {issued_at:%Y-%m-%d %H:%M} UTC — periods to watch",
         "",
         f"Model {metadata['model_name']} version {metadata['model_version']}, "
         f"data {metadata['data_version']}, from {start:%Y-%m-%d %H:%M}.",
+        *(f"\n**Warning:** {w}" for w in metadata.get("warnings", ())),
         "",
-        "### Busiest hours for the département",
+        f"### Busiest {grain}s for the {total_label}",
         "",
-        "| hour | expected | 80 % interval | same hour, last 3 years |",
+        f"| {grain} | expected | 80 % interval | same {grain}, last 3 years |",
         "|---|---|---|---|",
         *(
-            f"| {pd.Timestamp(r['period_start']):%a %d/%m %Hh} | {r['mean']:.1f} | "
-            f"{r['p10']:.0f}–{r['p90']:.0f} | {_fmt(r['ref_3y_mean'])} |"
-            for r in dep.to_dict("records")
+            f"| {pd.Timestamp(r['period_start']).strftime(_GRAIN_FORMAT[grain])} | "
+            f"{r['mean']:.1f} | {r['p10']:.0f}–{r['p90']:.0f} | {_fmt(r['ref_3y_mean'])} |"
+            for r in busiest.to_dict("records")
         ),
         "",
         "### Station shifts with the highest simultaneous demand",
         "",
+    ]
+    if shifts.empty:
+        staffing = metadata.get("staffing")
+        note = staffing.get("note") if isinstance(staffing, Mapping) else None
+        return "\n".join([*lines, note or NO_CREWS])
+    loaded = shifts.astype({"expected_peak_concurrency": float}).nlargest(
+        top, "expected_peak_concurrency"
+    )
+    lines += [
         "| station | shift | expected interventions | peak in progress | crews recommended |",
         "|---|---|---|---|---|",
         *(
             f"| {r['station_name']} | {r['shift']} {pd.Timestamp(r['shift_start']):%a %d/%m %Hh}"
             f" | {r['expected_interventions']:.1f} | {r['expected_peak_concurrency']:.2f} | "
             f"{r['recommended_crews']} |"
-            for r in shifts.to_dict("records")
+            for r in loaded.to_dict("records")
         ),
     ]
     return "\n".join(lines)

@@ -298,6 +298,40 @@ class StaffingPlan:
     hourly: pd.DataFrame
     shifts: pd.DataFrame
 
+    @classmethod
+    def empty(cls) -> StaffingPlan:
+        """No crews to plan: columns `STAFFING_COLUMNS`, no row."""
+        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in STAFFING_COLUMNS})
+        for column in ("expected_interventions", "expected_peak_concurrency", "saturation_risk"):
+            frame[column] = frame[column].astype(np.float64)
+        return cls(hourly=frame.iloc[:0], shifts=frame)
+
+
+def has_station_level(levels: pd.DataFrame) -> bool:
+    """Whether a forecast holds hourly station (coverage-zone) rows, which crews are sized on."""
+    return bool(((levels["level"] == "station") & (levels["frequency"] == "hour")).any())
+
+
+def no_crews_reason(history: History, territory: Territory, levels: pd.DataFrame) -> str:
+    """Why a forecast has no crews ("" when it has the station level crews are sized on)."""
+    if history.is_counts:
+        return (
+            "No crews: the store holds counts only, and crews need events (hourly station "
+            "forecasts and engagement durations)."
+        )
+    if not territory.coverage_shares:
+        return (
+            f"No crews: {territory.label} declares no stations with coverage zones, and crews "
+            "are sized per station (add `areas.stations` and `areas.coverage_shares` to the "
+            "territory file)."
+        )
+    if not has_station_level(levels):
+        return (
+            "No crews: the forecast has no hourly station (coverage-zone) level, which crews "
+            "are sized on."
+        )
+    return ""
+
 
 def plan_crews(
     rates: pd.DataFrame,
@@ -318,6 +352,8 @@ def plan_crews(
     """
     if policy.categories is not None:
         rates = rates[rates["category"].isin(policy.categories)]
+    if rates.empty:
+        return StaffingPlan.empty()
     hourly = load_in_progress(rates, durations)
     hours = hourly["period_start"].drop_duplicates().reset_index(drop=True)
     shift_of_hour = pd.concat(
@@ -363,11 +399,12 @@ def staffing_plan(
 ) -> StaffingPlan:
     """Crews per station × shift from the hourly station forecasts of each category.
 
-    Empty without events (a counts-only store): no hourly station forecast, no durations.
+    Empty without events (a counts-only store: no durations) and without hourly station
+    forecasts (a territory declaring no coverage zones, or a model at commune level: crews
+    are sized per station, and there is no station to size them for).
     """
-    if history.is_counts:
-        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in STAFFING_COLUMNS})
-        return StaffingPlan(hourly=empty.iloc[:0], shifts=empty)
+    if history.is_counts or not has_station_level(levels):
+        return StaffingPlan.empty()
     hourly = levels[
         (levels["level"] == "station")
         & (levels["frequency"] == "hour")

@@ -100,6 +100,29 @@ class Geometry:
     coverage_zone_property: str = "code"
 
 
+COLOUR = re.compile(r"^#[0-9A-Fa-f]{6}$")
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How the dashboard and the reports name and colour this territory's things.
+
+    The optional `presentation:` block of the territory file; every key defaults to SDIS 91's
+    French words, so a French SDIS needs none. `total_label` names the whole territory's level
+    ("Département", "County"), `area_label` its areas ("commune", "township"), `zone_label` the
+    stations' first-call zones; `category_labels` and `category_colours` (``#rrggbb``) are keyed
+    by the territory's categories (a category without a colour gets one from a fixed palette,
+    by its rank); `credits` is the map's source line (None: the default of the dashboard).
+    """
+
+    total_label: str = "Département"
+    area_label: str = "commune"
+    zone_label: str = "zone de couverture"
+    credits: str | None = None
+    category_labels: Mapping[str, str] = field(default_factory=dict)
+    category_colours: Mapping[str, str] = field(default_factory=dict)
+
+
 COVARIATE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 COVARIATE_FREQUENCIES = ("hour", "day", "week")
 
@@ -139,6 +162,7 @@ class Territory:
     coverage_shares: tuple[CoverageShare, ...] = ()
     geometry: Geometry = field(default_factory=Geometry)
     covariates: tuple[CovariateSource, ...] = ()
+    presentation: Presentation = field(default_factory=Presentation)
 
     def __post_init__(self) -> None:
         check_territory(self)
@@ -198,6 +222,7 @@ def check_territory(t: Territory) -> None:
         _check_inside(t.bounding_box, f"stations: {s.code} ({s.name})", s.latitude, s.longitude)
     _check_shares(t)
     _check_covariates(t.covariates)
+    _check_presentation(t.presentation, t.categories)
 
 
 def _check_timezone(name: str) -> None:
@@ -295,3 +320,21 @@ def _check_covariates(sources: tuple[CovariateSource, ...]) -> None:
         for key in ("file", "date_column", "value_column"):
             if not str(getattr(c, key)).strip():
                 raise TerritoryError(f"covariates.{c.name}: {key} is empty")
+
+
+def _check_presentation(p: Presentation, categories: tuple[str, ...]) -> None:
+    for key in ("total_label", "area_label", "zone_label"):
+        if not str(getattr(p, key)).strip():
+            raise TerritoryError(f"presentation.{key} is empty")
+    for section, values in (
+        ("category_labels", p.category_labels),
+        ("category_colours", p.category_colours),
+    ):
+        unknown = sorted(k for k in values if k not in categories)
+        if unknown:
+            raise TerritoryError(f"presentation.{section}: undeclared categories {unknown}")
+    for category, colour in p.category_colours.items():
+        if not COLOUR.match(colour):
+            raise TerritoryError(
+                f"presentation.category_colours.{category}: {colour!r} is not a #rrggbb colour"
+            )

@@ -37,7 +37,7 @@ from previsecours.errors import StepError
 from previsecours.paths import Paths
 
 STATIC = Path(__file__).parent / "static"
-LAYERS = ("commune", "station")
+LAYERS = ("commune", "station", "departement")
 log = logging.getLogger(__name__)
 
 HistoryReader = Callable[[Paths, Territory], History]

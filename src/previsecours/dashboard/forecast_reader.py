@@ -37,6 +37,10 @@ class Metadata:
     data_version: str
     horizon: str
     inputs: dict[str, pd.Timestamp | None] = field(default_factory=dict)
+    # Written by the forecast step since issue #16 (absent from older files: empty).
+    data_stale: dict[str, Any] | None = None
+    champion_backtest: dict[str, Any] = field(default_factory=dict)
+    staffing_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,14 @@ def _metadata(path: Path, forecast: pd.DataFrame, stem: str) -> Metadata:
         data_version=first(doc.get("data_version"), column("data_version")),
         horizon=first(doc.get("horizon")),
         inputs={str(k): (_utc(v) if v else None) for k, v in inputs.items()},
+        data_stale=doc["data_stale"] if isinstance(doc.get("data_stale"), dict) else None,
+        champion_backtest=_dict(doc.get("champion_backtest")),
+        staffing_note=str(_dict(doc.get("staffing")).get("note") or ""),
     )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _utc(value: Any) -> pd.Timestamp:

@@ -48,8 +48,12 @@ class MapProjection:
 
 
 def layer_shapes(territory: Territory, layer: str, projection: MapProjection) -> dict[str, Any]:
-    """`{"kind": "polygons"|"bubbles", "viewBox", "shapes": [...]}` for `commune` or `station`."""
+    """`{"kind": "polygons"|"bubbles", "viewBox", "shapes": [...]}` for `commune`, `station` or
+    `departement` (the whole territory: every commune polygon under the territory's code, or
+    one bubble in the middle of its bounding box)."""
     geometry = territory.geometry
+    if layer == "departement":
+        return _whole_territory(territory, projection)
     if layer == "commune":
         path, key = geometry.communes, geometry.commune_property
         names = {c.code: c.name for c in territory.communes}
@@ -65,6 +69,20 @@ def layer_shapes(territory: Territory, layer: str, projection: MapProjection) ->
         "viewBox": projection.view_box(),
         "shapes": shapes,
     }
+
+
+def _whole_territory(territory: Territory, projection: MapProjection) -> dict[str, Any]:
+    path = territory.geometry.communes
+    if path and Path(path).is_file():
+        names = {c.code: territory.label for c in territory.communes}
+        shapes = _polygons(Path(path), territory.geometry.commune_property, names, projection)
+        if shapes:
+            whole = [{**s, "code": territory.name, "name": territory.label} for s in shapes]
+            return {"kind": "polygons", "viewBox": projection.view_box(), "shapes": whole}
+    box = territory.bounding_box
+    x, y = projection.point((box.lon_min + box.lon_max) / 2, (box.lat_min + box.lat_max) / 2)
+    bubble = {"code": territory.name, "name": territory.label, "x": x, "y": y, "r": 3 * MAX_BUBBLE}
+    return {"kind": "bubbles", "viewBox": projection.view_box(), "shapes": [bubble]}
 
 
 def station_markers(territory: Territory, projection: MapProjection) -> list[dict[str, Any]]:

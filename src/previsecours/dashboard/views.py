@@ -17,6 +17,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from previsecours.core.forecast_report import BIAS_WARNING_PCT
 from previsecours.core.forecast_schema import ALL_CATEGORIES
 from previsecours.core.territory import Territory
 from previsecours.dashboard.actuals import Actuals
@@ -34,6 +35,29 @@ CATEGORY_LABELS = {
     "INCN": "INCN — feux d'espaces naturels",
     "AUTR": "AUTR — opérations diverses",
 }
+# SDIS 91's category colours; other categories take the free colours of PALETTE in the order the
+# territory declares them (deterministic: the same category keeps its colour between issues).
+SDIS_CATEGORY_COLOURS = {
+    "SUAP": "#1f77b4",
+    "ACCI": "#ff7f0e",
+    "INCU": "#d62728",
+    "INCN": "#2ca02c",
+    "AUTR": "#9467bd",
+}
+CATEGORY_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
+SDIS_CREDITS = "Carte : contours IGN Admin Express / SDIS 91."
+LEVEL_ORDER = ("commune", "station", "departement")  # finest first
 WEEKDAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
 # A peak is "beyond the usual" when it exceeds the horizon's median for the same hour of day
 # (or the median day) by this ratio and by a count worth a crew's attention.
@@ -72,6 +96,87 @@ class Selection:
     period: int
 
 
+@dataclass(frozen=True)
+class Labels:
+    """The territory's words and colours on the page (`Territory.presentation`; SDIS 91's
+    French words by default)."""
+
+    levels: dict[str, str]
+    layers: dict[str, str]
+    total: str
+    categories: dict[str, str]
+    colours: dict[str, str]
+    credits: str
+
+    @classmethod
+    def of(cls, territory: Territory) -> Labels:
+        p = territory.presentation
+        levels = {
+            "commune": p.area_label,
+            "station": p.zone_label,
+            "departement": p.total_label[:1].lower() + p.total_label[1:],
+        }
+        layers = {
+            "commune": "Communes" if p.area_label == "commune" else _plural(p.area_label),
+            "station": "Zones de couverture"
+            if p.zone_label == "zone de couverture"
+            else _plural(p.zone_label),
+            "departement": p.total_label[:1].upper() + p.total_label[1:],
+        }
+        if p.credits is not None:
+            credits = p.credits
+        else:  # SDIS 91's map sources for a French territory, none claimed elsewhere
+            credits = SDIS_CREDITS if territory.holidays_country == "FR" else ""
+        return cls(
+            levels=levels,
+            layers=layers,
+            total=layers["departement"],
+            categories={**CATEGORY_LABELS, **p.category_labels},
+            colours=category_colours(territory),
+            credits=credits,
+        )
+
+    def level(self, level: str) -> str:
+        return self.levels.get(level, level)
+
+    def layer(self, level: str) -> str:
+        return self.layers.get(level, level)
+
+    def category(self, category: str) -> str:
+        return self.categories.get(category, category)
+
+    def category_entry(self, category: str) -> dict[str, Any]:
+        return {
+            "key": category,
+            "label": self.category(category),
+            "colour": self.colours.get(category, "#5b6475"),
+        }
+
+    def page(self) -> dict[str, Any]:
+        return {"total_label": self.total, "levels": self.levels, "credits": self.credits}
+
+
+def category_colours(territory: Territory) -> dict[str, str]:
+    """Each category's colour: the territory's own, SDIS 91's for its codes, then the free
+    colours of `CATEGORY_PALETTE` in the order the territory declares its categories."""
+    given = {c: v for c, v in SDIS_CATEGORY_COLOURS.items() if c in territory.categories}
+    given |= dict(territory.presentation.category_colours)
+    taken = {v.lower() for v in given.values()}
+    free = [c for c in CATEGORY_PALETTE if c not in taken]
+    out = {}
+    for rank, category in enumerate(territory.categories):
+        if category in given:
+            out[category] = given[category]
+        else:
+            out[category] = free.pop(0) if free else CATEGORY_PALETTE[rank % len(CATEGORY_PALETTE)]
+    return out
+
+
+def _plural(label: str) -> str:
+    text = label[:1].upper() + label[1:]
+    return text if text.endswith("s") else f"{text}s"
+
+
 class Dashboard:
     """One forecast issue of one territory, indexed for the page's requests."""
 
@@ -86,6 +191,7 @@ class Dashboard:
         self.forecasts = forecasts
         self.history = history
         self.history_note = history_note
+        self.labels = Labels.of(territory)
         frame = forecasts.forecast.sort_values(["period_start", "area_code"], kind="stable")
         self._slices: dict[tuple[str, str, str], pd.DataFrame] = {
             cast(tuple[str, str, str], key): group.reset_index(drop=True)
@@ -146,7 +252,7 @@ class Dashboard:
         m = self.forecasts.metadata
         tz = self.territory.timezone
         issued_local = m.issued_at.tz_convert(tz)
-        levels = sorted({k[0] for k in self._slices})
+        levels = [lv for lv in LEVEL_ORDER if any(k[0] == lv for k in self._slices)]
         categories = [c for c in (ALL_CATEGORIES, *self.territory.categories) if _has(self, c)]
         return {
             "territory": {"name": self.territory.name, "label": self.territory.label},
@@ -160,8 +266,15 @@ class Dashboard:
             "timezone": tz,
             "horizon": m.horizon,
             "inputs": [_freshness(name, at, m.issued_at, tz) for name, at in m.inputs.items()],
-            "levels": [{"key": lv, "label": LEVEL_LABELS.get(lv, lv)} for lv in levels],
-            "categories": [{"key": c, "label": CATEGORY_LABELS.get(c, c)} for c in categories],
+            "levels": [
+                {"key": lv, "label": self.labels.level(lv), "layer": self.labels.layer(lv)}
+                for lv in levels
+            ],
+            "categories": [self.labels.category_entry(c) for c in categories],
+            "presentation": self.labels.page(),
+            "opening": self.opening(),
+            "warnings": self.warnings(),
+            "crews_note": self.crews_note(),
             "frequencies": [
                 {
                     "key": f,
@@ -180,6 +293,72 @@ class Dashboard:
                 else None,
             },
         }
+
+    def opening(self) -> dict[str, Any]:
+        """The map's first screen: the finest level and grain the forecast has (communes by
+        hour when it has them; the département by week for weekly département counts), and a
+        note saying what the map cannot show."""
+        levels = [lv for lv in LEVEL_ORDER if (lv, "hour", ALL_CATEGORIES) in self._slices]
+        levels += [lv for lv in LEVEL_ORDER if any(k[0] == lv for k in self._slices)]
+        if not levels:
+            return {"level": "commune", "frequency": "hour", "note": ""}
+        level = levels[0]
+        held = [f for f in FREQUENCY_LABELS if (level, f, ALL_CATEGORIES) in self._slices]
+        frequency = held[0] if held else "hour"
+        missing = []
+        if level != "commune":
+            missing.append(f"le niveau {self.labels.level('commune')}")
+        if level == "departement" and self.territory.coverage_zones:
+            missing.append(f"le niveau {self.labels.level('station')}")
+        if frequency != "hour":
+            missing.append("les heures")
+        note = ""
+        if missing:
+            listed = ", ".join(missing[:-1]) + (" ni " if len(missing) > 1 else "") + missing[-1]
+            note = (
+                f"La carte ne peut pas montrer {listed} : cette prévision n'en a pas. Elle "
+                f"s'ouvre sur le niveau {self.labels.level(level)}, par "
+                f"{FREQUENCY_LABELS[frequency]}."
+            )
+        return {"level": level, "frequency": frequency, "note": note}
+
+    def warnings(self) -> list[str]:
+        """What a planner must know before reading the numbers: a biased champion."""
+        out = []
+        bias = self.forecasts.metadata.champion_backtest.get("bias_pct")
+        if isinstance(bias, dict) and bias:
+            level, worst = max(bias.items(), key=lambda kv: abs(float(kv[1])))
+            worst = float(worst)
+            if abs(worst) > BIAS_WARNING_PCT:
+                grain = str(level).partition("×")[2]
+                where = f"{self.labels.level('departement')}" + (
+                    f", par {FREQUENCY_LABELS.get(grain, grain)}" if grain else ""
+                )
+                way = "surestime" if worst > 0 else "sous-estime"
+                amount = f"{worst:+.1f}".replace(".", ",")
+                out.append(
+                    f"Modèle biaisé : en backtest, le modèle champion {way} le total "
+                    f"({where}) de {amount} %, au-delà de ±{BIAS_WARNING_PCT:.0f} % — "
+                    "lisez ses prévisions en conséquence."
+                )
+        return out
+
+    def crews_note(self) -> str:
+        """Why there are no crews, when there are none."""
+        if len(self.forecasts.staffing):
+            return ""
+        if not self.territory.coverage_shares or not any(k[0] == "station" for k in self._slices):
+            return (
+                "Pas d'équipes recommandées : les équipes se calculent par centre, et ce "
+                "territoire ne déclare pas de centres avec leurs zones de couverture "
+                "(areas.stations et areas.coverage_shares du fichier du territoire)."
+            )
+        if self.history is not None and self.history.resolution != "event":
+            return (
+                "Pas d'équipes recommandées : l'historique ne contient que des comptages, et "
+                "les équipes ont besoin des interventions elles-mêmes (durées d'engagement)."
+            )
+        return "Pas d'équipes recommandées avec cette prévision."
 
     def _data_until(self) -> pd.Timestamp | None:
         """The last stored instant the forecast was made from, in the territory's zone."""
@@ -212,6 +391,14 @@ class Dashboard:
                     f"avant le début de la prévision ({_stamp(first)}) : les périodes entre les "
                     "deux ne sont ni connues ni prévues."
                 )
+        stale = self.forecasts.metadata.data_stale
+        if stale and not note and until is not None:
+            note = (
+                f"Les données s'arrêtent le {_stamp(until)}, "
+                f"{_span_text(self.forecasts.metadata.issued_at - until)} avant l'émission : la "
+                "prévision commence juste après elles, pas aujourd'hui (ingérez des données "
+                "récentes)."
+            )
         return {"label": label, "start": first.isoformat(), "note": note}
 
     def map_view(self, s: Selection) -> dict[str, Any]:
@@ -247,16 +434,18 @@ class Dashboard:
         rows = self.rows(s)
         row = rows[rows["area_code"] == code]
         if row.empty:
-            raise UnknownSelectionError(f"pas de prévision pour {code} ({LEVEL_LABELS[s.level]})")
+            raise UnknownSelectionError(
+                f"pas de prévision pour {code} ({self.labels.level(s.level)})"
+            )
         r = row.iloc[0]
         start = self.period_start(s.frequency, s.period)
         breaks = self.breaks(s.level, s.frequency, s.category)
         return {
             "level": s.level,
-            "level_label": LEVEL_LABELS.get(s.level, s.level),
+            "level_label": self.labels.level(s.level),
             "code": code,
             "name": r["area_name"],
-            "category": CATEGORY_LABELS.get(s.category, s.category),
+            "category": self.labels.category(s.category),
             "period": self._period(s.frequency, s.period),
             "mean": _num(r["mean"]),
             "p10": _num(r["p10"]),
@@ -343,7 +532,7 @@ class Dashboard:
             },
             "note": note,
             "category": category,
-            "category_label": CATEGORY_LABELS.get(category, category),
+            "category_label": self.labels.category(category),
             "forecast": _series(series),
             "actuals": actuals,
             "actuals_note": "" if actuals else self._no_actuals_note(),
@@ -367,18 +556,28 @@ class Dashboard:
 
     def _departement_view(self) -> dict[str, Any]:
         daily = self.departement_daily()
-        hourly = self.slice("departement", "hour", ALL_CATEGORIES)
-        peaks = hourly.nlargest(PEAKS_SHOWN, "mean")
+        grain = self.departement_grain()
+        hourly = self._slices.get(("departement", "hour", ALL_CATEGORIES))
+        if hourly is None:  # a store of daily or weekly counts: no hour to show
+            hourly = self.slice("departement", grain, ALL_CATEGORIES).iloc[:0]
+        busiest = hourly if len(hourly) else self.slice("departement", grain, ALL_CATEGORIES)
+        peaks = busiest.nlargest(PEAKS_SHOWN, "mean")
+        peak_grain = "hour" if len(hourly) else grain
         categories = [c for c in (ALL_CATEGORIES, *self.territory.categories) if _has(self, c)]
         table = []
         for key, day in daily.groupby("period_start", sort=True):
             start = _ts(key)
             by_category = day.set_index("category")
+            partial = self._partial(start, start + _step(grain))
+            short = (
+                f"{WEEKDAYS[start.day_of_week]} {start:%d/%m}"
+                if grain == "day"
+                else f"S{start.isocalendar().week:02d} {start:%d/%m}"
+            )
             table.append(
                 {
-                    "label": _label(start, "day") + self._partial(start, start + _step("day")),
-                    "short": f"{WEEKDAYS[start.day_of_week]} {start:%d/%m}"
-                    + (" (partiel)" if self._partial(start, start + _step("day")) else ""),
+                    "label": _label(start, grain) + partial,
+                    "short": short + (" (partiel)" if partial else ""),
                     "start": start.isoformat(),
                     "values": {
                         c: {
@@ -403,14 +602,16 @@ class Dashboard:
                     "counts": counts.tolist(),
                 }
         return {
-            "categories": [{"key": c, "label": CATEGORY_LABELS.get(c, c)} for c in categories],
+            "categories": [self.labels.category_entry(c) for c in categories],
+            "grain": grain,
+            "grain_label": FREQUENCY_LABELS[grain],
             "days": table,
             "hourly": _series(hourly),
             "actuals": actuals,
             "actuals_note": "" if actuals else self._no_actuals_note(),
             "peaks": [
                 {
-                    "label": _label(_ts(r.period_start), "hour"),
+                    "label": _label(_ts(r.period_start), peak_grain),
                     "mean": _num(r.mean),
                     "p10": _num(r.p10),
                     "p90": _num(r.p90),
@@ -420,9 +621,21 @@ class Dashboard:
             "alerts": self.alerts(),
         }
 
+    def departement_grain(self) -> str:
+        """The totals' period: days, or the finest the forecast has (weeks for weekly counts)."""
+        held = {k[1] for k in self._slices if k[0] == "departement"}
+        grain = next((f for f in ("day", "week", "hour") if f in held), None)
+        if grain is None:
+            raise UnknownSelectionError(
+                f"pas de prévision pour le niveau {self.labels.level('departement')}"
+            )
+        return grain
+
     def departement_daily(self) -> pd.DataFrame:
+        """The territory's totals per period (days, or weeks for weekly counts) and category."""
+        grain = self.departement_grain()
         frames = [
-            self._slices[key] for key in self._slices if key[0] == "departement" and key[1] == "day"
+            self._slices[key] for key in self._slices if key[0] == "departement" and key[1] == grain
         ]
         if not frames:
             raise UnknownSelectionError("pas de prévision journalière pour le département")
@@ -435,7 +648,8 @@ class Dashboard:
             for frequency in ("hour", "day"):
                 key = ("departement", frequency, category)
                 if key in self._slices:
-                    out.extend(_alert_runs(self._slices[key], category, frequency))
+                    label = self.labels.category(category)
+                    out.extend(_alert_runs(self._slices[key], category, frequency, label))
         return sorted(out, key=lambda a: (a["start"], a["category"] != ALL_CATEGORIES))
 
     # ---- exports ----------------------------------------------------------------------------
@@ -568,14 +782,15 @@ def _has(d: Dashboard, category: str) -> bool:
     return any(k[2] == category for k in d._slices)
 
 
-def _alert_runs(frame: pd.DataFrame, category: str, frequency: str) -> list[dict[str, Any]]:
+def _alert_runs(
+    frame: pd.DataFrame, category: str, frequency: str, label: str
+) -> list[dict[str, Any]]:
     """Consecutive periods whose mean beats the usual by ALERT_RATIO, merged into one alert."""
     usual = _usual(frame, frequency)
     hot = (frame["mean"] >= ALERT_RATIO * usual) & (
         frame["mean"] - usual >= ALERT_MIN_EXCESS[frequency]
     )
     runs = (hot != hot.shift()).cumsum()[hot]
-    label = CATEGORY_LABELS.get(category, category)
     out = []
     for _, run in frame[hot].groupby(runs):
         ratio = float((run["mean"] / usual[run.index]).max())

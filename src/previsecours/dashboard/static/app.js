@@ -4,7 +4,7 @@
 
 const PALETTE = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
 const GROUPEMENT_COLOURS = { NORD: "#1f4e9c", SUD: "#2a7f3f", EST: "#6a3d9a", CENTRE: "#3d3d3d" };
-const CATEGORY_COLOURS = { SUAP: "#1f77b4", ACCI: "#ff7f0e", INCU: "#d62728", INCN: "#2ca02c", AUTR: "#9467bd" };
+// Category colours come from the server (the territory's own, or a fixed palette by rank).
 const PLOT_CONFIG = { displaylogo: false, responsive: true, locale: "fr", modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -124,6 +124,16 @@ function renderProvenance(meta) {
   $("#window-note").textContent = meta.window.note;
   $("#window-note").hidden = !meta.window.note;
   $("#meta-issued").textContent = `${meta.issued_label} (${meta.timezone})`;
+  const warnings = $("#warnings");
+  warnings.replaceChildren(...meta.warnings.map((text) => el("li", {}, text)));
+  warnings.hidden = !meta.warnings.length;
+  const words = meta.presentation;
+  $("#credits").textContent = words.credits;
+  $("#tab-total").textContent = words.total_label;
+  for (const [id, text] of [["#map-note", meta.opening.note], ["#crews-note", meta.crews_note]]) {
+    $(id).textContent = text;
+    $(id).hidden = !text;
+  }
   const inputs = $("#meta-inputs");
   inputs.replaceChildren();
   if (!meta.inputs.length) inputs.textContent = "non renseignée";
@@ -135,6 +145,10 @@ function renderProvenance(meta) {
 }
 
 // ---- map -----------------------------------------------------------------------------------
+
+function levelOf(key) {
+  return state.meta.levels.find((l) => l.key === key) || { key, label: key, layer: key };
+}
 
 function periodsOf(frequency) {
   return state.meta.frequencies.find((f) => f.key === frequency).periods;
@@ -226,7 +240,7 @@ function renderTable(areas) {
       return row;
     }),
   );
-  const layer = state.layer === "commune" ? "commune" : "zone de couverture";
+  const layer = levelOf(state.layer).label;
   $("#table-title").textContent = `Interventions attendues par ${layer} — ${$("#period-label").textContent}`;
 }
 
@@ -257,7 +271,7 @@ function setPeriodLabel() {
   const period = periodsOf(state.frequency)[state.period];
   $("#period-label").textContent = period.label;
   const category = state.meta.categories.find((c) => c.key === state.category).label;
-  const layer = state.layer === "commune" ? "Communes" : "Zones de couverture";
+  const layer = levelOf(state.layer).layer;
   $("#print-selection").textContent = `${layer} — ${category} — ${period.label}`;
 }
 
@@ -431,15 +445,17 @@ async function refreshDepartement() {
   const x = data.days.map((d) => d.short);
   const bars = categories.map((c) => ({
     type: "bar", name: c.key, x, y: data.days.map((d) => d.values[c.key]?.mean ?? null),
-    marker: { color: CATEGORY_COLOURS[c.key] || "#888" },
+    marker: { color: c.colour || "#888" },
   }));
+  const total = state.meta.presentation.total_label;
+  $("#dept-title").textContent = `${total} : totaux par ${data.grain_label} et par catégorie`;
   await (await plotly()).react("dept-daily-chart", bars, {
     barmode: "stack", margin: { l: 50, r: 10, t: 10, b: 60 },
-    yaxis: { title: { text: "interventions / jour" } }, legend: { orientation: "h", y: -0.25 },
+    yaxis: { title: { text: `interventions / ${data.grain_label}` } }, legend: { orientation: "h", y: -0.25 },
   }, PLOT_CONFIG);
 
   const head = el("tr");
-  head.append(el("th", {}, "Jour"));
+  head.append(el("th", {}, data.grain_label.charAt(0).toUpperCase() + data.grain_label.slice(1)));
   for (const c of data.categories) head.append(el("th", { class: "num", title: c.label }, c.key === "ALL" ? "Total" : c.key));
   $("#dept-table thead").replaceChildren(head);
   $("#dept-table tbody").replaceChildren(
@@ -462,6 +478,13 @@ async function refreshDepartement() {
     ...data.peaks.map((p) => el("li", {}, `${p.label} : ${fmt(p.mean)} interventions attendues (80 % : ${interval(p.p10, p.p90)})`)),
   );
   $("#dept-actuals-note").textContent = data.actuals ? "" : `Activité récente : ${data.actuals_note}`;
+  const hourly = data.hourly.times.length > 0;
+  $("#peaks-title").textContent = hourly ? "Heures de pointe" : `Périodes de pointe (par ${data.grain_label})`;
+  $("#dept-hourly").hidden = !hourly;
+  if (!hourly) {
+    updateExportLink();
+    return;
+  }
   const hx = data.hourly.times.map(wallTime);
   await (await plotly()).react("dept-hourly-chart", [
     { x: hx, y: data.hourly.p10, mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false },
@@ -550,6 +573,9 @@ async function start() {
     return;
   }
   state.meta = meta;
+  // Open on the finest level and grain the forecast has (communes by hour, when it has them).
+  state.layer = meta.opening.level;
+  state.frequency = meta.opening.frequency;
   if (!meta.frequencies.some((f) => f.key === state.frequency)) state.frequency = meta.frequencies[0].key;
   renderProvenance(meta);
   fillSelect($("#category"), meta.categories, state.category);
@@ -558,8 +584,7 @@ async function start() {
   state.stations = await api("/api/stations");
   // A territory without stations (or without a coverage-zone forecast) shows neither.
   $("#tabs [data-view=station]").hidden = !state.stations.length;
-  const zones = $("#layer option[value=station]");
-  zones.disabled = zones.hidden = !meta.levels.some((level) => level.key === "station");
+  fillSelect($("#layer"), meta.levels.map((l) => ({ key: l.key, label: l.layer })), state.layer);
   fillSelect(
     $("#station-select"),
     state.stations.map((s) => ({ key: s.code, label: `${s.name} (${s.type})` })),
