@@ -132,9 +132,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"3. the last {RECENT_DAYS} days arrive as a dirty extract; ingest-inbox flow ...")
     print_generated(generate_recent(settings, args.years, args.end))
     print_inbox(ingest_inbox(territory=TERRITORY, home=str(home)))
-    print("4. daily-forecast flow: the coming week with the champion ...")
-    daily = daily_forecast(territory=TERRITORY, home=str(home))
-    print_daily(settings, daily)
+    if weekly["promotion"]["champion"] is None:
+        # No version has beaten seasonal naive yet: nothing trustworthy to forecast with.
+        print(f"4. daily-forecast skipped: no champion — {weekly['promotion']['reason']}")
+    else:
+        print("4. daily-forecast flow: the coming week with the champion ...")
+        print_daily(settings, daily_forecast(territory=TERRITORY, home=str(home)))
     print_where(settings)
 
 
