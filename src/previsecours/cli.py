@@ -317,16 +317,51 @@ def panel(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     typer.echo(f"panel: {path}")
 
 
+OriginsOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Backtest origins, comma-separated local dates or times of the territory, e.g. "
+        "2017-01-02,2017-02-06 (each the first period at or after it; windows [origin, origin + "
+        "horizon)). Default: params.yaml train.origins, else rolling windows ending with the data."
+    ),
+]
+
+
+def parse_origins(text: str | None) -> list[str] | None:
+    """`--origins` as a list of ISO local dates or times (None when not given)."""
+    from datetime import datetime
+
+    from previsecours.errors import InputError
+
+    if text is None:
+        return None
+    origins = [part.strip() for part in text.split(",") if part.strip()]
+    if not origins:
+        raise InputError("--origins: expected local dates or times, e.g. 2017-01-02,2017-02-06")
+    for origin in origins:
+        try:
+            datetime.fromisoformat(origin)
+        except ValueError:
+            raise InputError(
+                f"--origins {origin!r}: expected a local date or time, e.g. 2017-01-02 or "
+                "2017-01-02T06:00"
+            ) from None
+    return origins
+
+
 @app.command()
-def backtest(ctx: typer.Context, territory: TerritoryOption = None) -> None:
-    """DVC stage: rolling-origin backtest of every model (data/backtest/, metrics/)."""
+def backtest(
+    ctx: typer.Context, territory: TerritoryOption = None, origins: OriginsOption = None
+) -> None:
+    """DVC stage: backtest of every model at rolling or given origins (data/backtest/, metrics/)."""
     from previsecours.adapters.training_files import backtest_metrics_file
     from previsecours.core.backtest import metric_table
     from previsecours.pipelines import train as pipeline
 
+    at = parse_origins(origins)
     settings = settings_from(ctx, territory)
     with progress_bar("backtest") as progress:
-        files = pipeline.backtest_stage(settings, progress=progress)
+        files = pipeline.backtest_stage(settings, progress=progress, origins=at)
     typer.echo("RMSSE over all windows (lower is better):")
     typer.echo(metric_table(files.metrics, "rmsse").round(3).to_string())
     typer.echo(f"metrics: {backtest_metrics_file(settings.paths, settings.territory.name)}")
@@ -347,11 +382,19 @@ def train(
             "or a scheduler's address (tcp://HOST:8786). Needs PREFECT_API_URL."
         ),
     ] = None,
+    origins: OriginsOption = None,
 ) -> None:
     """Panel, backtest, final CatBoost fit, MLflow run and a new registered model version."""
+    from previsecours.errors import InputError
     from previsecours.pipelines import train as pipeline
 
-    settings = settings_from(ctx, territory)
+    at = parse_origins(origins)
+    if at is not None and (from_backtest or dask):
+        raise InputError(
+            "--origins backtests here: not with --from-backtest (the backtest stage's own "
+            "origins) nor --dask (set train.origins in params.yaml)"
+        )
+    settings = pipeline.with_origins(settings_from(ctx, territory), at)
     if dask:
         from flows.runners import DaskCluster
         from flows.train import run
@@ -411,6 +454,9 @@ def retrain_all(
         )
 
 
+PROMOTION_REFUSED = 3  # `promote`'s exit code when the challenger is not promoted
+
+
 @app.command()
 def promote(
     ctx: typer.Context,
@@ -445,9 +491,6 @@ def rollback(ctx: typer.Context, territory: TerritoryOption = None) -> None:
     settings = settings_from(ctx, territory)
     outcome = pipeline.run_rollback(settings, now=datetime.now(UTC))
     typer.echo(outcome.markdown())
-
-
-PROMOTION_REFUSED = 3  # `promote`'s exit code when the challenger is not promoted
 
 
 @app.command()

@@ -80,6 +80,9 @@ class TrainParams:
     split_categories: bool = True
     frequency: Literal["hour", "day", "week"] | None = None  # default: the territory's
     horizon: str = "7d"
+    # Backtest origins: local dates or times of the territory ("2017-01-02", "2017-02-06T06:00"),
+    # each the first period starting at or after it; empty: `n_windows` rolling windows.
+    origins: tuple[str, ...] = ()
     n_windows: int = 4
     step: int | None = None
     refit: bool = True
@@ -95,6 +98,29 @@ class TrainParams:
     models: tuple[str, ...] = DEFAULT_MODELS
     catboost: Mapping[str, Any] | None = None
     poisson_glm: Mapping[str, Any] | None = None
+
+    @field_validator("origins", mode="before")
+    @classmethod
+    def _origins_as_iso(cls, value: Any) -> Any:
+        """YAML reads an unquoted 2017-01-02 as a date: every origin becomes its ISO text, and
+        one that is not a date or time is refused here, before any training."""
+        from datetime import datetime
+
+        if value is None:
+            return ()
+        if isinstance(value, (str, date)):
+            value = [value]
+        out = []
+        for item in value:
+            text = item.isoformat() if isinstance(item, date) else str(item).strip()
+            try:
+                datetime.fromisoformat(text)
+            except ValueError:
+                raise ValueError(
+                    f"origin {text!r}: expected a local date or time, e.g. 2017-01-02"
+                ) from None
+            out.append(text)
+        return tuple(out)
 
     @property
     def model_params(self) -> dict[str, Mapping[str, Any]]:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from previsecours.core.backtest import BacktestConfig, rolling_windows, run_backtest
+from previsecours.core.backtest import (
+    BacktestConfig,
+    backtest_windows,
+    rolling_windows,
+    run_backtest,
+)
+from previsecours.core.calendar import period_starts
 from previsecours.core.features import area_attributes, make_spec
 from previsecours.core.models import base
 from previsecours.core.panel import DensePanel
@@ -67,3 +74,96 @@ def test_each_fit_sees_only_targets_before_its_origin(
     assert result.predictions.groupby("window")["actual"].min().tolist() == [
         w.origin for w in result.windows
     ]
+
+
+def _hours(start: str, end: str) -> pd.DatetimeIndex:
+    return period_starts(pd.Timestamp(start, tz=TZ), pd.Timestamp(end, tz=TZ), "hour", TZ)
+
+
+def test_calendar_rolling_windows_are_the_old_ones_without_clock_change() -> None:
+    starts = _hours("2024-01-01", "2024-03-04")  # no change in the last 4 weeks
+    config = BacktestConfig(horizon=169, n_windows=4, calendar_horizon="7d")
+    assert backtest_windows(starts, config, "hour", TZ) == rolling_windows(len(starts), 168, 4, 168)
+    stepped = BacktestConfig(horizon=169, n_windows=3, step=100, calendar_horizon="7d")
+    assert backtest_windows(starts, stepped, "hour", TZ) == rolling_windows(
+        len(starts), 168, 3, 100
+    )
+
+
+def test_calendar_rolling_windows_count_back_in_local_weeks() -> None:
+    starts = _hours("2024-09-02", "2024-11-11")  # autumn change on Sunday 27 October
+    config = BacktestConfig(horizon=169, n_windows=4, calendar_horizon="7d")
+    windows = backtest_windows(starts, config, "hour", TZ)
+    assert windows[-1].end == len(starts)
+    assert [starts[w.origin] for w in windows] == [
+        pd.Timestamp(d, tz=TZ) for d in ("2024-10-14", "2024-10-21", "2024-10-28", "2024-11-04")
+    ]
+    assert [w.end - w.origin for w in windows] == [168, 169, 168, 168]
+    assert all(a.end == b.origin for a, b in pairwise(windows))
+
+
+def test_explicit_origins_are_the_first_periods_at_or_after_local_times() -> None:
+    starts = _hours("2024-01-01", "2024-05-01")
+    origins = tuple(
+        pd.Timestamp(t).tz_localize(TZ)
+        for t in ("2024-04-01", "2024-03-25", "2024-04-08T00:30", "2024-03-25")
+    )
+    config = BacktestConfig(horizon=169, calendar_horizon="7d", origins=origins)
+    windows = backtest_windows(starts, config, "hour", TZ)
+    assert [w.index for w in windows] == [0, 1, 2]  # sorted, once each
+    assert [starts[w.origin] for w in windows] == [
+        pd.Timestamp(t, tz=TZ) for t in ("2024-03-25", "2024-04-01", "2024-04-08T01:00")
+    ]
+    # Monday-midnight origins across the spring change are 167 hours apart.
+    assert [w.end - w.origin for w in windows] == [167, 168, 168]
+    assert windows[0].end == windows[1].origin
+
+
+@pytest.mark.parametrize(
+    ("origin", "message"),
+    [
+        ("2024-05-01", "after the data"),
+        ("2024-04-28", "ends after the data"),
+        ("2023-12-01", "no data before it"),
+    ],
+)
+def test_origins_outside_the_data_are_refused(origin: str, message: str) -> None:
+    starts = _hours("2024-01-01", "2024-05-01")
+    at = (pd.Timestamp(origin).tz_localize(TZ),)
+    config = BacktestConfig(horizon=169, calendar_horizon="7d", origins=at)
+    with pytest.raises(ValueError, match=message):
+        backtest_windows(starts, config, "hour", TZ)
+
+
+def test_a_window_longer_than_the_model_horizon_is_refused() -> None:
+    starts = _hours("2024-09-02", "2024-11-11")
+    config = BacktestConfig(horizon=168, calendar_horizon="7d")  # the autumn week is 169
+    with pytest.raises(ValueError, match="more than the model's horizon"):
+        backtest_windows(starts, config, "hour", TZ)
+
+
+def test_fits_at_explicit_origins_see_only_targets_before_them(
+    essonne: Territory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    starts = _hours("2024-01-01", "2024-04-29")
+    n = len(starts)
+    series = pd.DataFrame({"area_code": [essonne.coverage_zones[0]], "category": "ALL"})
+    panel = DensePanel(series, starts, np.arange(n, dtype=float)[None, :])
+    spy = Spy()
+    import previsecours.core.backtest as bt
+
+    monkeypatch.setattr(bt, "make_forecaster", lambda *a, **k: spy)
+    at = tuple(pd.Timestamp(d, tz=TZ) for d in ("2024-03-25", "2024-04-08"))
+    config = BacktestConfig(horizon=169, models=("spy",), calendar_horizon="7d", origins=at)
+    result = run_backtest(
+        panel,
+        make_spec("hour", 169),
+        essonne,
+        area_attributes(essonne, "station", list(series["area_code"])),
+        config,
+    )
+    assert [starts[w.origin] for w in result.windows] == list(at)
+    assert spy.seen == [w.origin - 1 for w in result.windows]
+    by_window = result.predictions.groupby("window")["actual"]
+    assert by_window.min().tolist() == [w.origin for w in result.windows]
+    assert by_window.size().tolist() == [167, 168]

@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pytest
 
 from previsecours.core.calendar import (
     CALENDAR_COLUMNS,
     calendar_features,
+    horizon_end,
+    horizon_origin,
+    horizon_periods,
     period_ends,
     period_of,
     period_starts,
 )
+from previsecours.errors import InputError
 
 if TYPE_CHECKING:
     from previsecours.core.territory import Territory
@@ -96,3 +101,45 @@ def test_weekly_flags_are_fractions_of_days(essonne: Territory) -> None:
     week = pd.DatetimeIndex([pd.Timestamp("2024-07-08", tz=TZ)])  # 14 July is that Sunday
     cal = calendar_features(week, "week", essonne)
     assert cal["is_holiday"].iloc[0] == 1 / 7
+
+
+@pytest.mark.parametrize(
+    ("origin", "hours"),
+    [
+        ("2024-10-21", 169),  # the week holding the autumn change (27 October)
+        ("2024-03-25", 167),  # the week holding the spring change (31 March)
+        ("2024-06-03", 168),
+        ("2024-10-26T05:00", 169),
+        ("2024-10-27T04:00", 168),  # after the change
+    ],
+)
+def test_days_of_hourly_data_are_local_days(origin: str, hours: int) -> None:
+    start = pd.Timestamp(origin).tz_localize(TZ)
+    assert horizon_periods("7d", "hour", origin=start, timezone=TZ) == hours
+    assert horizon_periods("1w", "hour", origin=start, timezone=TZ) == hours
+    end = horizon_end(start, "7d", "hour", TZ)
+    assert end.tz_localize(None) == start.tz_localize(None) + pd.Timedelta(days=7)
+    assert (end - start) == pd.Timedelta(hours=hours)
+    assert horizon_origin(end, "7d", "hour", TZ) == start
+
+
+def test_model_horizon_is_the_longest_local_span() -> None:
+    assert horizon_periods("7d", "hour", timezone=TZ) == 169
+    assert horizon_periods("2w", "hour", timezone=TZ) == 337
+    assert horizon_periods("7d", "hour", timezone="UTC") == 168  # no clock change
+    assert horizon_periods("7d", "hour") == 168  # no zone: 24-hour days
+
+
+def test_hours_stay_hours_and_daily_weekly_periods_are_unchanged() -> None:
+    autumn = pd.Timestamp("2024-10-26", tz=TZ)
+    assert horizon_periods("48h", "hour", origin=autumn, timezone=TZ) == 48
+    assert horizon_periods("48h", "hour", timezone=TZ) == 48
+    assert horizon_end(autumn, "48h", "hour", TZ) == autumn + pd.Timedelta(hours=48)
+    for text, day, week in (("7d", 7, 1), ("2w", 14, 2), ("10d", 10, 2), ("36h", 2, 1)):
+        assert horizon_periods(text, "day", origin=autumn, timezone=TZ) == day
+        assert horizon_periods(text, "week", timezone=TZ) == week
+    assert horizon_end(autumn, "7d", "day", TZ) == pd.Timestamp("2024-11-02", tz=TZ)
+    with pytest.raises(InputError, match="expected a number"):
+        horizon_periods("7 days", "hour")
+    with pytest.raises(InputError, match="expected a number"):
+        horizon_periods("0d", "hour")

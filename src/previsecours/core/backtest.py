@@ -1,15 +1,21 @@
 """Rolling-origin backtest and its evaluation at every level and grain.
 
-Vocabulary (mlforecast's): `horizon` periods are forecast from each origin; `n_windows` origins
-are placed `step` periods apart so that the last window ends with the data; `refit` fits the
-models again at each origin (otherwise once, at the first origin); `train_periods` bounds the
-history each fit sees (the last N periods before the origin).
+Vocabulary (mlforecast's): a window is [origin, origin + horizon); `refit` fits the models again
+at each origin (otherwise once, at the first origin); `train_periods` bounds the history each
+fit sees (the last N periods before the origin). Origins are either given (`origins`: local
+times, each the first period starting at or after it) or rolling: `n_windows` origins placed
+`step` periods apart (default: side by side) so that the last window ends with the data. With a
+calendar horizon (`calendar_horizon`, e.g. "7d" on hourly data) a window covers that many local
+days from its origin — 167, 168 or 169 hours across clock changes — and rolling windows count
+back in local days; `horizon` (the model's, its feature lags) is then the longest such span.
 
 Guarantees: a model fitted for window k only sees targets of periods before its origin, and its
 features for the window's periods only read counts ≥ horizon periods earlier (core.features),
 so nothing of the window leaks into its forecast. Forecasts are made at the modelled grain; the
 evaluation derives every level through `core.hierarchy` exactly as the forecast flow does, and
-scores each level × grain against that level's own actual counts.
+scores each level × grain against that level's own actual counts. The intervals of window k use
+a dispersion fitted on the windows that ended by its origin only (Poisson for the first), so
+backtest intervals are out of sample; the dispersion returned for the final model uses all.
 """
 
 from __future__ import annotations
@@ -17,15 +23,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import numpy as np
 import pandas as pd
 
 from previsecours.core import metrics as m
-from previsecours.core.calendar import WEEK_PERIODS, YEAR_PERIODS
+from previsecours.core.calendar import (
+    WEEK_PERIODS,
+    YEAR_PERIODS,
+    horizon_end,
+    horizon_origin,
+    period_ends,
+)
 from previsecours.core.features import AreaAttributes, FeatureSpec, build_features
-from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILES
+from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS, QUANTILES
 from previsecours.core.hierarchy import Dispersion, Hierarchy, allocate, rollup
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.models import Forecaster, make_forecaster
@@ -33,6 +45,7 @@ from previsecours.core.models.base import ModelFitError
 from previsecours.core.panel import DensePanel
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
+from previsecours.errors import InputError
 
 GRAINS: Final[dict[str, tuple[str, ...]]] = {
     "hour": ("hour", "day"),
@@ -48,14 +61,24 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class BacktestConfig:
-    horizon: int
-    n_windows: int = 4
+    horizon: int  # periods: the model's horizon (its feature lags), the longest window
+    n_windows: int = 4  # rolling windows, when no `origins` are given
     step: int | None = None  # default: the horizon (windows side by side)
     refit: bool = True
     train_periods: int | None = None
     models: tuple[str, ...] = ("catboost", "seasonal_naive")
     model_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     coverage_target: float = 0.82
+    # e.g. "7d": each window covers it from its origin in local time (hourly data: 167-169
+    # periods for 7d); None: `horizon` periods.
+    calendar_horizon: str | None = None
+    # Explicit origins (tz-aware local times), each the first period starting at or after it;
+    # empty: rolling windows ending with the data.
+    origins: tuple[pd.Timestamp, ...] = ()
+
+
+class WindowError(InputError, ValueError):
+    """Backtest windows that cannot be placed as asked (an origin outside the data, ...)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +108,64 @@ def rolling_windows(n_periods: int, horizon: int, n_windows: int, step: int) -> 
     return out
 
 
+def backtest_windows(
+    starts: pd.DatetimeIndex, config: BacktestConfig, frequency: Frequency, timezone: str
+) -> list[Window]:
+    """The windows of a backtest over a panel's periods `starts`: at `config.origins` when
+    given, else rolling (see the module docstring). Every window lies inside the panel, has
+    periods before it to train on and is at most `config.horizon` periods long."""
+    n = len(starts)
+    text = config.calendar_horizon
+    if text is None and not config.origins:
+        return rolling_windows(n, config.horizon, config.n_windows, config.step or config.horizon)
+    if n == 0:
+        raise WindowError("no periods to backtest on")
+    end_of_data = pd.Timestamp(period_ends(starts[-1:], frequency, timezone)[0])
+
+    def window_end(origin: int) -> int:
+        if text is None:
+            return origin + config.horizon
+        stop = horizon_end(starts[origin], text, frequency, timezone)
+        return n + 1 if stop > end_of_data else int(starts.searchsorted(stop, side="left"))
+
+    if config.origins:
+        late = [o for o in config.origins if o >= end_of_data]
+        if late:
+            raise WindowError(f"backtest origin {late[0]}: after the data (they end {end_of_data})")
+        # An origin is the first period starting at or after it.
+        origins = sorted({int(starts.searchsorted(o, side="left")) for o in config.origins})
+    else:
+        assert text is not None
+        origins = [int(starts.searchsorted(horizon_origin(end_of_data, text, frequency, timezone)))]
+        for k in range(config.n_windows - 1):
+            if config.step is not None:
+                origins.insert(0, origins[-1] - config.step * (k + 1))
+                continue
+            # Side by side, counted back in the horizon's units (local days) from the data's end.
+            back = horizon_origin(starts[max(origins[0], 0)], text, frequency, timezone)
+            origins.insert(0, int(starts.searchsorted(back)) if back >= starts[0] else -1)
+    out = []
+    for k, origin in enumerate(origins):
+        if origin <= 0:
+            raise WindowError(
+                f"backtest origin {starts[0]}: no data before it to train on"
+                if config.origins
+                else f"not enough periods ({n}) for {config.n_windows} windows"
+            )
+        end = window_end(origin)
+        if end > n:
+            raise WindowError(
+                f"backtest origin {starts[origin]}: its window ends after the data ({end_of_data})"
+            )
+        if end - origin > config.horizon:
+            raise WindowError(
+                f"backtest window from {starts[origin]} holds {end - origin} periods, more than "
+                f"the model's horizon ({config.horizon})"
+            )
+        out.append(Window(k, origin, end))
+    return out
+
+
 def run_backtest(
     panel: DensePanel,
     spec: FeatureSpec,
@@ -102,9 +183,7 @@ def run_backtest(
     independent: runs of separate windows (on other processes) joined by `merge_results` give
     the run of all of them.
     """
-    every = rolling_windows(
-        len(panel.starts), config.horizon, config.n_windows, config.step or config.horizon
-    )
+    every = backtest_windows(panel.starts, config, spec.frequency, territory.timezone)
     if only is not None and not config.refit:
         raise ValueError("windows run apart need refit: without it, models fit once, first")
     windows = every if only is None else [w for w in every if w.index in set(only)]
@@ -112,10 +191,11 @@ def run_backtest(
         raise ValueError(f"no backtest window among {list(only or [])}")
     history = config.train_periods or every[0].origin
     first = max(windows[0].origin - history, 0)
+    last = max(w.end for w in windows)
     block = build_features(
-        panel, spec, territory, attributes, first=first, last=windows[-1].end, covariates=covariates
+        panel, spec, territory, attributes, first=first, last=last, covariates=covariates
     )
-    position = np.tile(np.arange(first, windows[-1].end), len(panel.series))
+    position = np.tile(np.arange(first, last), len(panel.series))
     fit_s: dict[str, float] = dict.fromkeys(config.models, 0.0)
     predict_s: dict[str, float] = dict.fromkeys(config.models, 0.0)
     frames = []
@@ -204,7 +284,10 @@ def grain_season(grain: str) -> int:
 @dataclass(frozen=True)
 class Evaluation:
     metrics: pd.DataFrame  # model, window ("all" or index), level, grain, kind, metric, value
-    dispersion: Mapping[str, Dispersion]  # per model, fitted on all windows
+    dispersion: Mapping[str, Dispersion]  # per model, fitted on all windows (the final model's)
+    # per model and window index: fitted on the windows that ended by its origin (the first
+    # window: none, Poisson) — what the backtest's intervals use
+    window_dispersion: Mapping[str, Mapping[int, Dispersion]] = field(default_factory=dict)
 
 
 def evaluate(
@@ -222,30 +305,36 @@ def evaluate(
     `series`: the modelled series (area_code, category) in the panel's order. `actuals`: per
     level, counts per area × category and `ALL` at the modelled frequency, covering the scale
     history before the first window (35 days hourly/daily, 104 weeks weekly) up to the end.
-    Intervals of window k use the dispersion fitted on the other windows (cross-fitted, so
-    the coverage printed is out of sample); the returned dispersion uses all windows.
+    Intervals of window k use the dispersion fitted on the windows that ended by its origin
+    only — what was known at that origin, so the coverage printed is out of sample; the first
+    window has none before it and is Poisson (α = 0). The returned `dispersion` (the final
+    model's) uses all windows.
     """
     rows: list[tuple[Any, ...]] = []
     dispersions: dict[str, Dispersion] = {}
+    per_origin: dict[str, dict[int, Dispersion]] = {}
+    windows = {w.index: w for w in result.windows}
     for model, frame in result.predictions.groupby("model", sort=False):
         pairs = level_pairs(
             frame, series, hierarchy, actuals, frequency=frequency, timezone=timezone
         )
         alphas: dict[str, float] = {}
+        earlier_alphas: dict[int, dict[str, float]] = {}
         for key, per_window in pairs.items():
             y = np.concatenate([p[0] for p in per_window.values()])
             mu = np.concatenate([p[1] for p in per_window.values()])
             alphas[key] = fit_dispersion(y, mu, coverage_target, max_rows=INTERVAL_SAMPLE)
             for k, (yk, muk, scale) in per_window.items():
-                alpha = (
-                    _cross_fitted(per_window, k, coverage_target) if len(per_window) > 1 else 0.0
-                )
-                level, grain, kind = key.split(":")
+                earlier = [j for j in per_window if windows[j].end <= windows[k].origin]
+                alpha = _fitted_on(per_window, earlier, coverage_target)
+                earlier_alphas.setdefault(k, {})[key] = alpha
+                level, grain, kind = key.split(":", 2)
                 for metric, value in scores(
                     yk, muk, scale, alpha, level=level, grain=grain
                 ).items():
                     rows.append((model, k, level, grain, kind, metric, value))
         dispersions[str(model)] = Dispersion(alphas)
+        per_origin[str(model)] = {k: Dispersion(a) for k, a in earlier_alphas.items()}
     metrics = pd.DataFrame(
         rows, columns=["model", "window", "level", "grain", "kind", "metric", "value"]
     )
@@ -256,15 +345,44 @@ def evaluate(
     )
     pooled.insert(1, "window", "all")
     metrics["window"] = metrics["window"].astype(str)
-    return Evaluation(pd.concat([pooled, metrics], ignore_index=True), dispersions)
+    return Evaluation(pd.concat([pooled, metrics], ignore_index=True), dispersions, per_origin)
 
 
-def _cross_fitted(
-    per_window: Mapping[int, tuple[np.ndarray, np.ndarray, float]], k: int, target: float
+def _fitted_on(
+    per_window: Mapping[int, tuple[np.ndarray, np.ndarray, float]],
+    windows: Sequence[int],
+    target: float,
 ) -> float:
-    y = np.concatenate([p[0] for j, p in per_window.items() if j != k])
-    mu = np.concatenate([p[1] for j, p in per_window.items() if j != k])
+    """α fitted on some windows' (actual, mean) pairs; Poisson (0) on none."""
+    if not windows:
+        return 0.0
+    y = np.concatenate([per_window[j][0] for j in windows])
+    mu = np.concatenate([per_window[j][1] for j in windows])
     return fit_dispersion(y, mu, target, max_rows=INTERVAL_SAMPLE)
+
+
+def with_intervals(
+    predictions: pd.DataFrame,
+    window_dispersion: Mapping[str, Mapping[int, Dispersion]],
+    *,
+    level: str,
+    frequency: Frequency,
+) -> pd.DataFrame:
+    """The backtest's predictions (at the modelled `level` and `frequency`) with the quantile
+    columns of the forecast (`QUANTILE_COLUMNS`): each row's from the dispersion its model had
+    at its window's origin (`Evaluation.window_dispersion`)."""
+    out = predictions.copy()
+    mean = out["mean"].to_numpy(np.float64)
+    q = np.zeros((len(out), len(QUANTILES)))
+    groups = out.groupby(["model", "window", "category"], sort=False).indices
+    for key, rows in groups.items():
+        model, window, category = (str(part) for part in cast("tuple[Any, ...]", key))
+        dispersion = window_dispersion.get(model, {}).get(int(window), Dispersion())
+        alpha = dispersion.alpha(level, frequency, category)
+        q[rows] = nb_quantiles(mean[rows], alpha, QUANTILES)
+    for j, column in enumerate(QUANTILE_COLUMNS):
+        out[column] = q[:, j]
+    return out
 
 
 def level_pairs(

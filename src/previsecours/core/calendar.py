@@ -207,10 +207,109 @@ def _new_year_night(naive: pd.DatetimeIndex, frequency: Frequency) -> np.ndarray
     return np.asarray(flag, dtype=np.float64)
 
 
-def horizon_periods(text: str, frequency: Frequency) -> int:
-    """'7d' → 168 hourly periods, 7 daily, 1 weekly; '48h', '2w' likewise."""
+HORIZON_UNITS: Final[dict[str, int]] = {"h": 1, "d": 24, "w": 168}  # hours of one unit
+# Clock rules over which a zone's longest local-day span is found (`horizon_periods` without an
+# origin): a model trained today forecasts within these years.
+SPAN_YEARS: Final = (2020, 2050)
+
+
+def parse_horizon(text: str) -> tuple[int, str]:
+    """'7d' → (7, 'd'); units h (hours), d (local days), w (local weeks)."""
     match = re.fullmatch(r"\s*(\d+)\s*([hdw])\s*", str(text))
-    if not match:
+    if not match or int(match[1]) < 1:
         raise InputError(f"horizon {text!r}: expected a number and h, d or w (e.g. 7d)")
-    hours = int(match[1]) * {"h": 1, "d": 24, "w": 168}[match[2]]
-    return max(1, math.ceil(hours / PERIOD_HOURS[frequency]))
+    return int(match[1]), match[2]
+
+
+def _horizon_step(text: str, frequency: Frequency) -> tuple[int, str]:
+    """A horizon as an amount of real hours ('hour') or of local days ('day').
+
+    Hourly data: 'Nh' is N hours, 'Nd'/'Nw' are local days. Daily and weekly data: whole
+    periods (local days or weeks), rounded up, as before."""
+    n, unit = parse_horizon(text)
+    hours = n * HORIZON_UNITS[unit]
+    if frequency == "hour":
+        return (hours, "hour") if unit == "h" else (hours // 24, "day")
+    periods = max(1, math.ceil(hours / PERIOD_HOURS[frequency]))
+    return periods * PERIOD_HOURS[frequency] // 24, "day"
+
+
+def horizon_end(
+    origin: pd.Timestamp, text: str, frequency: Frequency, timezone: str
+) -> pd.Timestamp:
+    """Where a horizon from `origin` ends (exclusive): N hours later for 'Nh' on hourly data,
+    else the same local wall-clock time N local days later (DST-safe)."""
+    start = _localised(origin, timezone)
+    amount, unit = _horizon_step(text, frequency)
+    if unit == "hour":
+        return (start.tz_convert("UTC") + pd.Timedelta(hours=amount)).tz_convert(timezone)
+    return _wall_clock(start.tz_localize(None) + pd.Timedelta(days=amount), timezone)
+
+
+def horizon_origin(
+    end: pd.Timestamp, text: str, frequency: Frequency, timezone: str
+) -> pd.Timestamp:
+    """The origin whose horizon ends at `end` (`horizon_end`'s inverse): counting back."""
+    stop = _localised(end, timezone)
+    amount, unit = _horizon_step(text, frequency)
+    if unit == "hour":
+        return (stop.tz_convert("UTC") - pd.Timedelta(hours=amount)).tz_convert(timezone)
+    return _wall_clock(stop.tz_localize(None) - pd.Timedelta(days=amount), timezone)
+
+
+def horizon_periods(
+    text: str,
+    frequency: Frequency,
+    *,
+    origin: pd.Timestamp | None = None,
+    timezone: str | None = None,
+) -> int:
+    """Periods a horizon covers: '7d' → 7 daily periods, 1 weekly; 'Nh' → N hours.
+
+    Hourly data, 'Nd' / 'Nw': N local days from `origin` in `timezone` — 167, 168 or 169 hours
+    for 7d, found from the calendar (a week holding the spring or autumn clock change). Without
+    an origin, the longest span any origin gives in that zone (169 for 7d in Europe/Paris): the
+    horizon a model must be trained for, so that every such forecast is within its lags.
+    Without a zone, 24 hours a day (a zone without clock changes)."""
+    amount, unit = _horizon_step(text, frequency)
+    if unit == "hour":
+        return amount
+    if frequency != "hour":
+        return amount * 24 // PERIOD_HOURS[frequency]
+    if timezone is None:
+        return 24 * amount
+    if origin is None:
+        return _longest_span(amount, timezone)
+    first = period_of(pd.DatetimeIndex([_localised(origin, timezone)]), "hour", timezone)[0]
+    end = horizon_end(first, text, frequency, timezone)
+    return len(period_starts(first, end, "hour", timezone))
+
+
+@lru_cache(maxsize=64)
+def _longest_span(days: int, timezone: str) -> int:
+    """The most hourly periods `days` local days hold in `timezone`, over `SPAN_YEARS`."""
+    first, last = SPAN_YEARS
+    midnights = pd.date_range(f"{first}-01-01", f"{last}-12-31", freq="D")
+    starts = midnights.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+    ends = (midnights + pd.Timedelta(days=days)).tz_localize(
+        timezone, ambiguous=True, nonexistent="shift_forward"
+    )
+    hours = (ends - starts) / pd.Timedelta(hours=1)
+    return max(24 * days, math.ceil(float(np.max(hours))))
+
+
+def _wall_clock(naive: pd.Timestamp, timezone: str) -> pd.Timestamp:
+    """A local wall-clock time in `timezone`: the repeated autumn hour is its first occurrence,
+    the skipped spring hour moves forward (as `period_of` and ingest)."""
+    return naive.tz_localize(timezone, ambiguous=True, nonexistent="shift_forward")
+
+
+def local_time(text: str, timezone: str) -> pd.Timestamp:
+    """An ISO date or date-time as a time of `timezone` (local unless it carries an offset)."""
+    try:
+        parsed = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError as exc:
+        raise InputError(
+            f"{text!r}: expected a local date or time, e.g. 2017-01-02 or 2017-01-02T06:00"
+        ) from exc
+    return _localised(pd.Timestamp(parsed), timezone)

@@ -10,8 +10,12 @@ Design:
   each modelled area, so every level adds up exactly (core/hierarchy.py). With
   `allocation: top_down` the modelled areas' sum is split again by measured shares.
 - Direct multi-horizon features (lags ≥ horizon), see core/features.py.
+- Backtest windows at the given origins (`train.origins`, local times) or rolling from the end
+  of the data; a horizon in days or weeks is local days (DST-safe), and the model's horizon is
+  the longest span it can take (169 hours for 7d where clocks change).
 - Intervals: negative binomial around the mean, dispersion per level × grain fitted on the
-  backtest forecasts, coverage reported cross-fitted (core/intervals.py).
+  backtest forecasts; each backtest window's intervals (the predictions' quantiles, its
+  metrics) from the windows before it only, the final model's from all (core/intervals.py).
 - A counts-only store fixes frequency, level and categories (`history_params`).
 """
 
@@ -34,8 +38,9 @@ from previsecours.core.backtest import (
     default_levels,
     evaluate,
     run_backtest,
+    with_intervals,
 )
-from previsecours.core.calendar import PERIOD_HOURS, horizon_periods
+from previsecours.core.calendar import PERIOD_HOURS, horizon_periods, local_time
 from previsecours.core.features import (
     AreaAttributes,
     FeatureSpec,
@@ -164,9 +169,13 @@ def modelled_panel(history: History, territory: Territory, params: TrainParams) 
 
 
 def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig:
+    """The backtest `params` ask for: its windows cover `train.horizon` in the territory's local
+    calendar from each origin (`train.origins`, else rolling), and the model's horizon is the
+    longest span that horizon takes in the territory's zone."""
     frequency = params.frequency_of(territory)
+    timezone = territory.timezone
     return BacktestConfig(
-        horizon=horizon_periods(params.horizon, frequency),
+        horizon=horizon_periods(params.horizon, frequency, timezone=timezone),
         n_windows=params.n_windows,
         step=params.step,
         refit=params.refit,
@@ -174,6 +183,8 @@ def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig
         models=params.models,
         model_params=params.model_params,
         coverage_target=params.coverage_target,
+        calendar_horizon=params.horizon,
+        origins=tuple(local_time(o, timezone) for o in params.origins),
     )
 
 
@@ -251,8 +262,12 @@ def backtest(
     *,
     fitted: BacktestResult | None = None,
 ) -> BacktestOutcome:
-    """Every model over the rolling-origin windows, evaluated at every level × grain.
+    """Every model over the backtest windows, evaluated at every level × grain; the predictions
+    carry each row's quantiles (dispersion fitted on the earlier windows).
 
+    Nothing at or after a window's origin reaches its forecast: training rows and features
+    before it (core.backtest), and the allocation (`fitted_hierarchy`) is measured before the
+    first origin.
     `fitted`: the windows' fits and forecasts already made (e.g. by `window_fits` elsewhere)."""
     params = history_params(params, history, territory)
     seconds: dict[str, float] = {}
@@ -292,8 +307,17 @@ def backtest(
         timezone=territory.timezone,
         coverage_target=params.coverage_target,
     )
+    # Each row's quantiles from the dispersion known at its origin (the windows before it).
+    predictions = with_intervals(
+        result.predictions,
+        evaluation.window_dispersion,
+        level=hierarchy.model_level,
+        frequency=spec.frequency,
+    )
     seconds["evaluation"] = time.perf_counter() - t0
-    return BacktestOutcome(result, evaluation, hierarchy, spec, seconds)
+    return BacktestOutcome(
+        replace(result, predictions=predictions), evaluation, hierarchy, spec, seconds
+    )
 
 
 def scaling_history(spec: FeatureSpec) -> pd.Timedelta:

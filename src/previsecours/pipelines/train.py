@@ -18,7 +18,7 @@ horizon, modelled level, hierarchy, dispersion and the data version it was train
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -200,8 +200,22 @@ def panel_stage(settings: Settings) -> str:
     return str(training_files.write_panel(settings.paths, settings.territory.name, data))
 
 
-def backtest_stage(settings: Settings, progress: Progress | None = None) -> BacktestFiles:
-    """Backtest every model on the panel stage's file; write the backtest and DVC's metrics."""
+def with_origins(settings: Settings, origins: Sequence[str] | None) -> Settings:
+    """`settings` whose backtest runs at `origins` (local dates or times of the territory)
+    instead of `train.origins`; None: unchanged."""
+    if origins is None:
+        return settings
+    train = replace(settings.params.train, origins=tuple(origins))
+    return replace(settings, params=replace(settings.params, train=train))
+
+
+def backtest_stage(
+    settings: Settings, progress: Progress | None = None, *, origins: Sequence[str] | None = None
+) -> BacktestFiles:
+    """Backtest every model on the panel stage's file; write the backtest and DVC's metrics.
+
+    `origins`: the windows' origins (local dates or times), instead of `train.origins`."""
+    settings = with_origins(settings, origins)
     history = read_history(settings)
     territory = settings.territory
     params = history_params(settings.params.train, history, territory)

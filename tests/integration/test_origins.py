@@ -1,0 +1,163 @@
+"""Backtest origins are the per-origin route: the backtest's forecast at origin o is what
+`fit` on the history known at o, then the forecast step's `predict_levels` at o, produce.
+
+Small generated data (two coverage zones, 4.5 years: the forecast step reads every lag of the
+model, 4 years back), a few CatBoost trees on one thread (deterministic). The origins are two
+Mondays at local midnight, 167 hours apart: the first week holds the spring clock change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from previsecours.config import Params, TrainParams
+from previsecours.core.backtest import evaluate
+from previsecours.core.calendar import horizon_periods
+from previsecours.core.forecast_schema import QUANTILE_COLUMNS, QUANTILES
+from previsecours.core.generator import generate_events
+from previsecours.core.history import History
+from previsecours.core.intervals import nb_quantiles
+from previsecours.core.synthetic_territory import synthetic_territory
+from previsecours.core.training import (
+    BacktestOutcome,
+    backtest,
+    modelled_panel,
+    scaling_history,
+)
+from previsecours.paths import Paths, Project
+from previsecours.pipelines.predict import predict_levels
+from previsecours.pipelines.train import fit
+from previsecours.settings import Settings
+
+TERRITORY = synthetic_territory("origins", 3, seed=2)
+ORIGINS = ("2024-03-25", "2024-04-01")
+PARAMS = TrainParams(
+    origins=ORIGINS,
+    allocation="bottom_up",
+    train_years=0.12,
+    history_years=5.0,
+    n_windows=2,
+    models=("catboost", "seasonal_naive"),
+    catboost={"iterations": 20, "thread_count": 1, "random_seed": 0},
+)
+
+
+@pytest.fixture(scope="module")
+def history() -> History:
+    events = generate_events(TERRITORY, dt.date(2019, 10, 1), dt.date(2024, 4, 14), seed=2)
+    return History.of_events(events)
+
+
+@pytest.fixture(scope="module")
+def outcome(history: History) -> BacktestOutcome:
+    return backtest(history, TERRITORY, PARAMS, modelled_panel(history, TERRITORY, PARAMS))
+
+
+def _local(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text).tz_localize(TERRITORY.timezone)
+
+
+def test_windows_start_at_the_local_origins_and_cover_local_weeks(
+    outcome: BacktestOutcome,
+) -> None:
+    predictions = outcome.result.predictions
+    starts = predictions.groupby("window")["period_start"].agg(["min", "nunique"])
+    assert list(starts["min"]) == [_local(o) for o in ORIGINS]
+    # The week of the spring change is 167 hours, the next one 168; the model's horizon is
+    # the longest local week of the zone (an autumn one).
+    assert list(starts["nunique"]) == [167, 168]
+    assert outcome.spec.horizon == 169
+    # Allocation measured before the first origin only.
+    assert outcome.result.windows[0].origin > 0
+
+
+@pytest.mark.parametrize("window", [0, 1])
+def test_backtest_forecast_equals_the_per_origin_route(
+    outcome: BacktestOutcome, history: History, tmp_path: Path, window: int
+) -> None:
+    """`fit` on the store as it stood at o (every event before o, and the first hours of day
+    o, the day in progress, which training never reads: `History.end`), then `predict_levels`
+    at o with the counts from o on unknown — as `forecast --start o` does."""
+    origin = _local(ORIGINS[window])
+    known = history.frame[history.frame["alert_time"] < origin + pd.Timedelta(hours=6)]
+    truncated = History.of_events(known.reset_index(drop=True))
+    assert truncated.end(TERRITORY, "hour") == origin
+    project = Project.locate()
+    params = replace(Params(), train=replace(PARAMS, origins=()))
+    settings = Settings(
+        project=project,
+        paths=Paths.of_home(tmp_path, project.root),
+        territory=TERRITORY,
+        territory_file=tmp_path / "origins.yaml",
+        params=params,
+    )
+    trained = fit(settings, history=truncated, data_version="test")
+    periods = horizon_periods("7d", "hour", origin=origin, timezone=TERRITORY.timezone)
+    levels = predict_levels(
+        trained.forecaster, truncated, TERRITORY, origin, periods, "hour", history_end=origin
+    )
+    level = trained.forecaster.model_level
+    forecast = levels[(levels["level"] == level) & (levels["category"] == "ALL")]
+    forecast = forecast.sort_values(["area_code", "period_start"])
+    predictions = outcome.result.predictions
+    backtested = predictions[
+        (predictions["model"] == "catboost") & (predictions["window"] == window)
+    ].sort_values(["area_code", "period_start"])
+    assert len(backtested) == len(forecast) == periods * 2
+    assert list(backtested["period_start"]) == list(forecast["period_start"])
+    np.testing.assert_allclose(
+        backtested["mean"].to_numpy(), forecast["mean"].to_numpy(), rtol=1e-5, atol=1e-9
+    )
+
+
+def test_interval_of_each_origin_from_earlier_windows_only(
+    outcome: BacktestOutcome, history: History
+) -> None:
+    result, evaluation = outcome.result, outcome.evaluation
+    predictions = result.predictions
+    assert set(QUANTILE_COLUMNS) <= set(predictions.columns)
+    # The first window has no window before it: Poisson.
+    first = predictions[predictions["window"] == 0]
+    np.testing.assert_array_equal(
+        first[list(QUANTILE_COLUMNS)].to_numpy(),
+        nb_quantiles(first["mean"].to_numpy(np.float64), 0.0, QUANTILES),
+    )
+    assert all(
+        a == 0.0 for d in evaluation.window_dispersion.values() for a in d[0].alphas.values()
+    )
+    # The second window's dispersion is the one fitted on the first window alone.
+    only_first = replace(
+        result,
+        windows=result.windows[:1],
+        predictions=predictions[predictions["window"] == 0],
+    )
+    hierarchy = outcome.hierarchy
+    first_origin = result.windows[0]
+    start = _local(ORIGINS[0])
+    assert first_origin.origin >= 0
+    actuals = history.level_actuals(
+        TERRITORY,
+        tuple(hierarchy.levels),
+        "hour",
+        start=start - scaling_history(outcome.spec),
+        end=history.end(TERRITORY, "hour"),
+    )
+    alone = evaluate(
+        only_first,
+        modelled_panel(history, TERRITORY, PARAMS).panel.series,
+        hierarchy,
+        actuals,
+        frequency="hour",
+        timezone=TERRITORY.timezone,
+        coverage_target=PARAMS.coverage_target,
+    )
+    for model, dispersion in alone.dispersion.items():
+        assert evaluation.window_dispersion[model][1] == dispersion
+    # The final model's dispersion still uses every window.
+    assert set(evaluation.dispersion) == {"catboost", "seasonal_naive"}
