@@ -107,16 +107,18 @@ def fit(
 ) -> TrainingFit:
     """Backtest (unless `files` are given) and final fit; writes nothing but a stale data.dvc.
 
-    `history` and `data_version` come together: given by the caller (e.g. `retrain-all` reads
-    the version before it sends the fit to a worker), or read here as one `snapshot`."""
+    Without `history`, the store and its data version are read here as one `snapshot`; a
+    caller that gives the history may give the version it read with it (`data_version`)."""
+    from previsecours.adapters.versioning import data_version as data_version_of
+
     started_at = datetime.now(UTC)
     cpu, clock = time.process_time(), time.perf_counter()
     backtested = files is None
     seconds: dict[str, float] = {}
-    if history is None or data_version is None:
+    if history is None:
         version, history = snapshot(settings)
-    else:
-        version = data_version
+    else:  # the caller's history (read from the store, or made in memory by a benchmark)
+        version = data_version or data_version_of(settings.paths, settings.territory.name)
     territory = settings.territory
     data = data or panel(settings, history)
     params = history_params(settings.params.train, history, territory)
