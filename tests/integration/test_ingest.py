@@ -277,7 +277,8 @@ BAD_INPUTS = {
     "empty file": (bad_empty, ["empty"]),
     "header only": (bad_header_only, ["no data rows"]),
     "missing required column": (bad_missing_column, ["date_heure_alerte"]),
-    "wrong separator": (bad_separator, ["separator"]),
+    # No separator of ',' ';' tab anywhere: read as one column, which misses the required ones.
+    "wrong separator": (bad_separator, ["single column", "separator"]),
     "binary garbage": (bad_binary, ["binary"]),
     "truncated file": (bad_truncated, ["row 40", "truncated_row", "quarantined"]),
     "truncated parquet": (bad_truncated_parquet, ["Parquet"]),
@@ -311,6 +312,7 @@ def test_bad_input_is_rejected_with_a_clear_message_and_the_store_untouched(
 EXPECTED_CHECK = {  # the extract-level expectation (GX suite extract_table) or step that failed
     "header only": "at_least_one_row",
     "missing required column": "required_columns",
+    "wrong separator": "required_columns",
     "parquet with wrong types": "column_types",
     "truncated file": "quarantine_share",
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -11,6 +11,7 @@ import pytest
 from previsecours.config import IngestParams
 from previsecours.core.ingest import (
     SDIS91_WEEKLY,
+    SDIS91_WEEKLY_TOTALS,
     ExtractError,
     infer_frequency,
     map_counts,
@@ -138,6 +139,132 @@ def test_sdis91_weekly_preset_starts_periods_on_iso_monday(essonne: Territory) -
     assert mapped.frame["period_start"][0] == pd.Timestamp("2016-01-04", tz="Europe/Paris")
     assert mapped.frame["count_valid"].all()
     assert mapped.dropped_columns == ("ope_code_postal", "ope_nom_commune")
+
+
+def _with_mapping(territory: Territory, **changes: Any) -> Territory:
+    from dataclasses import replace
+
+    return replace(territory, mapping=replace(territory.mapping, **changes))
+
+
+def test_times_with_an_offset_are_instants_in_the_territory_zone(essonne: Territory) -> None:
+    """Before: "…Z" and "+02:00" needed a hand-written time_format (and then read as local)."""
+    iso = _with_mapping(essonne, time_format=None)
+    raw = export(
+        [
+            row("A1", "2019-05-01T18:03:00Z"),
+            row("A2", "2019-05-01T18:03:00+02:00"),
+            row("A3", "2019-05-01T18:03:00.250-04:00"),
+            row("A4", "2019-05-01T18:03:00"),  # no offset: local wall-clock time
+        ]
+    )
+    times = map_events(raw, iso, "x.csv").frame["alert_time"].dt.strftime("%H:%M").tolist()
+    assert times == ["20:03", "18:03", "00:03", "18:03"]
+    # The territory's own format is still used for rows without an offset.
+    raw = export([row("B1", "01/05/2019 18:03:00"), row("B2", "2019-05-01T18:03:00Z")])
+    times = map_events(raw, essonne, "x.csv").frame["alert_time"].dt.strftime("%H:%M").tolist()
+    assert times == ["18:03", "20:03"]
+
+
+def test_an_export_whose_z_is_local_time_says_so_in_its_mapping(essonne: Territory) -> None:
+    local = _with_mapping(essonne, time_format=None, time_zone_suffix="local")
+    raw = export([row("A1", "2019-05-01T18:03:00Z"), row("A2", "2019-03-31T02:30:00Z")])
+    mapped = map_events(raw, local, "x.csv")
+    assert mapped.frame["alert_time"].dt.strftime("%H:%M").tolist() == ["18:03", "03:00"]
+    assert mapped.dst_nonexistent == 1
+    hand_written = _with_mapping(
+        essonne, time_format="%Y-%m-%dT%H:%M:%SZ", time_zone_suffix="local"
+    )
+    frame = map_events(raw, hand_written, "x.csv").frame
+    assert frame["alert_time"].dt.strftime("%H:%M").tolist() == ["18:03", "03:00"]
+
+
+def test_constants_give_area_and_category_to_a_one_column_extract(essonne: Territory) -> None:
+    alarms = _with_mapping(
+        essonne,
+        columns={"alert_time": "tfs_alarm_time"},
+        id_from=("tfs_alarm_time",),
+        constants={"commune_code": "91228", "category": "INCU"},
+        time_format=None,
+    )
+    raw = pd.DataFrame({"tfs_alarm_time": ["2024-06-03T10:00:00", "2024-06-03T11:00:00"]})
+    mapped = map_events(raw, alarms, "alarms.csv")
+    frame = mapped.frame
+    assert frame["commune_code"].tolist() == ["91228"] * 2
+    assert frame["category"].tolist() == ["INCU"] * 2
+    assert frame["intervention_id"].nunique() == 2
+    assert mapped.dropped_columns == ()
+
+
+def test_an_events_extract_for_a_counts_only_territory_says_so(essonne: Territory) -> None:
+    counts_only = _with_mapping(essonne, columns={}, id_from=())
+    raw = export([row("A1", "01/03/2024 10:00:00")])
+    with pytest.raises(ExtractError, match=r"x\.csv: territory essonne maps no event columns"):
+        map_events(raw, counts_only, "x.csv")
+
+
+def test_weekly_totals_preset_turns_wide_weeks_into_departement_counts(
+    essonne: Territory,
+) -> None:
+    raw = pd.DataFrame(
+        {
+            "yearweek": ["201452", "201502"],  # 201501 is missing: it stays missing
+            "ACCI": ["81.0", "99.0"],
+            "AUTR": ["232.0", "63.0"],
+            "INCN": ["0.0", "0.0"],
+            "INCU": ["129.0", "87.0"],
+            "SUAP": ["1397.0", "1470.0"],
+            "ope_total": ["1839.0", "1719.0"],
+            "inc_grippe": ["10207", "25870"],
+        }
+    )
+    mapped = map_counts(raw, essonne, "w.csv", preset=SDIS91_WEEKLY_TOTALS)
+    frame = mapped.frame
+    assert mapped.frequency == "week"
+    assert len(frame) == 10
+    assert set(frame["area_code"]) == {"essonne"}
+    assert frame["row"].tolist() == [1] * 5 + [2] * 5
+    assert frame["period_start"].dt.strftime("%Y-%m-%d").unique().tolist() == [
+        "2014-12-22",
+        "2015-01-05",
+    ]
+    assert frame.loc[frame["category"] == "SUAP", "count"].tolist() == [1397.0, 1470.0]
+    assert mapped.dropped_columns == ("ope_total", "inc_grippe")
+
+
+def test_counts_name_the_departement_by_its_code_or_the_territory_name(
+    essonne: Territory,
+) -> None:
+    raw = pd.DataFrame(
+        {
+            "period_start": ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-22"],
+            "area_code": ["91", "essonne", "EVRY", "91228"],
+            "category": "SUAP",
+            "count": "3",
+        }
+    )
+    frame = map_counts(raw, essonne, "c.csv").frame
+    assert frame["area_code"].tolist() == ["essonne", "essonne", "EVRY", "91228"]
+
+
+def test_an_hourly_count_in_the_skipped_hour_is_keyed_apart_from_the_next(
+    essonne: Territory,
+) -> None:
+    """Before: both rows shifted onto 03:00 shared a key and were quarantined (duplicate_key)."""
+    raw = pd.DataFrame(
+        {
+            "period_start": [f"2024-03-31T{h:02d}:00" for h in range(5)],
+            "area_code": "91228",
+            "category": "SUAP",
+            "count": ["1", "2", "3", "4", "5"],
+        }
+    )
+    mapped = map_counts(raw, essonne, "h.csv")
+    frame = mapped.frame.iloc[1:4].reset_index(drop=True)
+    assert (mapped.frequency, mapped.dst_nonexistent) == ("hour", 1)
+    assert frame["period_gap"].tolist() == [False, True, False]
+    assert frame["period_start"][1] == frame["period_start"][2]
+    assert frame["key"].is_unique
 
 
 def test_frequency_is_inferred_from_the_smallest_gap() -> None:

@@ -136,7 +136,11 @@ DELETE = object()
     ("keys", "value", "message"),
     [
         (("extract",), DELETE, r"missing key 'extract' \(the column mapping: see docs/data-and"),
-        (("extract", "columns"), DELETE, r"missing key 'extract.columns' \(canonical column"),
+        (
+            ("extract", "colums"),
+            {"alert_time": "x"},
+            r"extract: unknown key 'colums'; a typo of 'c",
+        ),
         (("timezone",), DELETE, r"missing key 'timezone' \(an IANA time zone such as Europe"),
         (("holidays", "country"), DELETE, r"missing key 'holidays.country'"),
         (("bounding_box", "lat_min"), DELETE, r"missing key 'bounding_box.lat_min'"),
@@ -211,3 +215,67 @@ def test_a_table_row_missing_a_column_names_it(tmp_path: Path, repo_root: Path) 
     path.write_text(yaml.safe_dump(doc | {"areas": {"communes": "communes.csv"}}))
     with pytest.raises(TerritoryError, match=r"communes.csv, line 2: missing column 'population'"):
         load_territory(path)
+
+
+# ---------------------------------------------------------------- extract mapping (issue #16)
+
+
+def _extract_doc(repo_root: Path, **extract: Any) -> dict[str, Any]:
+    doc = _essonne_doc(repo_root)
+    doc["extract"] = extract
+    return doc
+
+
+def _load(tmp_path: Path, doc: dict[str, Any]) -> Territory:
+    path = tmp_path / "t.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return load_territory(path)
+
+
+def test_a_counts_only_territory_maps_no_event_columns(tmp_path: Path, repo_root: Path) -> None:
+    """Before: `extract.columns: required canonical columns not mapped: ['intervention_id']`."""
+    counts = {"period_start": "semaine", "area_code": "zone", "category": "type", "count": "n"}
+    t = _load(tmp_path, _extract_doc(repo_root, counts_columns=counts, counts_preset=None))
+    assert not t.mapping.maps_events
+    assert t.mapping.counts_columns == counts
+    essonne = load_territory(repo_root / "territories" / "essonne.yaml")
+    assert essonne.mapping.maps_events
+
+
+@pytest.mark.parametrize(
+    ("extract", "message"),
+    [
+        ({"columns": {"alert_time": "t"}}, r"not mapped: \['intervention_id', 'commune_code'"),
+        ({"columns": {"count": "n"}}, r"\['count'\] are columns of counts: map them under"),
+        ({"counts_columns": {"total": "n"}}, r"counts_columns: unknown canonical count column"),
+        ({"constants": {"alert_time": "x"}}, r"constants: \['alert_time'\] cannot be constant"),
+        (
+            {"columns": {"category": "c"}, "constants": {"category": "SUAP"}},
+            r"constants: \['category'\] are also mapped",
+        ),
+        ({"time_zone_suffix": "utc"}, r"time_zone_suffix: 'utc' is not one of offset, local"),
+    ],
+)
+def test_a_wrong_extract_mapping_is_named(
+    tmp_path: Path, repo_root: Path, extract: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(TerritoryError, match=message):
+        _load(tmp_path, _extract_doc(repo_root, **extract))
+
+
+def test_constants_complete_an_event_mapping_and_survive_writing(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    from previsecours.adapters.territory_files import write_territory
+
+    extract = {
+        "columns": {"alert_time": "tfs_alarm_time"},
+        "id_from": ["tfs_alarm_time"],
+        "constants": {"commune_code": "toronto", "category": "SUAP"},
+        "time_zone_suffix": "local",
+        "territory_codes": ["T1"],
+    }
+    t = _load(tmp_path, _extract_doc(repo_root, **extract))
+    assert t.mapping.maps_events
+    again = load_territory(write_territory(t, tmp_path / "written"))
+    assert again.mapping == t.mapping

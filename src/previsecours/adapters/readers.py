@@ -3,7 +3,8 @@
 Guarantees:
 - CSV values come back as text (nothing guessed by pandas); the encoding (UTF-8, UTF-8 with
   BOM, CP1252, Latin-1) and the separator (`,` `;` tab) are detected, never assumed, and
-  returned for the report;
+  returned for the report; a file with no separator in its header nor its first lines is one
+  column (separator None), e.g. an extract of alarm times only;
 - a last line cut short (a truncated file) is flagged in `row_complete`, not silently padded;
 - anything unreadable raises `ExtractError` with a message naming the file and, where it
   applies, the row and column: a directory, an empty file, UTF-16 text, gzip-compressed or other
@@ -30,6 +31,7 @@ _SAMPLE = 1 << 16
 FIELD_LIMIT = 131_072  # characters; Python's csv module refuses longer fields
 _GZIP_MAGIC = b"\x1f\x8b"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_ONE_COLUMN_SAMPLE_LINES = 1000  # lines after the header a one-column file is checked on
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ class RawExtract:
     frame: pd.DataFrame
     file_format: str  # csv | zip/csv | parquet
     encoding: str | None
-    separator: str | None
+    separator: str | None  # None: a one-column CSV (or Parquet)
     row_complete: pd.Series
     text_source: bool
     truncated_column: str | None = None  # the column a cut last line stops in
@@ -97,11 +99,11 @@ def _read_csv(path: Path, data: bytes, file_format: str) -> RawExtract:
     _refuse_binary(path, data)
     encoding, text = _decode(data)
     header = text.split("\n", 1)[0].rstrip("\r")
-    separator = _separator(path, header)
+    separator = _separator(path, header, text)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
-            sep=separator,
+            sep=separator or ",",  # one column: no separator in the sample, "," is harmless
             dtype=str,
             keep_default_na=False,
             na_values=[""],
@@ -113,7 +115,7 @@ def _read_csv(path: Path, data: bytes, file_format: str) -> RawExtract:
         ) from exc
     _refuse_huge_fields(path, frame)
     complete = pd.Series(True, index=pd.RangeIndex(len(frame)))
-    fields = _last_line_fields(text, separator)
+    fields = _last_line_fields(text, separator) if separator else len(frame.columns)
     cut = None
     if len(frame) and fields < len(frame.columns):
         complete.iloc[-1] = False
@@ -174,14 +176,20 @@ def _decode(data: bytes) -> tuple[str, str]:
     raise AssertionError("latin-1 decodes any byte string")  # pragma: no cover
 
 
-def _separator(path: Path, header: str) -> str:
+def _separator(path: Path, header: str, text: str) -> str | None:
+    """The header's separator; None for a one-column file (no separator in the header nor in
+    the first lines: an alarm-times-only extract). A header without one above lines with one
+    is refused."""
     counts = {sep: header.count(sep) for sep in SEPARATORS}
     best = max(counts, key=lambda s: counts[s])
     if counts[best] == 0:
-        raise ExtractError(
-            f"{path}: no column separator found in the header {header[:80]!r} "
-            "(expected ',' ';' or tab)"
-        )
+        lines = text[:_SAMPLE].splitlines()[1:_ONE_COLUMN_SAMPLE_LINES]
+        if any(sep in line for line in lines for sep in SEPARATORS):
+            raise ExtractError(
+                f"{path}: no column separator found in the header {header[:80]!r} "
+                "(expected ',' ';' or tab)"
+            )
+        return None
     return best
 
 

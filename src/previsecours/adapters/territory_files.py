@@ -146,6 +146,38 @@ def _categories(value: Any) -> tuple[str, ...]:
     return tuple(str(c) for c in value)
 
 
+_EXTRACT_KEYS = (
+    "columns",
+    "counts_columns",
+    "constants",
+    "categories",
+    "time_format",
+    "time_zone_suffix",
+    "category_pattern",
+    "station_pattern",
+    "counts_preset",
+    "id_from",
+    "territory_codes",
+)
+
+
+def _extract_section(value: Any) -> Mapping[str, Any]:
+    """The `extract:` mapping; an unknown key is named (with its near miss): a misspelt
+    `columns` must not quietly make a counts-only territory."""
+    extract = _mapping(value, "extract")
+    for key in extract:
+        if key not in _EXTRACT_KEYS:
+            near = difflib.get_close_matches(str(key), _EXTRACT_KEYS, n=1)
+            typo = f"; a typo of {near[0]!r}?" if near else ""
+            known = ", ".join(_EXTRACT_KEYS)
+            raise TerritoryError(f"extract: unknown key {key!r}{typo} (keys: {known}; see {DOCS})")
+    return extract
+
+
+def _names(extract: Mapping[str, Any], key: str) -> dict[str, str]:
+    return {str(k): str(v) for k, v in _mapping(extract.get(key), f"extract.{key}").items()}
+
+
 def _build(doc: dict[str, Any], base: Path) -> Territory:
     name = _required(doc, "name")
     timezone = _required(doc, "timezone")
@@ -153,8 +185,8 @@ def _build(doc: dict[str, Any], base: Path) -> Territory:
     country = _required(holidays, "country", "holidays.")
     bounding_box = _bounding_box(_required(doc, "bounding_box"))
     categories = _categories(_required(doc, "categories"))
-    extract = _mapping(_required(doc, "extract"), "extract")
-    columns = _mapping(_required(extract, "columns", "extract."), "extract.columns")
+    extract = _extract_section(_required(doc, "extract"))
+    columns = _mapping(extract.get("columns"), "extract.columns")
     areas = _mapping(doc.get("areas"), "areas")
     geometry = _mapping(doc.get("geometry"), "geometry")
     return Territory(
@@ -178,6 +210,10 @@ def _build(doc: dict[str, Any], base: Path) -> Territory:
             station_pattern=extract.get("station_pattern"),
             counts_preset=extract.get("counts_preset"),
             id_from=tuple(str(c) for c in extract.get("id_from") or ()),
+            counts_columns=_names(extract, "counts_columns"),
+            constants=_names(extract, "constants"),
+            territory_codes=tuple(str(c) for c in extract.get("territory_codes") or ()),
+            time_zone_suffix=str(extract.get("time_zone_suffix") or "offset"),
         ),
         communes=_table(base, areas.get("communes"), _commune),
         stations=_table(base, areas.get("stations"), _station),
@@ -357,16 +393,23 @@ def write_territory(territory: Territory, directory: Path) -> Path:
 
 def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
     m = t.mapping
-    extract: dict[str, Any] = {"columns": dict(m.columns), "categories": dict(m.categories)}
+    extract: dict[str, Any] = {"columns": dict(m.columns)} if m.columns else {}
+    extract["categories"] = dict(m.categories)
     optional = {
         "time_format": m.time_format,
         "category_pattern": m.category_pattern,
         "station_pattern": m.station_pattern,
         "counts_preset": m.counts_preset,
+        "time_zone_suffix": m.time_zone_suffix if m.time_zone_suffix != "offset" else None,
     }
     extract |= {k: v for k, v in optional.items() if v is not None}
     if m.id_from:
         extract["id_from"] = list(m.id_from)
+    for key, value in (("counts_columns", m.counts_columns), ("constants", m.constants)):
+        if value:
+            extract[key] = dict(value)
+    if m.territory_codes:
+        extract["territory_codes"] = list(m.territory_codes)
     box = t.bounding_box
     covariates = {
         c.name: {

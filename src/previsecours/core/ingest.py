@@ -4,9 +4,13 @@
 - only canonical columns (plus a few helper columns validation needs: the 1-based data `row`,
   the raw time text, the time as epoch seconds, flags) come out; every other export column is
   listed by NAME in `dropped_columns`, its values never leave this module;
-- times are local to the territory and DST-safe: an ambiguous wall-clock time (the repeated
-  autumn hour) is taken as its first occurrence, a non-existent one (the skipped spring hour) is
-  shifted forward, and both are counted;
+- times are local to the territory and DST-safe: a time with a UTC offset (`Z`, `+02:00`) is
+  that instant in the territory's zone (unless the mapping says the export's suffix is local
+  wall-clock time: `time_zone_suffix: local`); of naive wall-clock times, an ambiguous one (the
+  repeated autumn hour) is taken as its first occurrence, a non-existent one (the skipped
+  spring hour) is shifted forward, and both are counted. An hourly count in the skipped hour is
+  flagged (`period_gap`) with a key of its own, so that the pipeline adds it to the hour it
+  shifts to instead of quarantining both as duplicates;
 - a problem with a single row never raises: it shows in the helper columns and validation turns
   it into a row-level reason. Only a problem with the whole extract raises `ExtractError`, whose
   message names the file and the column.
@@ -15,6 +19,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -22,7 +27,12 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from previsecours.core.schema import CANONICAL_COLUMNS, FREQUENCIES, REQUIRED_COLUMNS
+from previsecours.core.schema import (
+    CANONICAL_COLUMNS,
+    COUNT_COLUMNS,
+    FREQUENCIES,
+    REQUIRED_COLUMNS,
+)
 from previsecours.core.territory import Territory
 from previsecours.errors import InputError
 
@@ -41,7 +51,18 @@ SDIS91_WEEKLY_COLUMNS: Final = (
     "nb_ope",
 )
 _SDIS91_DESCRIPTIVE: Final = ("ope_code_postal", "ope_nom_commune")  # not needed, dropped
-COUNTS_PRESETS: Final = (SDIS91_WEEKLY,)
+# SDIS 91's département-wide weekly totals: one row a week (`yearweek` = ISO YYYYWW), a column
+# per category (wide); other columns (ope_total, covariates) are dropped.
+SDIS91_WEEKLY_TOTALS: Final = "sdis91-weekly-totals"
+SDIS91_TOTALS_WEEK: Final = "yearweek"
+SDIS91_TOTALS_CATEGORIES: Final = ("ACCI", "AUTR", "INCN", "INCU", "SUAP")
+COUNTS_PRESETS: Final = (SDIS91_WEEKLY, SDIS91_WEEKLY_TOTALS)
+# A time ending in a UTC offset: `Z`, `UTC`, `+02:00`, `+0200`, `-05` after the clock time.
+_OFFSET_SUFFIX: Final = re.compile(
+    r"^(?P<wall>.*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?P<offset>Z|UTC|[+-]\d{2}(?::?\d{2})?)$",
+    re.IGNORECASE,
+)
+_DEPARTEMENT: Final = re.compile(r"^(?:\d{2}|2[AB])\d{3}$")
 
 
 class ExtractError(InputError, ValueError):
@@ -53,16 +74,66 @@ class ExtractError(InputError, ValueError):
         self.check = check
 
 
-def required_export_columns(territory: Territory, kind: str, preset: str | None) -> list[str]:
-    """The export columns an extract of `kind` (events or counts) cannot do without."""
+def required_export_columns(
+    territory: Territory, kind: str, preset: str | None, source: str = "extract"
+) -> list[str]:
+    """The export columns an extract of `kind` (events or counts) cannot do without.
+
+    An events extract for a territory that maps no event columns (counts only) raises
+    `ExtractError` saying so."""
     if kind == "counts":
         if preset == SDIS91_WEEKLY:
             return [
                 c for c in SDIS91_WEEKLY_COLUMNS if c not in ("ope_code_postal", "ope_nom_commune")
             ]
-        return ["period_start", "area_code", "category", "count"]
+        if preset == SDIS91_WEEKLY_TOTALS:
+            return [SDIS91_TOTALS_WEEK, *SDIS91_TOTALS_CATEGORIES]
+        names = counts_column_names(territory)
+        return [names[c] for c in COUNT_COLUMNS if c in names]
+    require_event_mapping(territory, source)
     columns = territory.mapping.columns
     return [columns[c] for c in REQUIRED_COLUMNS if c in columns] + list(territory.mapping.id_from)
+
+
+def require_event_mapping(territory: Territory, source: str) -> None:
+    """A counts-only territory (no `extract.columns`) cannot take an events extract."""
+    if not territory.mapping.maps_events:
+        raise ExtractError(
+            f"{source}: territory {territory.name} maps no event columns (its extract.columns "
+            "is empty: it takes counts only); ingest this file with --format counts, or map "
+            "the export's event columns under extract.columns",
+            "required_columns",
+        )
+
+
+def counts_column_names(territory: Territory) -> dict[str, str]:
+    """Canonical count column → the export's name (extract.counts_columns, else the canonical
+    name); a column the mapping makes constant is not read."""
+    mapping = territory.mapping
+    return {
+        c: mapping.counts_columns.get(c, c) for c in COUNT_COLUMNS if c not in mapping.constants
+    }
+
+
+def territory_area_codes(territory: Territory) -> frozenset[str]:
+    """The codes a counts export may give the whole territory: its name, the mapping's
+    `territory_codes`, and a French département's code when every commune is an INSEE code of
+    one département (91xxx → "91"; overseas 97xxx → "971"…)."""
+    codes = {territory.name, *territory.mapping.territory_codes}
+    communes = [c.code for c in territory.communes]
+    if communes and all(_DEPARTEMENT.match(c) for c in communes):
+        width = 3 if communes[0].startswith("97") else 2
+        prefixes = {c[:width] for c in communes}
+        if len(prefixes) == 1:
+            codes |= prefixes
+    return frozenset(codes)
+
+
+def counts_area_codes(territory: Territory) -> list[str]:
+    """Every area code a counts extract may hold: communes, coverage zones, the territory."""
+    return sorted(
+        territory.commune_codes | set(territory.coverage_zones) | territory_area_codes(territory)
+    )
 
 
 def missing_columns_message(found: list[str], needed: list[str], source: str) -> str:
@@ -106,13 +177,18 @@ def map_events(
     """
     mapping = territory.mapping
     columns = dict(mapping.columns)
-    _require(raw, required_export_columns(territory, "events", None), source)
+    _require(raw, required_export_columns(territory, "events", None, source), source)
     if not text_source:
         _check_types(raw, columns, source)
     n = len(raw)
     out = pd.DataFrame(index=pd.RangeIndex(n))
     out["intervention_id"] = _intervention_ids(raw, columns, mapping.id_from)
-    times = _local_times(raw[columns["alert_time"]], mapping.time_format, territory.timezone)
+    times = _local_times(
+        raw[columns["alert_time"]],
+        mapping.time_format,
+        territory.timezone,
+        suffix=mapping.time_zone_suffix,
+    )
     _require_some_times(
         times,
         source,
@@ -120,11 +196,15 @@ def map_events(
         _expected_format(territory, iso_first=False),
     )
     out["alert_time"] = times.local
-    out["commune_code"] = _text(raw[columns["commune_code"]])
-    out["category"] = _categories(
-        raw[columns["category"]], mapping.category_pattern, mapping.categories
-    )
-    out["station_code"] = _optional_station(raw, columns, mapping.station_pattern)
+    constants = mapping.constants
+    out["commune_code"] = _text(_column_or_constant(raw, "commune_code", columns, constants))
+    category = _column_or_constant(raw, "category", columns, constants)
+    pattern = None if "category" in constants else mapping.category_pattern
+    out["category"] = _categories(category, pattern, mapping.categories)
+    if "station_code" in constants:
+        out["station_code"] = _constant_text(len(raw), constants["station_code"])
+    else:
+        out["station_code"] = _optional_station(raw, columns, mapping.station_pattern)
     for name in _NUMBER_COLUMNS:
         out[name] = _optional_number(raw, columns.get(name))
     out[ROW] = np.arange(1, n + 1, dtype="int64")
@@ -139,6 +219,15 @@ def map_events(
         dst_ambiguous=times.ambiguous,
         dst_nonexistent=times.nonexistent,
     )
+
+
+def _column_or_constant(
+    raw: pd.DataFrame, canonical: str, columns: Mapping[str, str], constants: Mapping[str, str]
+) -> pd.Series:
+    """The export's column for `canonical`, or the mapping's constant for every row."""
+    if canonical in constants:
+        return _constant_text(len(raw), constants[canonical])
+    return raw[columns[canonical]]
 
 
 def _intervention_ids(
@@ -197,35 +286,24 @@ def map_counts(
     frequency: str | None = None,
     row_complete: pd.Series | None = None,
 ) -> MappedExtract:
-    """Map a counts export (canonical COUNT_COLUMNS, or a known preset) for validation."""
+    """Map a counts export (canonical COUNT_COLUMNS, the territory's `counts_columns`, or a
+    known preset) for validation.
+
+    A wide preset (one row a period, a column per category) becomes one row per period ×
+    category, each keeping its source `row`. An area code naming the whole territory (its
+    département code, say) is recoded as the territory's name, the département level's code.
+    """
     if preset is not None and preset not in COUNTS_PRESETS:
         raise ExtractError(f"{source}: unknown counts preset {preset!r} (known: {COUNTS_PRESETS})")
-    n = len(raw)
-    out = pd.DataFrame(index=pd.RangeIndex(n))
-    if preset == SDIS91_WEEKLY:
-        _require(raw, required_export_columns(territory, "counts", preset), source)
-        week = _text(raw["ope_semaine"]).str.zfill(2)
-        period_text = _text(raw["ope_annee"]).str.cat(week, sep="-W")
-        naive = pd.to_datetime(period_text + "-1", format="%G-W%V-%u", errors="coerce")
-        area, category, count = raw["ope_code_insee"], raw["ope_categorie"], raw["nb_ope"]
-        frequency = "week"
-        used = set(SDIS91_WEEKLY_COLUMNS) - {"ope_code_postal", "ope_nom_commune"}
-    else:
-        _require(raw, required_export_columns(territory, "counts", None), source)
-        period_text = _text(raw["period_start"])
-        # ISO 8601 is the canonical form; the service's own time format is tried second.
-        naive = _parse_naive(raw["period_start"], None)
-        if territory.mapping.time_format:
-            own = _parse_naive(raw["period_start"], territory.mapping.time_format)
-            naive = naive.fillna(own)
-        area, category, count = raw["area_code"], raw["category"], raw["count"]
-        used = {"period_start", "area_code", "category", "count"}
-    times = _localise(period_text, naive, territory.timezone)
-    if preset == SDIS91_WEEKLY:
+    _require(raw, required_export_columns(territory, "counts", preset), source)
+    part = _counts_source(raw, territory, preset, row_complete)
+    times, area, category, count = part.times, part.area, part.category, part.count
+    frequency = frequency or part.frequency
+    if preset is not None:
         _require_some_times(
             times,
             source,
-            "ope_annee/ope_semaine pairs",
+            "period starts" if preset == SDIS91_WEEKLY_TOTALS else "ope_annee/ope_semaine pairs",
             f"an ISO year and week (preset {preset})",
             "is it an export of that preset?",
         )
@@ -235,32 +313,122 @@ def map_counts(
     frequency = frequency or infer_frequency(times.local, source)
     if frequency not in FREQUENCIES:
         raise ExtractError(f"{source}: frequency {frequency!r} is not one of {FREQUENCIES}")
+    out = pd.DataFrame(index=pd.RangeIndex(len(part.rows)))
     out["period_start"] = times.local
-    out["area_code"] = _text(area)
+    whole = territory_area_codes(territory)
+    area_text = _text(area)
+    out["area_code"] = area_text.mask(area_text.isin(whole), territory.name)
     out["category"] = _categories(category, None, territory.mapping.categories)
     numbers = pd.to_numeric(count if not _is_text(count) else _text(count), errors="coerce")
     out["count"] = numbers.astype("float64").reset_index(drop=True)
-    out[ROW] = np.arange(1, n + 1, dtype="int64")
+    out[ROW] = part.rows
     out["period_text"] = times.text
     out["period_epoch_s"] = _epoch_seconds(times.local)
     out["period_parsable"] = (times.text.isna() | times.local.notna()).to_numpy(dtype=bool)
     out["period_aligned"] = _aligned(times.local, frequency)
     out["count_valid"] = _whole_non_negative(out["count"])
+    # A count in the skipped spring hour is the service's way of writing the hour after it:
+    # flagged, and keyed apart so that it is added to that hour, not quarantined with it.
+    out["period_gap"] = times.gap & (frequency == "hour")
     out["key"] = (
         out["period_epoch_s"].astype("string").fillna("")
         + "|"
         + out["area_code"].fillna("")
         + "|"
         + out["category"].fillna("")
+        + pd.Series(np.where(out["period_gap"], "|skipped-hour", ""), dtype="string")
     )
-    out["row_complete"] = _complete(row_complete, n)
+    out["row_complete"] = part.complete
     return MappedExtract(
         frame=out,
-        dropped_columns=tuple(c for c in raw.columns if c not in used),
+        dropped_columns=tuple(str(c) for c in raw.columns if c not in part.used),
         dst_ambiguous=times.ambiguous,
         dst_nonexistent=times.nonexistent,
         frequency=frequency,
     )
+
+
+@dataclass(frozen=True)
+class _CountsSource:
+    """What a counts export holds, one entry per (long) row, before it is checked."""
+
+    times: _Times
+    area: pd.Series
+    category: pd.Series
+    count: pd.Series
+    rows: np.ndarray[Any, np.dtype[np.int64]]  # 1-based source row of each long row
+    complete: np.ndarray[Any, np.dtype[np.bool_]]
+    used: frozenset[str]
+    frequency: str | None = None  # fixed by a preset
+
+
+def _counts_source(
+    raw: pd.DataFrame, territory: Territory, preset: str | None, row_complete: pd.Series | None
+) -> _CountsSource:
+    n = len(raw)
+    rows = np.arange(1, n + 1, dtype="int64")
+    complete = _complete(row_complete, n)
+    constants = territory.mapping.constants
+    if preset == SDIS91_WEEKLY:
+        week = _text(raw["ope_semaine"]).str.zfill(2)
+        period_text = _text(raw["ope_annee"]).str.cat(week, sep="-W")
+        naive = pd.to_datetime(period_text + "-1", format="%G-W%V-%u", errors="coerce")
+        return _CountsSource(
+            _localise(period_text, naive, territory.timezone),
+            raw["ope_code_insee"],
+            raw["ope_categorie"],
+            raw["nb_ope"],
+            rows,
+            complete,
+            frozenset(SDIS91_WEEKLY_COLUMNS) - set(_SDIS91_DESCRIPTIVE),
+            "week",
+        )
+    if preset == SDIS91_WEEKLY_TOTALS:  # wide → long: row-major, week by week
+        k = len(SDIS91_TOTALS_CATEGORIES)
+        week_text = _text(raw[SDIS91_TOTALS_WEEK]).str.replace(r"\.0+$", "", regex=True)
+        naive = pd.to_datetime(week_text + "1", format="%G%V%u", errors="coerce")
+        wide = raw.loc[:, list(SDIS91_TOTALS_CATEGORIES)].astype("string")
+        count = pd.Series(wide.to_numpy().ravel(), dtype="string")
+        return _CountsSource(
+            _localise(week_text, naive, territory.timezone).repeat(k),
+            _constant_text(n * k, constants.get("area_code", territory.name)),
+            pd.Series(np.tile(np.asarray(SDIS91_TOTALS_CATEGORIES, dtype=object), n)),
+            count,
+            np.repeat(rows, k),
+            np.repeat(complete, k),
+            frozenset({SDIS91_TOTALS_WEEK, *SDIS91_TOTALS_CATEGORIES}),
+            "week",
+        )
+    names = counts_column_names(territory)
+    # ISO 8601 is the canonical form; the service's own time format is tried second.
+    times = _local_times(
+        raw[names["period_start"]],
+        territory.mapping.time_format,
+        territory.timezone,
+        suffix=territory.mapping.time_zone_suffix,
+        iso_first=True,
+    )
+    return _CountsSource(
+        times,
+        _counts_column(raw, "area_code", names, constants),
+        _counts_column(raw, "category", names, constants),
+        raw[names["count"]],
+        rows,
+        complete,
+        frozenset(names.values()),
+    )
+
+
+def _constant_text(n: int, value: str) -> pd.Series:
+    return pd.Series([value] * n, index=pd.RangeIndex(n), dtype="string")
+
+
+def _counts_column(
+    raw: pd.DataFrame, canonical: str, names: Mapping[str, str], constants: Mapping[str, str]
+) -> pd.Series:
+    if canonical in constants:
+        return _constant_text(len(raw), constants[canonical])
+    return raw[names[canonical]]
 
 
 def infer_frequency(starts: pd.Series, source: str) -> str:
@@ -314,17 +482,74 @@ class _Times:
     local: pd.Series
     ambiguous: int
     nonexistent: int
+    gap: np.ndarray[Any, np.dtype[np.bool_]]  # naive times in the skipped spring hour
+
+    def repeat(self, k: int) -> _Times:
+        """Each time `k` times in a row (a wide row becoming k long ones); DST counts kept."""
+        return _Times(
+            self.text.repeat(k).reset_index(drop=True),
+            self.local.repeat(k).reset_index(drop=True),
+            self.ambiguous,
+            self.nonexistent,
+            np.repeat(self.gap, k),
+        )
 
 
-def _local_times(values: pd.Series, time_format: str | None, timezone: str) -> _Times:
+def _local_times(
+    values: pd.Series,
+    time_format: str | None,
+    timezone: str,
+    *,
+    suffix: str = "offset",
+    iso_first: bool = False,
+) -> _Times:
+    """Times of the territory's zone from an export column.
+
+    Typed date-times (Parquet) are instants when tz-aware, wall-clock time otherwise. Text with
+    a UTC offset suffix (`Z`, `+02:00`) is an instant (ISO 8601, or the territory's format if
+    it reads offsets), unless `suffix` is "local": the suffix is then ignored and the clock time
+    read as local. Other text is local wall-clock time in the territory's format (ISO 8601
+    when it gives none; ISO 8601 first, then its format, when `iso_first`).
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
         text = values.astype("string").reset_index(drop=True)
         if values.dt.tz is not None:
             local = values.dt.tz_convert(timezone).dt.as_unit("s").reset_index(drop=True)
-            return _Times(text, local, 0, 0)
+            return _Times(text, local, 0, 0, np.zeros(len(local), dtype=bool))
         return _localise(text, values.reset_index(drop=True), timezone)
     text = _text(values)
-    return _localise(text, _parse_naive(text, time_format), timezone)
+    parts = text.str.extract(_OFFSET_SUFFIX)
+    suffixed = parts["offset"].notna().to_numpy(dtype=bool)
+    formats: list[str | None] = [None, time_format] if iso_first and time_format else [time_format]
+    if suffix == "local":  # the clock time as written; a literal Z in the format still matches
+        naive = _first_parse(text, formats)
+        naive = naive.fillna(_first_parse(parts["wall"].astype("string"), formats))
+        return _localise(text, naive, timezone)
+    offset_rows = pd.Series(suffixed)
+    naive = _first_parse(text.mask(offset_rows), formats)
+    times = _localise(text, naive, timezone)
+    if not suffixed.any():
+        return times
+    instants = _parse_instants(text.where(offset_rows), time_format)
+    local = times.local.where(~offset_rows, instants.dt.tz_convert(timezone).dt.as_unit("s"))
+    return _Times(text, local, times.ambiguous, times.nonexistent, times.gap)
+
+
+def _first_parse(text: pd.Series, formats: list[str | None]) -> pd.Series:
+    """Naive times: the first format that parses each value."""
+    parsed = _parse_naive(text, formats[0])
+    for fmt in formats[1:]:
+        parsed = parsed.fillna(_parse_naive(text, fmt))
+    return parsed
+
+
+def _parse_instants(text: pd.Series, time_format: str | None) -> pd.Series:
+    """UTC instants of times written with an offset: ISO 8601, then the territory's format."""
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    if time_format:
+        own = pd.to_datetime(text, format=time_format, utc=True, errors="coerce")
+        parsed = parsed.fillna(own)
+    return parsed.dt.as_unit("s").reset_index(drop=True)
 
 
 def _expected_format(territory: Territory, *, iso_first: bool) -> str:
@@ -355,10 +580,11 @@ def _require_some_times(
 
 
 def _parse_naive(values: pd.Series, time_format: str | None) -> pd.Series:
+    """Wall-clock times as written (an offset a format reads is dropped, the clock kept)."""
     text = values if not _is_text(values) else _text(values)
     parsed = pd.to_datetime(text, format=time_format or "ISO8601", errors="coerce")
     if parsed.dt.tz is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed = parsed.dt.tz_localize(None)
     return parsed.reset_index(drop=True)
 
 
@@ -370,11 +596,13 @@ def _localise(text: pd.Series, naive: pd.Series, timezone: str) -> _Times:
     strict_fold = naive.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="shift_forward")
     strict_gap = naive.dt.tz_localize(timezone, ambiguous=first, nonexistent="NaT")
     local = naive.dt.tz_localize(timezone, ambiguous=first, nonexistent="shift_forward")
+    gap = strict_gap.isna().to_numpy() & present
     return _Times(
         text=text.reset_index(drop=True),
         local=local,
         ambiguous=int((strict_fold.isna().to_numpy() & present).sum()),
-        nonexistent=int((strict_gap.isna().to_numpy() & present).sum()),
+        nonexistent=int(gap.sum()),
+        gap=gap,
     )
 
 

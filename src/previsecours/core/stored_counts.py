@@ -4,8 +4,9 @@ Some services publish counts, not interventions (SDIS 91's open data: weekly cou
 and category; or département-wide weekly totals). Such a store can still be modelled, at the
 counts' own frequency and level:
 - the level is read from the area codes: all communes of the territory → `commune`; all
-  coverage zones → `station`; the territory's name, or a single other code (a département code
-  such as "91") → `departement`, recoded as the territory's name like every département row;
+  coverage zones (one zone included) → `station`; the territory's name, or a single code that
+  is neither (a département code such as "91" stored before ingest recoded it) →
+  `departement`, recoded as the territory's name like every département row;
   several codes of a territory that lists no areas → `commune` (its areas are the data's);
 - the panel keeps what is unknown unknown: a period with no row at all (a week missing from the
   source) is NaN for every series, never zero; in a period that has rows, a series without a row
@@ -40,7 +41,8 @@ def period_frequency(starts: pd.DatetimeIndex) -> Frequency:
 def counts_level(territory: Territory, areas: list[str]) -> str:
     """The level of the stored counts' area codes (see the module docstring)."""
     codes = set(areas)
-    if codes == {territory.name} or (len(codes) == 1 and not codes & territory.commune_codes):
+    known = territory.commune_codes | set(territory.coverage_zones)
+    if codes == {territory.name} or (len(codes) == 1 and not codes & known):
         return "departement"
     if territory.communes and codes <= territory.commune_codes:
         return "commune"

@@ -68,6 +68,12 @@ class CoverageShare:
     share_pct: float
 
 
+# What `extract.constants` may fix for every row: the areas and the kind, never a time or an id.
+EVENT_CONSTANTS = frozenset({"commune_code", "category", "station_code"})
+COUNTS_CONSTANTS = frozenset({"area_code"})  # `category` serves both forms
+TIME_ZONE_SUFFIXES = ("offset", "local")
+
+
 @dataclass(frozen=True)
 class ExtractMapping:
     """How a service's export turns into the canonical extract.
@@ -78,6 +84,17 @@ class ExtractMapping:
     `categories` maps export codes to canonical categories. `id_from`, for an export without
     an intervention id, names the export columns whose values together identify a row: the id
     is then derived from them (a stable hash), so re-ingesting the same rows never duplicates.
+
+    `columns` may be empty: the territory then takes counts only (its service publishes no
+    events), and an events ingest says so. `counts_columns` maps the aggregated form's names
+    (period_start, area_code, category, count) to a counts export's (unmapped: the canonical
+    name). `constants` gives a canonical column one value for every row when the export has no
+    such column (an alarm-times-only extract: `{commune_code: toronto, category: FIRE}`).
+    `territory_codes` are the codes that name the whole territory in a counts export, besides
+    its name (a French département's code such as "91" is recognised from its communes).
+    `time_zone_suffix` says what an offset suffix on a time means: "offset" (default: a UTC
+    offset, `Z` = UTC, converted to the territory's zone) or "local" (the export writes local
+    wall-clock time with a `Z` or an offset it does not mean).
     """
 
     columns: Mapping[str, str]
@@ -87,6 +104,15 @@ class ExtractMapping:
     station_pattern: str | None = None
     counts_preset: str | None = None
     id_from: tuple[str, ...] = ()
+    counts_columns: Mapping[str, str] = field(default_factory=dict)
+    constants: Mapping[str, str] = field(default_factory=dict)
+    territory_codes: tuple[str, ...] = ()
+    time_zone_suffix: str = "offset"
+
+    @property
+    def maps_events(self) -> bool:
+        """False for a counts-only territory (no event column mapped)."""
+        return bool(self.columns) or bool(self.id_from)
 
 
 @dataclass(frozen=True)
@@ -262,12 +288,34 @@ def _check_inside(box: BoundingBox, what: str, lat: float, lon: float) -> None:
 
 
 def _check_mapping(m: ExtractMapping, categories: tuple[str, ...]) -> None:
-    from previsecours.core.schema import REQUIRED_COLUMNS
+    from previsecours.core.schema import COUNT_COLUMNS, REQUIRED_COLUMNS
 
-    derived = {"intervention_id"} if m.id_from else set()
+    misplaced = sorted(set(m.columns) & (set(COUNT_COLUMNS) - set(REQUIRED_COLUMNS)))
+    if misplaced:
+        raise TerritoryError(
+            f"extract.columns: {misplaced} are columns of counts: map them under "
+            "extract.counts_columns (extract.columns maps an events export)"
+        )
+    unknown_counts = sorted(set(m.counts_columns) - set(COUNT_COLUMNS))
+    if unknown_counts:
+        raise TerritoryError(
+            f"extract.counts_columns: unknown canonical count column(s) {unknown_counts} "
+            f"(known: {list(COUNT_COLUMNS)})"
+        )
+    _check_constants(m)
+    if m.time_zone_suffix not in TIME_ZONE_SUFFIXES:
+        raise TerritoryError(
+            f"extract.time_zone_suffix: {m.time_zone_suffix!r} is not one of "
+            f"{', '.join(TIME_ZONE_SUFFIXES)}"
+        )
+    derived = ({"intervention_id"} if m.id_from else set()) | set(m.constants)
     missing = [c for c in REQUIRED_COLUMNS if c not in m.columns and c not in derived]
-    if missing:
-        raise TerritoryError(f"extract.columns: required canonical columns not mapped: {missing}")
+    if missing and m.maps_events:  # no event column at all: a counts-only territory
+        raise TerritoryError(
+            f"extract.columns: required canonical columns not mapped: {missing} (a territory "
+            "whose service publishes counts only maps no event columns: leave extract.columns "
+            "out)"
+        )
     unknown = sorted({v for v in m.categories.values() if v not in categories})
     if unknown:
         raise TerritoryError(f"extract.categories: maps to undeclared categories {unknown}")
@@ -282,6 +330,21 @@ def _check_mapping(m: ExtractMapping, categories: tuple[str, ...]) -> None:
                 raise TerritoryError(f"extract.{key}: invalid regex {pattern!r}: {exc}") from exc
             if compiled.groups < 1:
                 raise TerritoryError(f"extract.{key}: {pattern!r} needs one capturing group")
+
+
+def _check_constants(m: ExtractMapping) -> None:
+    allowed = EVENT_CONSTANTS | COUNTS_CONSTANTS
+    unknown = sorted(set(m.constants) - allowed)
+    if unknown:
+        raise TerritoryError(
+            f"extract.constants: {unknown} cannot be constant (allowed: {sorted(allowed)})"
+        )
+    both = sorted(set(m.constants) & (set(m.columns) | set(m.counts_columns)))
+    if both:
+        raise TerritoryError(f"extract.constants: {both} are also mapped to an export column")
+    empty = sorted(k for k, v in m.constants.items() if not str(v).strip())
+    if empty:
+        raise TerritoryError(f"extract.constants: {empty} have no value")
 
 
 def _check_shares(t: Territory) -> None:
