@@ -135,11 +135,16 @@ def test_origins_outside_the_data_are_refused(origin: str, message: str) -> None
         backtest_windows(starts, config, "hour", TZ)
 
 
-def test_a_window_longer_than_the_model_horizon_is_refused() -> None:
+def test_a_window_longer_than_the_model_horizon_is_cut_to_it() -> None:
+    """The autumn week's 169th hour reads the window's first hour at the one-week lag: it is
+    not backtested (the model keeps its nominal 168-hour horizon and one-week lags)."""
     starts = _hours("2024-09-02", "2024-11-11")
-    config = BacktestConfig(horizon=168, calendar_horizon="7d")  # the autumn week is 169
-    with pytest.raises(ValueError, match="more than the model's horizon"):
-        backtest_windows(starts, config, "hour", TZ)
+    config = BacktestConfig(horizon=168, calendar_horizon="7d", n_windows=4)
+    windows = backtest_windows(starts, config, "hour", TZ)
+    change = pd.Timestamp("2024-10-27", tz=TZ)
+    autumn = [w for w in windows if starts[w.origin] <= change < starts[w.end - 1]]
+    assert len(autumn) == 1 and autumn[0].end - autumn[0].origin == 168
+    assert all(w.end - w.origin <= 168 for w in windows)
 
 
 def test_fits_at_explicit_origins_see_only_targets_before_them(

@@ -11,8 +11,8 @@ Design:
   `allocation: top_down` the modelled areas' sum is split again by measured shares.
 - Direct multi-horizon features (lags ≥ horizon), see core/features.py.
 - Backtest windows at the given origins (`train.origins`, local times) or rolling from the end
-  of the data; a horizon in days or weeks is local days (DST-safe), and the model's horizon is
-  the longest span it can take (169 hours for 7d where clocks change).
+  of the data; a horizon in days or weeks is local days (DST-safe), the model's horizon the
+  nominal one (168 hours for 7d: the one-week lags stay features).
 - Intervals: negative binomial around the mean, dispersion per level × grain fitted on the
   backtest forecasts; each backtest window's intervals (the predictions' quantiles, its
   metrics) from the windows before it only, the final model's from all (core/intervals.py).
@@ -170,12 +170,13 @@ def modelled_panel(history: History, territory: Territory, params: TrainParams) 
 
 def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig:
     """The backtest `params` ask for: its windows cover `train.horizon` in the territory's local
-    calendar from each origin (`train.origins`, else rolling), and the model's horizon is the
-    longest span that horizon takes in the territory's zone."""
+    calendar from each origin (`train.origins`, else rolling), at most the model's horizon —
+    the nominal one (7d: 168 hours), so the one-week lags stay features; the 169th hour of an
+    autumn week is forecast with its one-week lag unknown, and not backtested."""
     frequency = params.frequency_of(territory)
     timezone = territory.timezone
     return BacktestConfig(
-        horizon=horizon_periods(params.horizon, frequency, timezone=timezone),
+        horizon=horizon_periods(params.horizon, frequency),
         n_windows=params.n_windows,
         step=params.step,
         refit=params.refit,
