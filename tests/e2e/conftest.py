@@ -58,13 +58,53 @@ def dashboard_server(
     tmp_path_factory: pytest.TempPathFactory, essonne: Territory, repo_root: Path
 ) -> Iterator[Server]:
     prepared = prepared_home(tmp_path_factory.getbasetemp(), essonne, ISSUED_AT)
-    home, files = prepared.home, prepared.files
+    yield from serve_dashboard(prepared.home, prepared.files, "essonne", repo_root)
+
+
+@pytest.fixture(scope="session")
+def county_server(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Iterator[Server]:
+    """Montgomery County (its own `presentation` words, no stations) with a forecast of
+    weekly county counts only — no township, no hour — from a champion biased by +14 %."""
+    from previsecours.adapters import forecast_files
+    from previsecours.adapters.territory_files import load_territory
+    from previsecours.paths import Paths
+    from previsecours.testing.forecast_fixture import write_forecast_files
+
+    montgomery = load_territory(repo_root / "territories" / "montgomery-pa.yaml")
+    base = tmp_path_factory.mktemp("county")
+    full = write_forecast_files(montgomery, base / "full", ISSUED_AT)
+    forecast = pd.read_parquet(full.forecast)
+    weekly = forecast[(forecast["level"] == "departement") & (forecast["frequency"] == "week")]
+    home = base / "home"
+    files = forecast_files.write_forecast(
+        Paths(home),
+        montgomery.name,
+        ISSUED_AT,
+        forecast=weekly.reset_index(drop=True),
+        staffing=pd.read_parquet(full.staffing).iloc[:0],
+        drivers=pd.read_parquet(full.drivers).iloc[:0],
+        metadata={
+            "model_name": "previsecours-montgomery-pa",
+            "model_version": "1",
+            "data_version": "md5:0c0f",
+            "inputs": {"interventions": (ISSUED_AT - pd.Timedelta(hours=2)).isoformat()},
+            "champion_backtest": {"bias_pct": {"departement×week": 14.2}},
+            "staffing": {"note": "No crews: the store holds counts only."},
+        },
+    )
+    yield from serve_dashboard(home, files, "montgomery-pa", repo_root)
+
+
+def serve_dashboard(
+    home: Path, files: ForecastFiles, territory: str, repo_root: Path
+) -> Iterator[Server]:
+    """`previsecours dashboard` over `home`, as a user starts it, until the session ends."""
     port = free_port()
     script = Path(sys.executable).with_name("previsecours")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "previsecours.cli"]
     log = (home / "server.log").open("w")
     process = subprocess.Popen(
-        [*command, "--home", str(home), "dashboard", "--territory", "essonne", "--port", str(port)],
+        [*command, "--home", str(home), "dashboard", "--territory", territory, "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=repo_root,

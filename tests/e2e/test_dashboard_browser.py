@@ -353,3 +353,41 @@ def test_without_a_forecast_the_page_says_what_to_do(
     # The browser reports the 503 itself; nothing else may fail.
     assert all("503" in e for e in page_log.errors)
     page.screenshot(path=artifacts / "dashboard-no-forecast.png")
+
+
+def test_a_foreign_county_with_weekly_totals_opens_on_them_in_its_own_words(
+    page: Page, page_log: PageLog, county_server: Server, artifacts: Path
+) -> None:
+    """Montgomery County's words, credits and colours; a forecast of weekly county counts
+    opens on the county by week (not on an empty township map) and says what the map cannot
+    show; the champion's +14 % backtest bias is announced."""
+    page.goto(county_server.url + "/")
+    page.wait_for_selector(READY, timeout=30_000)
+    assert page.input_value("#layer") == "departement"
+    assert page.input_value("#frequency") == "week"
+    assert page.is_hidden("#message")  # no « pas de prévision commune/hour/ALL »
+    fills = {fill for fill, _ in shape_state(page).values()}
+    assert fills and fills <= PALETTE
+    assert "ne peut pas montrer le niveau township" in page.inner_text("#map-note")
+    assert "les heures" in page.inner_text("#map-note")
+    assert "+14,2 %" in page.inner_text("#warnings")
+    assert page.is_visible("#warnings")
+    assert page.inner_text("#tab-total") == "County"
+    assert page.inner_text("#credits").startswith("Calls: montcoalert.org")
+    assert "IGN" not in page.inner_text("footer")
+    assert "centres" in page.inner_text("#crews-note")
+    page.screenshot(path=artifacts / "dashboard-county-week.png", full_page=True)
+
+    page.click("#tabs [data-view=departement]")
+    page.wait_for_function("document.querySelector('#dept-daily-chart .bars') !== null")
+    assert page.inner_text("#dept-title") == "County : totaux par semaine et par catégorie"
+    colours = page.evaluate(
+        "document.getElementById('dept-daily-chart').data.map(t => t.marker.color)"
+    )
+    assert colours == ["#1f77b4", "#d62728", "#ff7f0e"]  # Montgomery's, not grey
+    assert page.is_hidden("#dept-hourly")
+    page.screenshot(path=artifacts / "dashboard-county-totals.png", full_page=True)
+
+    assert page_log.errors == []
+    foreign = [u for u in page_log.requests if not u.startswith(county_server.url + "/")]
+    assert foreign == []

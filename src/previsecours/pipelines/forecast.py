@@ -20,7 +20,14 @@ Timings of each step are returned: the flow and the benchmark print them.
 A store of counts only (e.g. SDIS 91's weekly open data) is forecast at the counts' frequency
 and at the levels the model was trained on (the counts' level and the département): no hourly
 rows, no commune or station split of département counts, and no crews (they need hourly station
-forecasts and engagement durations, i.e. events): the staffing file is then empty.
+forecasts and engagement durations, i.e. events): the staffing file is then empty. So it is
+for a territory declaring no stations with coverage zones (crews are sized per station); the
+metadata's `staffing.note` says why, and so does the summary.
+
+The metadata also carries `warnings` (printed by the command on stderr): data that ended more
+than a week before now (three weeks for a weekly model: `data_stale`), and a champion whose
+backtest bias at the total level, read from its registry tags (`champion_backtest`), is beyond
+±`BIAS_WARNING_PCT` %.
 
 Covariates: the model reads each declared covariate a horizon before the forecast periods. A
 covariate with none of those values (its file ends too early) stops the forecast with a
@@ -124,7 +131,9 @@ def run_forecast(
     periods = horizon_periods(
         horizon or params.horizon, spec.frequency, origin=origin, timezone=territory.timezone
     )
-    if periods > spec.horizon:
+    # The model's horizon is nominal (7d: 168 hours); a local week holding the autumn change
+    # (169 hours) is still within it: its last hour's one-week lag is unknown, read as missing.
+    if horizon_periods(horizon or params.horizon, spec.frequency) > spec.horizon:
         raise ForecastError(
             f"horizon {horizon or params.horizon} is {periods} {spec.frequency}s; the champion "
             f"forecasts {spec.horizon} at most (retrain with a longer `train.horizon`)"
