@@ -222,3 +222,23 @@ def test_old_data_are_flagged(story: Story) -> None:
     assert later["limit_days"] == 7
     assert "not today" in later["text"]
     assert stale_data(history, territory, "week", now + pd.Timedelta(days=15)) is None
+
+
+@pytest.mark.parametrize(("promoted", "code"), [(True, 0), (False, 3)])
+def test_promote_exit_code_tells_a_refusal_from_a_promotion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, promoted: bool, code: int
+) -> None:
+    """0 promoted, 3 refused (a refusal used to exit 0, like a success)."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    from previsecours.cli import app
+    from previsecours.pipelines import promote as pipeline
+
+    verdict = "Promoted." if promoted else "Refused: coverage."
+    result = SimpleNamespace(decision=SimpleNamespace(promoted=promoted), markdown=lambda: verdict)
+    monkeypatch.setattr(pipeline, "run_promote", lambda *_, **__: result)
+    done = CliRunner().invoke(app, ["--home", str(tmp_path), "promote", "-t", "essonne"])
+    assert done.exit_code == code, done.output
+    assert verdict in done.output
