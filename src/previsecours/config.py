@@ -144,6 +144,9 @@ class PromotionPolicy:
     lower_is_better: bool = True
     min_improvement: float = 0.002  # relative gain required on the primary metric
     level_margin: float = 0.02  # relative loss tolerated at any other level
+    # relative loss tolerated for any one category at the primary and coverage levels (a rare
+    # category's error is noisy: a sound model can lose ~10 % on it to seasonal naive)
+    category_margin: float = 0.25
     coverage_metric: str = "coverage_80"
     coverage_band: tuple[float, float] = (0.70, 0.95)
     # A département has only 7 days in a one-week window: too few to measure a coverage.

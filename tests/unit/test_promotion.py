@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,8 +29,25 @@ def _metrics(rmsse: float, coverage: float = 0.82, **by_level: float) -> pd.Data
     )
 
 
-def _score(label: str, rmsse: float, stats: PredictionStats | None = OK, **kw: float) -> ModelScore:
-    return ModelScore(label, _metrics(rmsse, **kw), stats)
+CATEGORIES = ["SUAP", "AVP", "INC", "AUTR"]
+
+
+def _categories(rmsse: float, **by_category: float) -> pd.DataFrame:
+    """RMSSE per level × category (`departement_hour_SUAP=2.0` overrides one cell)."""
+    index = pd.MultiIndex.from_product([LEVELS, CATEGORIES], names=["level", "category"])
+    values = [by_category.get(f"{lvl.replace('×', '_')}_{cat}", rmsse) for lvl, cat in index]
+    return pd.DataFrame({"rmsse": values, "mae": 1.0}, index=index)
+
+
+def _score(
+    label: str,
+    rmsse: float,
+    stats: PredictionStats | None = OK,
+    categories: pd.DataFrame | None = None,
+    **kw: float,
+) -> ModelScore:
+    by_category = _categories(rmsse) if categories is None else categories
+    return ModelScore(label, _metrics(rmsse, **kw), stats, by_category)
 
 
 def test_better_challenger_is_promoted_and_worse_refused() -> None:
@@ -124,3 +143,35 @@ def test_level_guard_speaks_of_improvement_with_the_same_sign() -> None:
 def test_ranking_metric_names_the_primary_metric_at_the_primary_level() -> None:
     policy = PromotionPolicy(primary_metric="rmsse", primary_level="departement×hour")
     assert ranking_metric(policy) == ("departement_hour_rmsse", "rank_departement_hour_rmsse")
+
+
+def test_a_category_much_worse_at_a_judged_level_blocks_promotion() -> None:
+    """The pooled figures improve, but SUAP's error at the primary level is far worse (a model
+    whose category shares moved SUAP onto AUTR): refused, naming the category and level."""
+    policy = PromotionPolicy(primary_level="departement×hour", coverage_levels=("station×day",))
+    broken = _categories(0.8, departement_hour_SUAP=2.5, departement_hour_AUTR=6.0)
+    decision = decide(_score("version 1", 0.8, categories=broken), _score("naive", 1.0), policy)
+    assert not decision.promoted
+    assert "SUAP at departement×hour" in decision.reason
+    assert "AUTR at departement×hour" in decision.reason
+    table = decision.category_table
+    assert set(table["level"]) == {"departement×hour", "station×day"}  # the levels judged
+    assert set(table["category"]) == set(CATEGORIES)
+    suap = table[(table["category"] == "SUAP") & (table["metric"] == "rmsse")]
+    assert suap["improvement_pct"].iloc[0] == pytest.approx(-150.0)
+    assert "Per category, at the levels judged" in decision.markdown()
+    # a level not judged does not block, and a small loss stays within category_margin
+    elsewhere = _categories(0.8)
+    elsewhere.loc[("station×hour", "SUAP"), "rmsse"] = 3.0
+    elsewhere.loc[("station×day", "INC"), "rmsse"] = 1.04
+    assert decide(_score("v", 0.8, categories=elsewhere), _score("naive", 1.0), policy).promoted
+    margin = replace(policy, category_margin=0.01)
+    tight = decide(_score("v", 0.8, categories=elsewhere), _score("naive", 1.0), margin)
+    assert not tight.promoted and "INC at station×day (improvement -4.0%)" in tight.reason
+
+
+def test_unmeasured_categories_are_refused() -> None:
+    challenger = ModelScore("v2", _metrics(0.5), OK)  # no per-category metrics
+    decision = decide(challenger, _score("v1", 0.85), PromotionPolicy())
+    assert not decision.promoted
+    assert "per-category metrics were not measured" in decision.reason

@@ -12,14 +12,22 @@ Every decision is written as tags on the version it concerns (`decision`, `decis
 `load_champion` checks, before loading anything, that the champion's feature spec version is one
 this code builds (tag `feature_spec_version` on the version or its run): a model that needs
 features the code no longer provides is a clear error, not a wrong forecast.
+
+A home can be moved or renamed: MLflow stores artifact locations absolute in its database (it
+resolves a relative one against the working directory, so a relative root is not an option), so
+the first time a home's registry or tracking is opened (`client`, `use_registry`,
+`tracking.use_tracking`) every location still under an older `<home>/mlruns/artifacts` is
+rewritten under the current one (`rebase_home`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Collection, Mapping
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from previsecours.errors import StepError
 from previsecours.paths import Paths
@@ -91,6 +99,7 @@ def client(paths: Paths) -> Any:
 
     uri = paths.mlflow_tracking_uri
     paths.mlruns.mkdir(parents=True, exist_ok=True)
+    rebase_home(paths)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -99,8 +108,75 @@ def use_registry(paths: Paths) -> None:
     import mlflow
 
     paths.mlruns.mkdir(parents=True, exist_ok=True)
+    rebase_home(paths)
     mlflow.set_tracking_uri(paths.mlflow_tracking_uri)
     mlflow.set_registry_uri(paths.mlflow_tracking_uri)
+
+
+# Where MLflow's sqlite schema keeps artifact locations (absolute paths or file: URIs).
+LOCATION_COLUMNS: Final = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
+ARTIFACTS_TAIL: Final = "/mlruns/artifacts"
+_rebased: set[tuple[str, str]] = set()  # (database, artifacts root) already checked here
+
+
+def rebase_home(paths: Paths) -> int:
+    """Rewrite artifact locations left under another home's `mlruns/artifacts` (the home was
+    moved, renamed or copied) to this home's; the number of values rewritten.
+
+    Only the home's own sqlite store (not a tracking server); checked once per process and
+    home. An experiment of this project always keeps its artifacts in its home's
+    `mlruns/artifacts`, so a root ending so that is not the current one is an old location of
+    this home. Values under it (plain paths and `file://` URIs) keep their part below the root.
+    """
+    database = paths.mlruns / "mlflow.db"
+    if paths.tracking_server or not database.is_file():
+        return 0
+    current = paths.mlflow_artifacts.resolve().as_posix()
+    key = (str(database.resolve()), current)
+    if key in _rebased:
+        return 0
+    changed = 0
+    with closing(sqlite3.connect(database, timeout=30)) as db, db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "experiments" not in tables:
+            return 0  # MLflow has not created its schema yet
+        roots = {
+            root
+            for (location,) in db.execute("SELECT artifact_location FROM experiments")
+            if (root := _path_of(str(location or ""))).endswith(ARTIFACTS_TAIL) and root != current
+        }
+        for old in sorted(roots, key=len, reverse=True):
+            for table, column in LOCATION_COLUMNS:
+                if table not in tables or column not in _columns(db, table):
+                    continue
+                for prefix in ("", "file://"):
+                    changed += _replace_prefix(db, table, column, prefix + old, prefix + current)
+    _rebased.add(key)
+    return changed
+
+
+def _path_of(location: str) -> str:
+    return location.removeprefix("file://") if location.startswith("file:///") else location
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _replace_prefix(db: sqlite3.Connection, table: str, column: str, old: str, new: str) -> int:
+    """`old` → `new` at the start of `column` where it is the whole value or a parent dir."""
+    cursor = db.execute(
+        f"UPDATE {table} SET {column} = ? || substr({column}, ?) "
+        f"WHERE {column} = ? OR substr({column}, 1, ?) = ?",
+        (new, len(old) + 1, old, len(old) + 1, old + "/"),
+    )
+    return int(cursor.rowcount)
 
 
 def _info(mv: Any) -> VersionInfo:

@@ -18,16 +18,25 @@
   the experiment is created and brought up to date when it exists.
 - Runs are created with their real start (`MlflowClient.create_run(start_time=...)`) and then
   made active, so the UI's duration is the training's, not the logging's.
+- A training killed while it logs (SIGKILL, OOM, a worker stopped) cannot end its runs: they
+  would stay `RUNNING` for ever. Every training and model run records the process that logs it
+  (tags `previsecours.pid`, `previsecours.host`), and before a training creates its parent run
+  `close_stale_runs` marks `KILLED` the experiment's `RUNNING` runs whose process is gone (this
+  host, pid no longer alive) or that started more than `STALE_AFTER` ago (any host, tags or
+  not), with a tag `previsecours.closed_reason` saying which.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -38,7 +47,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from previsecours.adapters.registry import model_name
+from previsecours.adapters.registry import model_name, rebase_home
 from previsecours.core.models.boosting import CatBoostCount
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.paths import Paths
@@ -48,6 +57,13 @@ CATBOOST_FILE = "model.cbm"
 SPEC_VERSION_KEY = "feature_spec_version"  # read by adapters.registry before loading
 REQUIREMENTS = ("catboost", "pandas", "numpy", "scipy", "pyarrow", "scikit-learn", "mlflow")
 
+
+PID_TAG = "previsecours.pid"  # the process that logs a run...
+HOST_TAG = "previsecours.host"  # ...and its machine
+CLOSED_TAG = "previsecours.closed_reason"
+STALE_AFTER = timedelta(days=2)  # no training lasts that long: a RUNNING run this old is dead
+
+log = logging.getLogger(__name__)
 
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"  # MLflow 3's kind for model training (not GenAI)
@@ -87,6 +103,7 @@ def use_tracking(paths: Paths, territory: str, *, description: str | None = None
     replaces an older one), the generic description when the experiment has none."""
     paths.mlruns.mkdir(parents=True, exist_ok=True)
     paths.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
+    rebase_home(paths)  # a moved home: its artifacts are where it is now
     mlflow.set_tracking_uri(paths.mlflow_tracking_uri)
     mlflow.set_registry_uri(paths.mlflow_tracking_uri)
     name = model_name(territory)
@@ -115,6 +132,68 @@ def _millis(when: datetime | None) -> int | None:
     return None if when is None else int(when.timestamp() * 1000)
 
 
+def process_tags() -> dict[str, str]:
+    """Which process logs a run: what `close_stale_runs` checks."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def close_stale_runs(
+    experiment_id: str, *, now: datetime | None = None, stale_after: timedelta = STALE_AFTER
+) -> dict[str, str]:
+    """Mark `KILLED` the experiment's RUNNING runs left by a dead process; run id → reason.
+
+    Dead: its host is this machine and its pid no longer exists (or is a zombie), or it started
+    more than `stale_after` before `now` (whatever its host; a run without process tags too).
+    A run of a live process on this machine, or of another machine, younger than that, is
+    left alone: it may be a training in progress."""
+    client = mlflow.MlflowClient()
+    runs = client.search_runs(
+        [experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000
+    )
+    moment = now or datetime.now(UTC)
+    closed: dict[str, str] = {}
+    for run in runs:
+        reason = _stale_reason(run.data.tags, run.info.start_time, moment, stale_after)
+        if reason is None:
+            continue
+        client.set_tag(run.info.run_id, CLOSED_TAG, reason)
+        client.set_terminated(run.info.run_id, "KILLED")
+        closed[str(run.info.run_id)] = reason
+        log.warning(
+            "MLflow run %s (%s) closed as KILLED: %s", run.info.run_id, run.info.run_name, reason
+        )
+    return closed
+
+
+def _stale_reason(
+    tags: Mapping[str, str], start_ms: int | None, now: datetime, stale_after: timedelta
+) -> str | None:
+    pid, host = tags.get(PID_TAG, ""), tags.get(HOST_TAG)
+    mine = host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid()
+    if mine and not _alive(int(pid)):
+        return f"its process {pid} on {host} is gone"
+    if start_ms is not None:
+        started = datetime.fromtimestamp(start_ms / 1000, UTC)
+        if now - started > stale_after:
+            return f"RUNNING since {started:%Y-%m-%d %H:%M} UTC, more than {stale_after} ago"
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists on this machine and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except OSError:
+        return True  # no /proc: trust the signal
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 @contextmanager
 def training_run(
     experiment_id: str,
@@ -123,9 +202,15 @@ def training_run(
     *,
     started_at: datetime | None = None,
 ) -> Iterator[str]:
-    """The parent run of one training, started at `started_at` (default: now); yields its id."""
+    """The parent run of one training, started at `started_at` (default: now); yields its id.
+
+    Runs of earlier trainings left RUNNING by a dead process are closed first."""
+    close_stale_runs(experiment_id)
     run = mlflow.MlflowClient().create_run(
-        experiment_id, start_time=_millis(started_at), tags=dict(tags), run_name=run_name
+        experiment_id,
+        start_time=_millis(started_at),
+        tags={**tags, **process_tags()},
+        run_name=run_name,
     )
     with mlflow.start_run(run_id=run.info.run_id) as active:
         yield str(active.info.run_id)
@@ -149,7 +234,7 @@ def child_run(
     run = client.create_run(
         experiment_id,
         start_time=_millis(started_at),
-        tags={**tags, MLFLOW_PARENT_RUN_ID: parent.info.run_id},
+        tags={**tags, **process_tags(), MLFLOW_PARENT_RUN_ID: parent.info.run_id},
         run_name=name,
     )
     run_id = str(run.info.run_id)

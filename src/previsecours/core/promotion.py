@@ -6,11 +6,15 @@ comparison that means anything. The decision:
 - the challenger's predictions must be usable: no NaN, negative or infinite value;
 - its interval coverage must sit inside a band at the levels that are checked;
 - no level may be worse than the reference's by more than a margin (on the primary metric);
+- no category, at the levels judged (the primary level and the coverage levels), may be worse
+  than the reference's by more than `category_margin` (on the primary metric): the pooled
+  figures cannot see a model that moves one category's interventions onto another;
 - and the primary metric at the primary level must improve on the reference by at least the
   tolerance (relative). The reference is the champion, or seasonal naive for a first version.
 
 Guarantees: the decision is a function of its inputs only; every refusal names its reason; the
-table holds both models' metrics per level so the decision can be audited later.
+table holds both models' metrics per level, and the category table per level judged × category,
+so the decision can be audited later.
 
 One sign convention everywhere (sentence, guards, table, registry tags): an *improvement* is
 positive when the challenger is better than the reference. In the table, `improvement_pct` is
@@ -35,6 +39,14 @@ from previsecours.config import PromotionPolicy
 
 KEY_METRICS: Final = ("rmsse", "mae", "bias_pct", "pinball", "coverage_80", "coverage_95")
 TABLE_COLUMNS: Final = ("level", "metric", "challenger", "reference", "improvement_pct")
+CATEGORY_TABLE_COLUMNS: Final = (
+    "level",
+    "category",
+    "metric",
+    "challenger",
+    "reference",
+    "improvement_pct",
+)
 IMPROVEMENT_NOTE: Final = (
     "`improvement_pct`: how much smaller the challenger's error is than the reference's, in % of "
     "the reference's — positive: the challenger is better. Error: the metric itself (RMSSE, MAE, "
@@ -80,11 +92,13 @@ class PredictionStats:
 
 @dataclass(frozen=True)
 class ModelScore:
-    """One model's metrics per level (index = level, columns = metrics) on the window."""
+    """One model's metrics per level (index = level, columns = metrics) on the window, and
+    per level × category (`categories`: index (level, category), columns = metrics)."""
 
     label: str  # "version 3", "seasonal naive"
     metrics: pd.DataFrame
     predictions: PredictionStats | None = None
+    categories: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,10 @@ class PromotionDecision:
     reference: str
     guards: tuple[Guard, ...]
     table: pd.DataFrame = field(repr=False)  # TABLE_COLUMNS: improvement_pct > 0 = better
+    # CATEGORY_TABLE_COLUMNS, at the levels judged (primary and coverage levels)
+    category_table: pd.DataFrame = field(
+        repr=False, default_factory=lambda: pd.DataFrame(columns=list(CATEGORY_TABLE_COLUMNS))
+    )
 
     @property
     def outcome(self) -> str:
@@ -120,9 +138,13 @@ class PromotionDecision:
             *(f"| {g.name} | {'ok' if g.passed else 'FAILED'} | {g.detail} |" for g in self.guards),
             "",
             markdown_table(table),
-            "",
-            IMPROVEMENT_NOTE,
         ]
+        categories = self.category_table
+        if metrics is not None:
+            categories = categories[categories["metric"].isin(metrics)]
+        if len(categories):
+            lines += ["", "Per category, at the levels judged:", "", markdown_table(categories)]
+        lines += ["", IMPROVEMENT_NOTE]
         return "\n".join(lines)
 
     def summary(self, metric: str) -> str:
@@ -142,10 +164,12 @@ def decide(
 ) -> PromotionDecision:
     """Promote `challenger` over `reference` (the champion, or seasonal naive at first)?"""
     table = comparison_table(challenger.metrics, reference.metrics)
+    categories = category_table(challenger.categories, reference.categories, judged_levels(policy))
     guards = (
         _predictions_guard(challenger.predictions),
         _coverage_guard(challenger.metrics, policy),
         _levels_guard(challenger.metrics, reference.metrics, policy),
+        _categories_guard(categories, policy),
     )
     gain = _primary_gain(challenger.metrics, reference.metrics, policy)
     failed = [g for g in guards if not g.passed]
@@ -171,7 +195,45 @@ def decide(
             f"{gain:+.2%} (≥ {policy.min_improvement:+.2%} required), and every guard passes."
         )
         promoted = True
-    return PromotionDecision(promoted, reason, challenger.label, reference.label, guards, table)
+    return PromotionDecision(
+        promoted, reason, challenger.label, reference.label, guards, table, categories
+    )
+
+
+def judged_levels(policy: PromotionPolicy) -> tuple[str, ...]:
+    """The levels each category is guarded at: the primary level, then the coverage levels."""
+    return tuple(dict.fromkeys((policy.primary_level, *policy.coverage_levels)))
+
+
+def category_table(
+    challenger: pd.DataFrame | None, reference: pd.DataFrame | None, levels: Sequence[str]
+) -> pd.DataFrame:
+    """Long table: level, category, metric, challenger, reference, improvement_pct, for the
+    `levels` (in that order) and every category the challenger was scored on; empty when
+    either model has no per-category metrics."""
+    rows = []
+    if challenger is not None and reference is not None:
+        metrics = [m for m in challenger.columns if m in reference.columns]
+        for level, category in challenger.index:
+            if level not in levels:
+                continue
+            for metric in metrics:
+                a = _cell(challenger, (level, category), metric)
+                b = _cell(reference, (level, category), metric)
+                rows.append((level, category, metric, a, b, improvement_pct(metric, a, b)))
+    out = pd.DataFrame(rows, columns=list(CATEGORY_TABLE_COLUMNS))
+    order = {level: i for i, level in enumerate(levels)}
+    return out.sort_values("level", key=lambda c: c.map(order), kind="stable").reset_index(
+        drop=True
+    )
+
+
+def _cell(frame: pd.DataFrame, row: tuple[str, str], metric: str) -> float:
+    if row in frame.index and metric in frame.columns:
+        position = frame.index.get_loc(row)
+        value = frame[metric].to_numpy(dtype=np.float64)[position]
+        return float(np.asarray(value).ravel()[0])
+    return math.nan
 
 
 def comparison_table(challenger: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
@@ -279,6 +341,31 @@ def _levels_guard(
     if worse:
         return Guard(name, False, f"{policy.primary_metric} worse at " + ", ".join(worse))
     return Guard(name, True, f"{policy.primary_metric} checked at {len(challenger.index)} levels")
+
+
+def _categories_guard(table: pd.DataFrame, policy: PromotionPolicy) -> Guard:
+    name = f"no category worse by > {policy.category_margin:.0%}"
+    rows = table[table["metric"] == policy.primary_metric]
+    if rows.empty:
+        return Guard(name, False, "per-category metrics were not measured")
+    worse, checked = [], 0
+    for r in rows.itertuples():
+        gain = _relative_gain(
+            float(r.challenger),  # type: ignore[arg-type]
+            float(r.reference),  # type: ignore[arg-type]
+            policy.lower_is_better,
+        )
+        if gain is None:  # a category without events: nothing to compare
+            continue
+        checked += 1
+        if gain < -policy.category_margin:
+            worse.append(f"{r.category} at {r.level} (improvement {gain:+.1%})")
+    if worse:
+        return Guard(name, False, f"{policy.primary_metric} worse for " + ", ".join(worse))
+    levels = ", ".join(judged_levels(policy))
+    return Guard(
+        name, True, f"{policy.primary_metric} checked for {checked} level × category at {levels}"
+    )
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 4) -> str:

@@ -2,10 +2,15 @@
 
 `run_promote(settings, now=...)`:
 - the challenger is the newest registered version (or the one asked for); the reference is the
-  current champion, or — for a first version — seasonal naive built on the challenger's own
-  feature spec and dispersion (so only the point forecasts differ);
-- both are scored by `pipelines.train.score_on_window` on the latest backtest window(s) of the
-  CURRENT curated data, never compared on metrics logged against other data versions;
+  current champion, or — for a first version, or a champion this code cannot serve — seasonal
+  naive computed on each level's own actual series (`pipelines.predict.score_seasonal_naive`:
+  every area × category one season earlier), never through the challenger's hierarchy, so a
+  version whose category shares or area weights are wrong is compared with a reference that
+  does not share its error;
+- both are scored by `pipelines.predict.score_on_window` on the latest backtest window(s) of
+  the CURRENT curated data, never compared on metrics logged against other data versions:
+  per level × grain (all categories) and per level × grain × category, each category guarded
+  at the levels judged (`core.promotion`);
 - the challenger's forecast of the next horizon is checked (no NaN, negative, infinite value in
   means or quantiles);
 - `core.promotion.decide` rules; the decision is tagged on the challenger version, and a
@@ -20,8 +25,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +37,6 @@ from previsecours.config import PromotionPolicy
 from previsecours.core.features import FEATURE_SPEC_VERSION
 from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS
 from previsecours.core.history import History
-from previsecours.core.models.baselines import baseline
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.core.promotion import (
     ModelScore,
@@ -39,7 +44,12 @@ from previsecours.core.promotion import (
     PromotionDecision,
     decide,
 )
-from previsecours.pipelines.predict import as_forecaster, predict_levels, score_on_window
+from previsecours.pipelines.predict import (
+    as_forecaster,
+    predict_levels,
+    score_on_window,
+    score_seasonal_naive,
+)
 from previsecours.settings import Settings
 
 SEASONAL_NAIVE = "seasonal naive"
@@ -74,13 +84,25 @@ def metric_table(scores: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
-def naive_of(forecaster: TrainedForecaster) -> TrainedForecaster:
-    """Seasonal naive with the forecaster's spec, hierarchy and dispersion."""
-    return replace(
-        forecaster,
-        model=baseline("seasonal_naive", forecaster.spec),
-        model_name="seasonal_naive",
-    )
+def category_metric_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """`score_on_window` output → rows (`<level>×<grain>`, category), columns metrics."""
+    one = scores[(scores["window"] == "all") & scores["kind"].str.startswith(CATEGORY_KIND)]
+    table = one.assign(
+        row=one["level"] + "×" + one["grain"], category=one["kind"].str[len(CATEGORY_KIND) :]
+    ).pivot_table(index=["row", "category"], columns="metric", values="value", sort=False)
+    table.index.names = ["level", "category"]
+    table.columns.name = None
+    return table
+
+
+def model_score(
+    label: str, scores: pd.DataFrame, predictions: PredictionStats | None = None
+) -> ModelScore:
+    """A model's `score_on_window` (or `score_seasonal_naive`) output as the decision reads it."""
+    return ModelScore(label, metric_table(scores), predictions, category_metric_table(scores))
+
+
+CATEGORY_KIND = "category:"  # score_on_window's kind of one category's rows
 
 
 def check_predictions(
@@ -121,14 +143,15 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     seconds["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    scored = ModelScore(
+    scored = model_score(
         challenger.label,
-        metric_table(score_on_window(candidate, history, territory, n_windows=windows, end=end)),
+        score_on_window(candidate, history, territory, n_windows=windows, end=end),
         check_predictions(candidate, history, settings, end),
     )
     seconds["score challenger"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    incumbent, label = naive_of(candidate), SEASONAL_NAIVE
+    incumbent: TrainedForecaster | None = None
+    label = SEASONAL_NAIVE
     if champion is not None:
         try:
             served = registry.load_version(paths, champion, {FEATURE_SPEC_VERSION})
@@ -137,10 +160,15 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
             # A champion this code can no longer serve cannot be re-scored: the challenger
             # then has to beat seasonal naive, like a first version.
             label = f"{SEASONAL_NAIVE} (the champion cannot be re-scored: {exc})"
-    reference = ModelScore(
-        label,
-        metric_table(score_on_window(incumbent, history, territory, n_windows=windows, end=end)),
-    )
+    if incumbent is not None:
+        reference_scores = score_on_window(
+            incumbent, history, territory, n_windows=windows, end=end
+        )
+    else:  # on the levels' own actuals: never through the challenger's shares and weights
+        reference_scores = score_seasonal_naive(
+            candidate, history, territory, n_windows=windows, end=end
+        )
+    reference = model_score(label, reference_scores)
     seconds["score reference"] = time.perf_counter() - clock
 
     decision = decide(scored, reference, policy)
@@ -189,6 +217,22 @@ def decision_tags(decision: PromotionDecision, policy: PromotionPolicy) -> dict[
         "metrics_summary": decision.summary(policy.primary_metric),
         "decision_table": json.dumps(compact, ensure_ascii=False),
         "decision_table_columns": DECISION_TABLE_COLUMNS,
+        "decision_categories": json.dumps(_category_tag(decision, policy), ensure_ascii=False),
+    }
+
+
+def _category_tag(decision: PromotionDecision, policy: PromotionPolicy) -> dict[str, Any]:
+    """`level|category|metric` → [challenger, reference, improvement_pct], the primary metric
+    at the levels judged (what the category guard read)."""
+    table = decision.category_table
+    rows = table[table["metric"] == policy.primary_metric]
+    return {
+        f"{r.level}|{r.category}|{r.metric}": [
+            _round(r.challenger),
+            _round(r.reference),
+            _round(r.improvement_pct, 2),
+        ]
+        for r in rows.itertuples()
     }
 
 
