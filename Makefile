@@ -14,7 +14,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DVC_NO_ANALYTICS := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lint typecheck test demo bench clean browser serve dashboard postgres
+.PHONY: help setup lint typecheck test demo bench clean browser serve dashboard postgres screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ typecheck: setup ## mypy (strict on the core)
 
 test: lint typecheck browser postgres ## Set up, lint, type-check and run the test suite
 	$(BIN)/pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+
+screenshots: setup browser ## Refresh the dashboard's screenshots in test-artifacts/ (browser tests)
+	PREVISECOURS_SCREENSHOTS=1 $(BIN)/pytest -q tests/e2e
 
 browser: ## Install Debian's chromium for the dashboard's browser tests (when missing)
 	command -v chromium || (apt-get update -qq && apt-get install -y -qq chromium)

@@ -170,7 +170,12 @@ def page(browser: Browser, page_log: PageLog) -> Iterator[Page]:
 
 
 @pytest.fixture(scope="session")
-def artifacts(repo_root: Path) -> Path:
+def artifacts(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the pages' screenshots go: test-artifacts/ (committed, to be looked at) when
+    `make screenshots` asks for them (PREVISECOURS_SCREENSHOTS=1), else a temporary folder, so
+    `make test` leaves the checkout clean."""
+    if not os.environ.get("PREVISECOURS_SCREENSHOTS"):
+        return tmp_path_factory.mktemp("screenshots")
     out = repo_root / "test-artifacts"
     out.mkdir(exist_ok=True)
     return out
