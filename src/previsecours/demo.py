@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(TERRITORY, args.home)
     home = settings.paths.home
     # Flow runs go to this home's Prefect database, where `make serve` finds them; the
-    # temporary API needs more than its default 20 s to start on 2 busy cores (docs/troubleshooting.md).
+    # temporary API needs more than its default 20 s to start on 2 busy cores.
     settings.paths.prefect_home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(settings.paths.prefect_home))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
