@@ -1,0 +1,148 @@
+"""The real-data benchmark's pure parts (bench/bench_real.py, bench/benchlib/real_data.py): the
+explicit origins, the sums at coarser grains, the per-origin seasonal-naive scales and the
+metrics pooled over origins; then the loaders on the shared data (skipped without it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchlib.real_data import (
+    SHARED,
+    Rows,
+    earlier_alphas,
+    load_berlin,
+    load_denver,
+    per_origin_scales,
+    pooled_metrics,
+    spread_origins,
+)
+
+
+def test_origins_are_mondays_spread_over_the_span() -> None:
+    origins = spread_origins("2023-01-04", "2024-12-18", 8)
+    days = [dt.date.fromisoformat(o) for o in origins]
+    assert len(days) == 8
+    assert all(d.weekday() == 0 for d in days)
+    assert days == sorted(set(days))
+    assert days[0] == dt.date(2023, 1, 2) and days[-1] == dt.date(2024, 12, 16)
+    gaps = np.diff([d.toordinal() for d in days])
+    assert gaps.max() - gaps.min() <= 7  # evenly spread, to the week
+
+
+def test_an_hourly_window_never_holds_the_autumn_clock_change() -> None:
+    # Denver's clocks go back on Sunday 2016-11-06: the window from Monday 10-31 is 169 hours.
+    origins = spread_origins("2016-10-31", "2016-10-31", 1, timezone="America/Denver")
+    assert origins == ("2016-10-24",)
+    # Spring (167 hours) keeps every hour of its days: not moved.
+    assert spread_origins("2016-03-07", "2016-03-07", 1, timezone="America/Denver") == (
+        "2016-03-07",
+    )
+
+
+def test_too_many_origins_for_the_span_is_an_error() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        spread_origins("2024-01-01", "2024-01-15", 4)
+
+
+def test_scales_use_all_data_before_each_origin_only() -> None:
+    starts = pd.date_range("2024-01-01", periods=6, freq="D", tz="Europe/Paris")
+    history = np.array([[1.0, 2.0, 4.0, 8.0, 100.0, 100.0]])
+    sq, ab = per_origin_scales(history, starts, [starts[3], starts[4]], season=1)
+    # before the 4th day: diffs 1, 2 → MSE 2.5, MAE 1.5; before the 5th: 1, 2, 4
+    assert sq[:, 0] == pytest.approx([2.5, 7.0])
+    assert ab[:, 0] == pytest.approx([1.5, 7.0 / 3])
+    too_early, _ = per_origin_scales(history, starts, [starts[1]], season=1)
+    assert np.isnan(too_early).all()  # a season or less before the origin: no scale
+
+
+def rows(y: list[float], mean: list[float], window: list[int], scale: list[float]) -> Rows:
+    n = len(y)
+    s = np.asarray(scale, dtype=float)
+    return Rows(
+        np.asarray(window),
+        np.zeros(n, dtype=int),
+        np.asarray(y, dtype=float),
+        np.asarray(mean, dtype=float),
+        s,
+        np.sqrt(s),
+    )
+
+
+def test_metrics_pool_scaled_errors_over_origins() -> None:
+    # window 0: error 2 on scale 4 (scaled² 1); window 1: error 3 on scale 1 (scaled² 9)
+    r = rows([10, 10], [12, 7], [0, 1], [4.0, 1.0])
+    out = pooled_metrics(r, {}, mape=True)
+    assert out["rmsse"] == pytest.approx(np.sqrt((1 + 9) / 2))
+    assert out["mase"] == pytest.approx((2 / 2 + 3 / 1) / 2)
+    assert out["bias_pct"] == pytest.approx(100 * (19 - 20) / 20)
+    assert out["mape"] == pytest.approx(100 * (0.2 + 0.3) / 2)
+    assert np.isnan(out["coverage_80"])  # no window with a dispersion: no coverage
+
+
+def test_unknown_actuals_and_missing_scales_are_not_scored() -> None:
+    r = rows([10, np.nan, 10], [10, 50, 30], [0, 0, 1], [1.0, 1.0, np.nan])
+    out = pooled_metrics(r, {})
+    assert out["n"] == 1 and out["rmsse"] == 0.0 and out["bias_pct"] == 0.0
+
+
+def test_intervals_use_the_dispersion_of_earlier_windows_only() -> None:
+    rng = np.random.default_rng(0)
+    mean = np.full(600, 50.0)
+    y = rng.negative_binomial(5, 5 / (5 + 50), size=600).astype(float)  # overdispersed
+    window = np.repeat([0, 1, 2], 200)
+    r = Rows(window, np.zeros(600, int), y, mean, np.ones(600), np.ones(600))
+    positions = {0: (0, 10), 1: (10, 20), 2: (20, 30)}
+    alphas = earlier_alphas(r, positions, 0.82)
+    assert set(alphas) == {1, 2}  # the first window has nothing before it
+    assert alphas[1] > 0.05  # overdispersion measured, not Poisson
+    out = pooled_metrics(r, alphas)
+    assert 0.7 < out["coverage_80"] < 0.92
+    assert out["coverage_95"] > out["coverage_80"]
+    poisson = pooled_metrics(r, {1: 0.0, 2: 0.0})
+    assert poisson["coverage_80"] < 0.5
+
+
+def test_a_sum_is_over_complete_local_days() -> None:
+    from bench_real import summed
+
+    # 2025-03-30 has 23 local hours in Paris: its sum is its 23 hours, the partial 31st is out.
+    starts = pd.date_range("2025-03-29", periods=60, freq="h", tz="UTC").tz_convert("Europe/Paris")
+    series = pd.DataFrame({"area_code": ["A"], "category": ["ALL"]})
+    days = summed(
+        series, np.ones((1, 60)), starts, source="hour", grain="day", timezone="Europe/Paris"
+    )
+    local = [d.date() for d in days.starts]
+    assert dt.date(2025, 3, 30) in local
+    assert days.counts[0, local.index(dt.date(2025, 3, 30))] == 23
+    assert dt.date(2025, 3, 31) not in local  # incomplete: left out
+
+
+needs_shared = pytest.mark.skipif(
+    not Path(SHARED).is_dir(), reason="the shared reference data (../shared/data) is absent"
+)
+
+
+@needs_shared
+def test_berlin_types_add_up_to_every_mission() -> None:
+    ds = load_berlin()
+    frame = ds.history.frame
+    total = frame.groupby("period_start")["count"].sum()
+    raw = pd.read_csv(SHARED / "berlin" / "daily_missions_2018_2024.csv")
+    assert total.to_numpy() == pytest.approx(raw["mission_count_all"].to_numpy())
+    assert (frame["count"] >= 0).all()
+
+
+@needs_shared
+def test_denver_absent_hours_stay_unknown() -> None:
+    ds = load_denver()
+    frame = ds.history.frame
+    assert frame["period_start"].is_unique  # the repeated autumn hour once, by its UTC start
+    hours = pd.DatetimeIndex(frame["period_start"])
+    span = pd.date_range(hours.min(), hours.max(), freq="h")
+    assert 0.95 < len(hours) / len(span) < 0.99  # ≈ 2.5 % absent, not filled with zeros
+    assert ds.covariates is not None and set(ds.covariates.columns) == {"temperature", "home_game"}
