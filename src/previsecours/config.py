@@ -152,6 +152,10 @@ class PromotionPolicy:
     # A département has only 7 days in a one-week window: too few to measure a coverage.
     coverage_levels: tuple[str, ...] = ("station×day",)
     windows: int = 1  # latest backtest windows both models are scored on
+    # A level (or level × category) with fewer paired values than this on the scoring window is
+    # not judged by the guards, and the decision says so: a 7-day coverage is k/7, a week's
+    # error of a rare category one number.
+    min_points: int = 28
 
 
 @dataclass(frozen=True, config=STRICT)

@@ -90,7 +90,7 @@ def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
         (
             ("ingest", "x.csv", "--format", "counts", "--preset", "nonsense"),
             2,
-            "--preset 'nonsense': unknown counts preset (known: sdis91-weekly)",
+            "--preset 'nonsense': unknown counts preset (known: sdis91-weekly, sdis91-weekly-",
         ),
         (("territory", "-t", "/nonexistent/atlantis.yaml"), 2, "no such territory file"),
     ],

@@ -109,8 +109,34 @@ def test_coverage_outside_the_band_is_refused() -> None:
     over = decide(_score("v2", 0.5, coverage=0.99), _score("v1", 0.85), PromotionPolicy())
     assert not over.promoted and "(outside)" in over.reason
     policy = PromotionPolicy(coverage_levels=("commune×week",))
-    unmeasured = decide(_score("v2", 0.5), _score("v1", 0.85), policy)
+    absent = decide(_score("v2", 0.5), _score("v1", 0.85), policy)
+    # A level the model does not forecast (a counts store has no station×day) is not judged.
+    assert absent.promoted
+    coverage = next(g for g in absent.guards if g.name.startswith("coverage_80"))
+    assert "commune×week: not a level of this model, not judged" in coverage.detail
+    broken = _metrics(0.5)
+    broken.loc["station×day", "coverage_80"] = float("nan")
+    unmeasured = decide(
+        ModelScore("v2", broken, OK, _categories(0.5)), _score("v1", 0.85), PromotionPolicy()
+    )
     assert not unmeasured.promoted and "not measured" in unmeasured.reason
+
+
+def test_levels_and_categories_with_too_few_values_are_not_judged() -> None:
+    """A 7-day coverage is k/7 and a rare category's week one number (issue #16, item 5)."""
+    few = _metrics(0.5, coverage=1.0).assign(n=7.0)
+    categories = _categories(0.5, station_hour_INC=9.0).assign(n=7.0)
+    reference = ModelScore(
+        "seasonal naive", _metrics(1.0).assign(n=7.0), None, _categories(1.0).assign(n=7.0)
+    )
+    decision = decide(ModelScore("v1", few, OK, categories), reference, PromotionPolicy())
+    assert decision.promoted, decision.reason
+    details = " ".join(g.detail for g in decision.guards)
+    assert "7 values, fewer than promote.min_points (28): not judged" in details
+    assert "INC at station×hour (7 values)" in details
+    enough = PromotionPolicy(min_points=5)
+    refused = decide(ModelScore("v1", few, OK, categories), reference, enough)
+    assert not refused.promoted and "outside" in refused.reason
 
 
 def test_first_version_against_seasonal_naive() -> None:

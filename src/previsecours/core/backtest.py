@@ -497,6 +497,7 @@ def scores(
         "coverage_80": m.coverage(ys, q[:, 1], q[:, 3]),
         "coverage_95": m.coverage(ys, q[:, 0], q[:, 4]),
         "alpha": alpha,
+        "n": float(len(y)),  # paired values: how much the metrics above can be trusted
     }
     if grain == "week" and level == "commune":
         out["class_accuracy_2018"] = m.class_accuracy_2018(y, mean)

@@ -56,7 +56,7 @@ IMPROVEMENT_NOTE: Final = (
 # What "closer to perfect" means for each metric: its target, or None when lower is better.
 _TARGETS: Final[dict[str, float]] = {"bias_pct": 0.0, "coverage_80": 0.80, "coverage_95": 0.95}
 _HIGHER_IS_BETTER: Final = frozenset({"class_accuracy_2018"})
-_NOT_AN_ERROR: Final = frozenset({"alpha"})
+_NOT_AN_ERROR: Final = frozenset({"alpha", "n"})
 
 
 RANK_PREFIX: Final = "rank_"
@@ -309,13 +309,25 @@ def _predictions_guard(stats: PredictionStats | None) -> Guard:
     return Guard(name, True, f"{stats.n:,} predictions, all finite and ≥ 0")
 
 
+def _too_few(n: float, policy: PromotionPolicy) -> str | None:
+    """Why a level (× category) is not judged: fewer paired values than `min_points`."""
+    if math.isfinite(n) and n < policy.min_points:
+        return f"{n:.0f} values, fewer than promote.min_points ({policy.min_points}): not judged"
+    return None
+
+
 def _coverage_guard(metrics: pd.DataFrame, policy: PromotionPolicy) -> Guard:
     low, high = policy.coverage_band
     name = f"{policy.coverage_metric} in [{low:.0%}, {high:.0%}]"
     details, passed = [], True
     for level in policy.coverage_levels:
         value = _value(metrics, level, policy.coverage_metric)
-        if not math.isfinite(value):
+        few = _too_few(_value(metrics, level, "n"), policy)
+        if level not in metrics.index:  # a level this model does not forecast (counts store)
+            details.append(f"{level}: not a level of this model, not judged")
+        elif few:
+            details.append(f"{level}: {few}")
+        elif not math.isfinite(value):
             passed = False
             details.append(f"{level}: not measured")
         else:
@@ -331,6 +343,8 @@ def _levels_guard(
     name = f"no level worse by > {policy.level_margin:.0%}"
     worse = []
     for level in challenger.index:
+        if _too_few(_value(challenger, level, "n"), policy):
+            continue
         gain = _relative_gain(
             _value(challenger, level, policy.primary_metric),
             _value(reference, level, policy.primary_metric),
@@ -348,8 +362,13 @@ def _categories_guard(table: pd.DataFrame, policy: PromotionPolicy) -> Guard:
     rows = table[table["metric"] == policy.primary_metric]
     if rows.empty:
         return Guard(name, False, "per-category metrics were not measured")
-    worse, checked = [], 0
+    counts = table[table["metric"] == "n"].set_index(["level", "category"])["challenger"]
+    worse, checked, few = [], 0, []
     for r in rows.itertuples():
+        n = float(counts.get((r.level, r.category), math.nan))
+        if _too_few(n, policy):
+            few.append(f"{r.category} at {r.level} ({n:.0f} values)")
+            continue
         gain = _relative_gain(
             float(r.challenger),  # type: ignore[arg-type]
             float(r.reference),  # type: ignore[arg-type]
@@ -363,8 +382,13 @@ def _categories_guard(table: pd.DataFrame, policy: PromotionPolicy) -> Guard:
     if worse:
         return Guard(name, False, f"{policy.primary_metric} worse for " + ", ".join(worse))
     levels = ", ".join(judged_levels(policy))
+    unjudged = (
+        f"; not judged, fewer than {policy.min_points} values: {', '.join(few)}" if few else ""
+    )
     return Guard(
-        name, True, f"{policy.primary_metric} checked for {checked} level × category at {levels}"
+        name,
+        True,
+        f"{policy.primary_metric} checked for {checked} level × category at {levels}{unjudged}",
     )
 
 
