@@ -24,13 +24,13 @@ from flows.retry import IO_RETRIES
 from flows.runners import DaskCluster, task_runner
 from previsecours.core.backtest import BacktestResult, merge_results
 from previsecours.core.history import History
-from previsecours.core.training import PanelData, window_fits
+from previsecours.core.training import PanelData, TrainingFit, window_fits
 from previsecours.pipelines import train as pipeline
 from previsecours.settings import Settings, load_settings
 
 
 @task(name="fit", cache_policy=NO_CACHE)
-def fit(settings: Settings) -> pipeline.TrainingFit:
+def fit(settings: Settings) -> TrainingFit:
     """Panel, backtest and final fit in this process (both use every core)."""
     logger = get_run_logger()
 
@@ -51,13 +51,13 @@ def fit_after_windows(
     snapshot: tuple[str, History],
     data: PanelData,
     windows: list[BacktestResult],
-) -> pipeline.TrainingFit:
+) -> TrainingFit:
     version, history = snapshot
     fitted = merge_results(windows)
     return pipeline.fit(settings, history=history, data_version=version, data=data, fitted=fitted)
 
 
-def fanned_out_fit(settings: Settings) -> pipeline.TrainingFit:
+def fanned_out_fit(settings: Settings) -> TrainingFit:
     """The panel here, one task per backtest window, then the evaluation and final fit here."""
     snapshot = pipeline.snapshot(settings)
     data = pipeline.panel(settings, snapshot[1])
@@ -67,7 +67,7 @@ def fanned_out_fit(settings: Settings) -> pipeline.TrainingFit:
 
 
 @task(name="record-register", cache_policy=NO_CACHE, **IO_RETRIES)
-def record(settings: Settings, fitted: pipeline.TrainingFit) -> pipeline.TrainResult:
+def record(settings: Settings, fitted: TrainingFit) -> pipeline.TrainResult:
     return pipeline.record(settings, fitted)
 
 

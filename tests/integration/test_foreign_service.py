@@ -210,8 +210,8 @@ def test_the_dashboard_answers_in_the_territorys_words(story: Story) -> None:
 def test_old_data_are_flagged(story: Story) -> None:
     from previsecours.adapters import store
     from previsecours.adapters.territory_files import load_territory
+    from previsecours.core.forecast_report import stale_data
     from previsecours.paths import Paths
-    from previsecours.pipelines.forecast import stale_data
 
     territory = load_territory(story.territory_file)
     history = store.read_history(Paths(story.home), territory)

@@ -92,7 +92,8 @@ def test_registered_model_forecasts_every_level_consistently(
 ) -> None:
     from previsecours.adapters.store import read_history
     from previsecours.adapters.tracking import load_forecaster
-    from previsecours.pipelines.predict import predict_levels, score_on_window
+    from previsecours.pipelines.predict import predict_levels
+    from previsecours.pipelines.scoring import score_on_window
 
     forecaster = load_forecaster("models:/previsecours-essonne/1")
     assert forecaster.data_version == "unversioned"

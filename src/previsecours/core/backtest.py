@@ -20,6 +20,7 @@ backtest intervals are out of sample; the dispersion returned for the final mode
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ GRAINS: Final[dict[str, tuple[str, ...]]] = {
 }
 KINDS: Final = ("ALL", "category")
 INTERVAL_SAMPLE: Final = 10_000
+INTERVAL_METRICS: Final = ("pinball", "coverage_80", "coverage_95")  # need a dispersion
 
 Progress = Callable[[str, int, int], None]
 """Told after each step of a long computation: (what was done, steps done, steps in all)."""
@@ -304,8 +306,9 @@ def evaluate(
     history before the first window (35 days hourly/daily, 104 weeks weekly) up to the end.
     Intervals of window k use the dispersion fitted on the windows that ended by its origin
     only — what was known at that origin, so the coverage printed is out of sample; the first
-    window has none before it and is Poisson (α = 0). The returned `dispersion` (the final
-    model's) uses all windows.
+    window has none before it: its quantiles are Poisson (α = 0) and its interval metrics
+    (coverage, pinball) are not measured (NaN, left out of the pooled means). The returned
+    `dispersion` (the final model's) uses all windows.
     """
     rows: list[tuple[Any, ...]] = []
     dispersions: dict[str, Dispersion] = {}
@@ -326,9 +329,10 @@ def evaluate(
                 alpha = _fitted_on(per_window, earlier, coverage_target)
                 earlier_alphas.setdefault(k, {})[key] = alpha
                 level, grain, kind = key.split(":", 2)
-                for metric, value in scores(
-                    yk, muk, scale, alpha, level=level, grain=grain
-                ).items():
+                measured = scores(yk, muk, scale, alpha, level=level, grain=grain)
+                if not earlier:  # no dispersion known at its origin: no interval to judge
+                    measured.update(dict.fromkeys(INTERVAL_METRICS, math.nan))
+                for metric, value in measured.items():
                     rows.append((model, k, level, grain, kind, metric, value))
         dispersions[str(model)] = Dispersion(alphas)
         per_origin[str(model)] = {k: Dispersion(a) for k, a in earlier_alphas.items()}

@@ -1,13 +1,19 @@
-"""Summaries of a forecast for people: next days per station, the periods to watch."""
+"""Summaries of a forecast for people: next days per station, the periods to watch, and the
+warnings a forecast carries (data that ended long ago, a champion whose backtest is biased)."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 
 from previsecours.core.forecast_schema import ALL_CATEGORIES
+from previsecours.core.history import History
+from previsecours.core.schema import Frequency
+from previsecours.core.territory import Territory
 
 
 def station_days(forecast: pd.DataFrame) -> pd.DataFrame:
@@ -107,3 +113,72 @@ def riskiest_markdown(
 
 def _fmt(value: Any) -> str:
     return "—" if pd.isna(value) else f"{value:.1f}"
+
+
+# Data older than this (by the model's frequency) when the forecast is made is flagged: the
+# forecast starts right after the data, so it would forecast the past.
+STALE_AFTER = {
+    "hour": pd.Timedelta(days=7),
+    "day": pd.Timedelta(days=7),
+    "week": pd.Timedelta(days=21),
+}
+
+
+def stale_data(
+    history: History, territory: Territory, frequency: Frequency, now: pd.Timestamp
+) -> dict[str, Any] | None:
+    """When the data ended long before `now` (more than a week for hourly and daily models,
+    three weeks for weekly ones): the forecast starts right after the data, in the past.
+    The data's end is the end of their last period (`History.forecast_origin`)."""
+    if not len(history):
+        return None
+    end = history.forecast_origin(territory, frequency)
+    age = utc(now) - utc(end)
+    limit = STALE_AFTER.get(frequency, pd.Timedelta(days=7))
+    if age <= limit:
+        return None
+    return {
+        "data_end": end.isoformat(),
+        "age_days": round(age / pd.Timedelta(days=1), 1),
+        "limit_days": limit.days,
+        "text": (
+            f"the data end on {end:%Y-%m-%d %H:%M}, {age.days} days before now (more than "
+            f"{limit.days} days for a {frequency}ly model): the forecast starts right after "
+            "them, not today — ingest recent data, or give --start"
+        ),
+    }
+
+
+def champion_backtest(tags: Mapping[str, str]) -> dict[str, Any]:
+    """The champion's headline backtest metrics from its registry tags (`metrics_summary`, and
+    the bias at the territory's total level from `decision_table`), with a warning when that
+    bias is beyond ±`BIAS_WARNING_PCT` %. Empty when the version carries no decision."""
+    out: dict[str, Any] = {}
+    if tags.get("metrics_summary"):
+        out["metrics_summary"] = tags["metrics_summary"]
+    try:
+        table = json.loads(tags.get("decision_table") or "{}")
+    except ValueError:
+        table = {}
+    bias: dict[str, float] = {}
+    for key, values in table.items() if isinstance(table, dict) else ():
+        level, _, metric = str(key).partition("|")
+        if metric == "bias_pct" and level.startswith("departement") and values:
+            value = values[0]  # [champion, reference, improvement]: it was the challenger
+            if isinstance(value, int | float) and math.isfinite(value):
+                bias[level] = float(value)
+    if bias:
+        out["bias_pct"] = bias
+        worst_level, worst = max(bias.items(), key=lambda kv: abs(kv[1]))
+        if abs(worst) > BIAS_WARNING_PCT:
+            out["warning"] = (
+                f"the champion's backtest bias at the total level is {worst:+.1f} % "
+                f"({worst_level}), beyond ±{BIAS_WARNING_PCT:.0f} %: its forecasts run "
+                f"{'high' if worst > 0 else 'low'}"
+            )
+    return out
+
+
+def utc(t: pd.Timestamp) -> pd.Timestamp:
+    stamp = pd.Timestamp(t)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")

@@ -19,7 +19,7 @@ Guarantees:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
@@ -28,8 +28,10 @@ import pandas as pd
 
 from previsecours.config import IngestParams
 from previsecours.core.ingest import ROW
-from previsecours.core.ingest_report import RowReason
+from previsecours.core.ingest_report import ExtractFailure, RowReason
+from previsecours.core.panel import PanelError
 from previsecours.core.schema import COUNT_COLUMNS
+from previsecours.core.stored_counts import counts_level
 from previsecours.core.territory import Territory
 
 EVENT_KEY: Final = ("intervention_id",)
@@ -438,3 +440,79 @@ def row_reasons(
             issues["position"], issues["row"], issues["reason"], issues["column"], strict=True
         )
     )
+
+
+def counts_level_failures(
+    incoming: pd.DataFrame, stored: pd.DataFrame, territory: Territory, source: str
+) -> tuple[ExtractFailure, ...]:
+    """Counts of one store are at one level (commune, coverage zone or département): training
+    reads it from their area codes, so an extract mixing levels, or at another level than the
+    counts stored at its frequency, is refused."""
+    if incoming.empty:
+        return ()
+    areas = sorted(incoming["area_code"].astype(str).unique())
+    try:
+        level = counts_level(territory, areas)
+    except PanelError:
+        return (
+            ExtractFailure(
+                "counts_level",
+                f"{source}: its area codes mix levels (communes, coverage zones, the whole "
+                f"territory {territory.name}): one extract, one level",
+            ),
+        )
+    if stored.empty:
+        return ()
+    held = counts_level(territory, sorted(stored["area_code"].astype(str).unique()))
+    if held == level:
+        return ()
+    return (
+        ExtractFailure(
+            "counts_level",
+            f"{source}: counts at {level} level, but the store holds {held} counts at this "
+            "frequency: one store of counts, one level",
+        ),
+    )
+
+
+def merge_counts(stored: pd.DataFrame, incoming: pd.DataFrame, wins: bool) -> StoreMerge:
+    """Merge valid count rows into the store; rows sharing a key (only a count of the skipped
+    spring hour and the hour it shifts to can: validation quarantines other duplicates) are
+    summed first (`wins`: the extract replaces stored rows it differs from). The merge is told
+    in source rows: both rows of a sum share its fate (added,
+    already stored, replaced or conflict)."""
+    keys = list(COUNT_KEY)
+    group = incoming.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
+    if len(incoming) == 0 or group.max() + 1 == len(incoming):
+        return merge_into_store(stored, incoming, COUNT_KEY, wins)
+    summed = incoming.groupby(group, sort=True).agg(
+        {"period_start": "first", "area_code": "first", "category": "first", "count": "sum"}
+    )
+    summed = summed.reset_index(drop=True).loc[:, list(COUNT_COLUMNS)]
+    merge = merge_into_store(stored, summed, COUNT_KEY, wins)
+    known = summed.merge(stored, on=keys, how="left", suffixes=("", "_stored"))
+    is_new = known["count_stored"].isna().to_numpy()
+    same = (known["count_stored"] == known["count"]).fillna(False).to_numpy(dtype=bool)
+    rows = np.bincount(group, minlength=len(summed))  # source rows in each sum
+    changed = ~is_new & ~same
+    in_conflict = np.isin(group, np.flatnonzero(changed)) if not wins else np.zeros(0, bool)
+    return replace(
+        merge,
+        added=int(rows[is_new].sum()),
+        unchanged=int(rows[same].sum()),
+        replaced=int(rows[changed].sum()) if wins else 0,
+        conflicts=tuple(int(p) for p in np.flatnonzero(in_conflict)),
+    )
+
+
+def name_cut_column(
+    issues: pd.DataFrame, truncated_column: str | None, territory: Territory
+) -> pd.DataFrame:
+    """A truncated row is reported at the column its line was cut in (canonical name if any)."""
+    if truncated_column is None:
+        return issues
+    canonical = {v: k for k, v in territory.mapping.columns.items()}
+    name = canonical.get(truncated_column, truncated_column)
+    issues = issues.copy()
+    issues.loc[issues["reason"] == TRUNCATED, "column"] = name
+    return issues

@@ -24,6 +24,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -103,6 +104,23 @@ class BacktestFiles:
             feature_spec=outcome.spec.to_dict(),
             dropped=outcome.result.dropped,
         )
+
+
+@dataclass(frozen=True)
+class TrainingFit:
+    """A territory's backtest and final model, computed and not yet recorded."""
+
+    territory: str
+    data: PanelData  # with `params` as the history allowed
+    files: BacktestFiles
+    forecaster: TrainedForecaster
+    history_rows: int
+    seconds: Mapping[str, float]
+    cpu_seconds: float  # this process's CPU time: contention does not inflate it
+    backtested: bool  # False when the backtest came from the backtest stage's files
+    # Wall clock when `fit` started (UTC): the MLflow parent run starts there, so the UI's
+    # duration is the training's. None (an older pickled fit): the run starts when logged.
+    started_at: datetime | None = None
 
 
 def history_params(params: TrainParams, history: History, territory: Territory) -> TrainParams:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from previsecours.core.training import TrainingFit
 from previsecours.pipelines import train
 from previsecours.settings import Settings
 
@@ -43,7 +44,7 @@ class WorkerStamp:
 class TerritoryFit:
     """A territory's training fit and where it was computed."""
 
-    fit: train.TrainingFit
+    fit: TrainingFit
     worker: WorkerStamp
 
     @property

@@ -37,11 +37,8 @@ value as unknown) and says so in a warning and in the metadata (`covariates_miss
 
 from __future__ import annotations
 
-import json
-import math
 import time
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,12 +49,11 @@ from previsecours.adapters.forecast_files import ForecastFiles, read_current_cre
 from previsecours.adapters.versioning import data_version
 from previsecours.core.calendar import horizon_periods
 from previsecours.core.features import FEATURE_SPEC_VERSION
-from previsecours.core.forecast_report import BIAS_WARNING_PCT, station_days
+from previsecours.core.forecast_report import champion_backtest, stale_data, station_days
 from previsecours.core.forecast_report import riskiest_markdown as report_markdown
 from previsecours.core.forecast_table import decorate, reference_3y
 from previsecours.core.history import History
 from previsecours.core.models.bundle import TrainedForecaster
-from previsecours.core.schema import Frequency
 from previsecours.core.staffing import StaffingPlan, no_crews_reason, staffing_plan
 from previsecours.core.territory import Territory
 from previsecours.errors import InputError
@@ -69,24 +65,7 @@ from previsecours.pipelines.predict import (
 )
 from previsecours.settings import Settings
 
-__all__ = [
-    "BIAS_WARNING_PCT",
-    "ForecastError",
-    "ForecastResult",
-    "champion_backtest",
-    "riskiest_markdown",
-    "run_forecast",
-    "stale_data",
-    "station_days",
-]
-
-# Data older than this (by the model's frequency) when the forecast is made is flagged: the
-# forecast starts right after the data, so it would forecast the past.
-STALE_AFTER = {
-    "hour": pd.Timedelta(days=7),
-    "day": pd.Timedelta(days=7),
-    "week": pd.Timedelta(days=21),
-}
+__all__ = ["ForecastError", "ForecastResult", "riskiest_markdown", "run_forecast", "station_days"]
 
 
 class ForecastError(InputError, ValueError):
@@ -247,61 +226,6 @@ def check_covariates(
             stacklevel=2,
         )
     return gaps
-
-
-def stale_data(
-    history: History, territory: Territory, frequency: Frequency, now: pd.Timestamp
-) -> dict[str, Any] | None:
-    """When the data ended long before `now` (more than a week for hourly and daily models,
-    three weeks for weekly ones): the forecast starts right after the data, in the past.
-    The data's end is the end of their last period (`History.forecast_origin`)."""
-    if not len(history):
-        return None
-    end = history.forecast_origin(territory, frequency)
-    age = _utc(now) - _utc(end)
-    limit = STALE_AFTER.get(frequency, pd.Timedelta(days=7))
-    if age <= limit:
-        return None
-    return {
-        "data_end": end.isoformat(),
-        "age_days": round(age / pd.Timedelta(days=1), 1),
-        "limit_days": limit.days,
-        "text": (
-            f"the data end on {end:%Y-%m-%d %H:%M}, {age.days} days before now (more than "
-            f"{limit.days} days for a {frequency}ly model): the forecast starts right after "
-            "them, not today — ingest recent data, or give --start"
-        ),
-    }
-
-
-def champion_backtest(tags: Mapping[str, str]) -> dict[str, Any]:
-    """The champion's headline backtest metrics from its registry tags (`metrics_summary`, and
-    the bias at the territory's total level from `decision_table`), with a warning when that
-    bias is beyond ±`BIAS_WARNING_PCT` %. Empty when the version carries no decision."""
-    out: dict[str, Any] = {}
-    if tags.get("metrics_summary"):
-        out["metrics_summary"] = tags["metrics_summary"]
-    try:
-        table = json.loads(tags.get("decision_table") or "{}")
-    except ValueError:
-        table = {}
-    bias: dict[str, float] = {}
-    for key, values in table.items() if isinstance(table, dict) else ():
-        level, _, metric = str(key).partition("|")
-        if metric == "bias_pct" and level.startswith("departement") and values:
-            value = values[0]  # [champion, reference, improvement]: it was the challenger
-            if isinstance(value, int | float) and math.isfinite(value):
-                bias[level] = float(value)
-    if bias:
-        out["bias_pct"] = bias
-        worst_level, worst = max(bias.items(), key=lambda kv: abs(kv[1]))
-        if abs(worst) > BIAS_WARNING_PCT:
-            out["warning"] = (
-                f"the champion's backtest bias at the total level is {worst:+.1f} % "
-                f"({worst_level}), beyond ±{BIAS_WARNING_PCT:.0f} %: its forecasts run "
-                f"{'high' if worst > 0 else 'low'}"
-            )
-    return out
 
 
 def _coarser(grain: str, frequency: str) -> bool:

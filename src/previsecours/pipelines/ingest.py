@@ -48,15 +48,17 @@ from previsecours.core.ingest import (
 from previsecours.core.ingest_decide import (
     COUNT_KEY,
     EVENT_KEY,
-    TRUNCATED,
     StoreMerge,
+    counts_level_failures,
     counts_part,
     daily_volume,
     faulty_cells,
     first_reasons,
     isolated_days,
     isolated_issues,
+    merge_counts,
     merge_into_store,
+    name_cut_column,
     row_issues,
     row_reasons,
     skipped_reasons,
@@ -64,10 +66,7 @@ from previsecours.core.ingest_decide import (
     with_conflicts,
 )
 from previsecours.core.ingest_report import ExtractFailure, IngestReport
-from previsecours.core.panel import PanelError
 from previsecours.core.schema import CANONICAL_COLUMNS, COUNT_COLUMNS
-from previsecours.core.stored_counts import counts_level
-from previsecours.core.territory import Territory
 from previsecours.settings import Settings
 
 Format = Literal["events", "counts"]
@@ -180,15 +179,15 @@ def _validate_and_merge(
     if options.format == "counts":  # counts may be at any level the territory knows
         parameters["areas"] = counts_area_codes(territory)
     failures = validate(frame, suites, suite, parameters, skipped_reasons(territory))
-    issues = _name_cut_column(row_issues(failures, frame), raw, territory)
+    issues = name_cut_column(row_issues(failures, frame), raw.truncated_column, territory)
     valid = np.ones(len(frame), dtype=bool)
     valid[issues["position"].to_numpy()] = False
     if options.format == "counts":
         assert mapped.frequency is not None
         stored = store.read_counts(settings.paths, territory, mapped.frequency)
         incoming = counts_part(frame[valid])
-        merge = _merge_counts(stored, incoming, options.replace)
-        extract_failures: tuple[ExtractFailure, ...] = _level_failures(
+        merge = merge_counts(stored, incoming, options.replace)
+        extract_failures: tuple[ExtractFailure, ...] = counts_level_failures(
             incoming, stored, territory, source
         )
     else:
@@ -211,69 +210,6 @@ def _validate_and_merge(
     return _Outcome(mapped, issues, extract_failures, merge, keep, faulty)
 
 
-def _level_failures(
-    incoming: pd.DataFrame, stored: pd.DataFrame, territory: Territory, source: str
-) -> tuple[ExtractFailure, ...]:
-    """Counts of one store are at one level (commune, coverage zone or département): training
-    reads it from their area codes, so an extract mixing levels, or at another level than the
-    counts stored at its frequency, is refused."""
-    if incoming.empty:
-        return ()
-    areas = sorted(incoming["area_code"].astype(str).unique())
-    try:
-        level = counts_level(territory, areas)
-    except PanelError:
-        return (
-            ExtractFailure(
-                "counts_level",
-                f"{source}: its area codes mix levels (communes, coverage zones, the whole "
-                f"territory {territory.name}): one extract, one level",
-            ),
-        )
-    if stored.empty:
-        return ()
-    held = counts_level(territory, sorted(stored["area_code"].astype(str).unique()))
-    if held == level:
-        return ()
-    return (
-        ExtractFailure(
-            "counts_level",
-            f"{source}: counts at {level} level, but the store holds {held} counts at this "
-            "frequency: one store of counts, one level",
-        ),
-    )
-
-
-def _merge_counts(stored: pd.DataFrame, incoming: pd.DataFrame, wins: bool) -> StoreMerge:
-    """Merge valid count rows into the store; rows sharing a key (only a count of the skipped
-    spring hour and the hour it shifts to can: validation quarantines other duplicates) are
-    summed first (`wins`: the extract replaces stored rows it differs from). The merge is told
-    in source rows: both rows of a sum share its fate (added,
-    already stored, replaced or conflict)."""
-    keys = list(COUNT_KEY)
-    group = incoming.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
-    if len(incoming) == 0 or group.max() + 1 == len(incoming):
-        return merge_into_store(stored, incoming, COUNT_KEY, wins)
-    summed = incoming.groupby(group, sort=True).agg(
-        {"period_start": "first", "area_code": "first", "category": "first", "count": "sum"}
-    )
-    summed = summed.reset_index(drop=True).loc[:, list(COUNT_COLUMNS)]
-    merge = merge_into_store(stored, summed, COUNT_KEY, wins)
-    known = summed.merge(stored, on=keys, how="left", suffixes=("", "_stored"))
-    is_new = known["count_stored"].isna().to_numpy()
-    same = (known["count_stored"] == known["count"]).fillna(False).to_numpy(dtype=bool)
-    rows = np.bincount(group, minlength=len(summed))  # source rows in each sum
-    changed = ~is_new & ~same
-    in_conflict = np.isin(group, np.flatnonzero(changed)) if not wins else np.zeros(0, bool)
-    return replace(
-        merge,
-        added=int(rows[is_new].sum()),
-        unchanged=int(rows[same].sum()),
-        replaced=int(rows[changed].sum()) if wins else 0,
-        conflicts=tuple(int(p) for p in np.flatnonzero(in_conflict)),
-    )
-
-
 def _sorted(issues: pd.DataFrame) -> pd.DataFrame:
     return issues.sort_values(["row", "reason"], ignore_index=True)
 
@@ -289,17 +225,6 @@ def _check_table(raw: RawExtract, source: str, needed: list[str], settings: Sett
             found = [str(c) for c in raw.frame.columns]
             raise ExtractError(missing_columns_message(found, needed, source), failure.reason)
         raise ExtractError(f"{source}: no data rows (header only?)", failure.reason)
-
-
-def _name_cut_column(issues: pd.DataFrame, raw: RawExtract, territory: Territory) -> pd.DataFrame:
-    """A truncated row is reported at the column its line was cut in (canonical name if any)."""
-    if raw.truncated_column is None:
-        return issues
-    canonical = {v: k for k, v in territory.mapping.columns.items()}
-    name = canonical.get(raw.truncated_column, raw.truncated_column)
-    issues = issues.copy()
-    issues.loc[issues["reason"] == TRUNCATED, "column"] = name
-    return issues
 
 
 def _volume_failures(

@@ -13,25 +13,22 @@ at least a horizon before each forecast period.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from previsecours.core.backtest import Window, add_level_pairs, level_pairs, scores
 from previsecours.core.calendar import PERIOD_HOURS, period_of, period_starts
 from previsecours.core.covariates import missing_lagged
 from previsecours.core.drivers import explain
 from previsecours.core.features import area_attributes, build_features
-from previsecours.core.forecast_schema import ALL_CATEGORIES, DRIVER_COLUMNS
-from previsecours.core.hierarchy import allocate
+from previsecours.core.forecast_schema import DRIVER_COLUMNS
 from previsecours.core.history import History
 from previsecours.core.models.bundle import TrainedForecaster
 from previsecours.core.panel import DensePanel
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
-from previsecours.core.training import history_panel, scaling_history
+from previsecours.core.training import history_panel
 
 
 def as_forecaster(model: Any) -> TrainedForecaster:
@@ -180,150 +177,3 @@ def forecast_drivers(
     shap = booster.get_feature_importance(Pool(block.matrix), type="ShapValues")
     keys = block.keys.assign(level=forecaster.model_level)
     return explain(np.asarray(shap), list(block.matrix.columns), block.matrix, keys, top_k)
-
-
-def score_on_window(
-    model: Any,
-    history: History,
-    territory: Territory,
-    *,
-    n_windows: int = 1,
-    end: pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Metrics per level × grain of a trained model on the latest window(s) of `history`.
-
-    No refit: the model forecasts each window from the history before its origin, exactly as
-    in production; champion and challenger scored by this on the same history are comparable.
-    Intervals use the model's own stored dispersion. Columns: window, level, grain, kind,
-    metric, value (window "all" = mean over windows). Kinds: `ALL` (areas' totals), `category`
-    (every category's rows pooled) and `category:<code>` (one category alone).
-    """
-    forecaster = as_forecaster(model)
-    panel, windows, actuals = _scoring_window(forecaster, history, territory, n_windows, end)
-    covariates = model_covariates(forecaster, territory, panel.starts)
-    frames = []
-    for w in windows:
-        means = forecaster.modelled_means(panel, territory, w.origin, w.end, covariates)
-        frame = means.to_frame().rename(columns={"count": "mean"})
-        frame.insert(0, "window", w.index)
-        frames.append(frame)
-    predictions = pd.concat(frames, ignore_index=True)
-    pairs = level_pairs(
-        predictions,
-        panel.series,
-        forecaster.hierarchy,
-        actuals,
-        frequency=forecaster.spec.frequency,
-        timezone=territory.timezone,
-        per_category=True,
-    )
-    return _window_scores(pairs, forecaster)
-
-
-def score_seasonal_naive(
-    model: Any,
-    history: History,
-    territory: Territory,
-    *,
-    n_windows: int = 1,
-    end: pd.Timestamp | None = None,
-) -> pd.DataFrame:
-    """Seasonal naive scored like `score_on_window` on the same window(s) and levels, but
-    computed on each level's OWN actual series: every area × category (and area total) is its
-    count one season earlier (`spec.seasonal_lag` periods, falling back to the mean of the
-    4 seasons, then 0 — the seasonal-naive baseline's chain), never through the model's
-    hierarchy. A model whose category shares or area weights are wrong cannot make this
-    reference wrong too. Only the model's frequency, horizon, levels, areas and dispersion (for
-    the intervals) are used."""
-    forecaster = as_forecaster(model)
-    spec = forecaster.spec
-    panel, windows, actuals = _scoring_window(forecaster, history, territory, n_windows, end)
-    pairs: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]] = {}
-    for w in windows:
-        starts = panel.starts[w.origin : w.end]
-        zeros = DensePanel(panel.series, starts, np.zeros((len(panel.series), len(starts))))
-        shapes = allocate(zeros, forecaster.hierarchy, territory.timezone, spec.frequency)
-        predicted = {
-            level: _naive_panel(actuals[level], shape, spec.seasonal_lags)
-            for level, shape in shapes.items()
-        }
-        add_level_pairs(
-            pairs,
-            w.index,
-            predicted,
-            actuals,
-            frequency=spec.frequency,
-            timezone=territory.timezone,
-            per_category=True,
-        )
-    return _window_scores(pairs, forecaster)
-
-
-def _scoring_window(
-    forecaster: TrainedForecaster,
-    history: History,
-    territory: Territory,
-    n_windows: int,
-    end: pd.Timestamp | None,
-) -> tuple[DensePanel, list[Window], dict[str, DensePanel]]:
-    """The model's panel up to `end`, the latest `n_windows` windows on it, and every level's
-    actuals from the scale history (and 4 seasons) before the first window to `end`."""
-    spec = forecaster.spec
-    last = end or history.end(territory, spec.frequency)
-    horizon = spec.horizon
-    hours = PERIOD_HOURS[spec.frequency] * (spec.max_lag + horizon * n_windows + 1)
-    panel = history_panel(forecaster, history, territory, last - pd.Timedelta(hours=hours), last)
-    n = len(panel.starts)
-    windows = [
-        Window(k, n - horizon * (n_windows - k), n - horizon * (n_windows - k - 1))
-        for k in range(n_windows)
-    ]
-    first_origin = panel.starts[windows[0].origin]
-    seasons = pd.Timedelta(hours=PERIOD_HOURS[spec.frequency] * (max(spec.seasonal_lags) + 1))
-    actuals = history.level_actuals(
-        territory,
-        tuple(forecaster.hierarchy.levels),
-        spec.frequency,
-        start=first_origin - max(scaling_history(spec), seasons),
-        end=last,
-    )
-    return panel, windows, actuals
-
-
-def _naive_panel(actual: DensePanel, shape: DensePanel, lags: tuple[int, ...]) -> DensePanel:
-    """`shape`'s series over its periods, each the actual count `lags[0]` periods earlier (the
-    mean of every lag's when unknown, then 0)."""
-    index = pd.MultiIndex.from_frame(actual.series[["area_code", "category"]].astype(str))
-    rows = index.get_indexer(
-        pd.MultiIndex.from_frame(shape.series[["area_code", "category"]].astype(str))
-    )
-    t = actual.starts.get_indexer(shape.starts)
-    if (t < 0).any() or (t - max(lags) < 0).any():
-        raise ValueError("the actuals do not reach the seasons before the scoring window")
-    counts = np.where(rows[:, None] >= 0, actual.counts[np.maximum(rows, 0)], 0.0)
-    lagged = np.stack([counts[:, t - lag] for lag in lags])  # lag × series × period
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all 4 seasons unknown: NaN, then 0
-        fallback = np.nanmean(lagged, axis=0)
-    values = np.where(np.isnan(lagged[0]), fallback, lagged[0])
-    return DensePanel(shape.series, shape.starts, np.nan_to_num(values, nan=0.0))
-
-
-def _window_scores(
-    pairs: dict[str, dict[int, tuple[np.ndarray, np.ndarray, float]]],
-    forecaster: TrainedForecaster,
-) -> pd.DataFrame:
-    rows = []
-    for key, per_window in pairs.items():
-        level, grain, kind = key.split(":", 2)
-        category = ALL_CATEGORIES if kind == "ALL" else "category"
-        alpha = forecaster.dispersion.alpha(level, grain, category)
-        for k, (y, mu, scale) in per_window.items():
-            for metric, value in scores(y, mu, scale, alpha, level=level, grain=grain).items():
-                rows.append((str(k), level, grain, kind, metric, value))
-    out = pd.DataFrame(rows, columns=["window", "level", "grain", "kind", "metric", "value"])
-    pooled = (
-        out.groupby(["level", "grain", "kind", "metric"], sort=False)["value"].mean().reset_index()
-    )
-    pooled.insert(0, "window", "all")
-    return pd.concat([pooled, out], ignore_index=True)

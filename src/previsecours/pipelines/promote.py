@@ -3,11 +3,11 @@
 `run_promote(settings, now=...)`:
 - the challenger is the newest registered version (or the one asked for); the reference is the
   current champion, or — for a first version, or a champion this code cannot serve — seasonal
-  naive computed on each level's own actual series (`pipelines.predict.score_seasonal_naive`:
+  naive computed on each level's own actual series (`pipelines.scoring.score_seasonal_naive`:
   every area × category one season earlier), never through the challenger's hierarchy, so a
   version whose category shares or area weights are wrong is compared with a reference that
   does not share its error;
-- both are scored by `pipelines.predict.score_on_window` on the latest backtest window(s) of
+- both are scored by `pipelines.scoring.score_on_window` on the latest backtest window(s) of
   the CURRENT curated data, never compared on metrics logged against other data versions:
   per level × grain (all categories) and per level × grain × category, each category guarded
   at the levels judged (`core.promotion`);
@@ -44,12 +44,8 @@ from previsecours.core.promotion import (
     PromotionDecision,
     decide,
 )
-from previsecours.pipelines.predict import (
-    as_forecaster,
-    predict_levels,
-    score_on_window,
-    score_seasonal_naive,
-)
+from previsecours.pipelines.predict import as_forecaster, predict_levels
+from previsecours.pipelines.scoring import score_on_window, score_seasonal_naive
 from previsecours.settings import Settings
 
 SEASONAL_NAIVE = "seasonal naive"
