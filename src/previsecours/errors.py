@@ -32,3 +32,7 @@ class ConfigError(InputError, ValueError):
 
 class NoDataError(InputError, ValueError):
     """The curated store holds nothing (yet) for the step asked."""
+
+
+class ModelFitError(StepError):
+    """A model that could not be fitted on this data: the backtest drops it, with the reason."""

@@ -13,10 +13,10 @@ import pytest
 from previsecours.core.backtest import BacktestConfig, merge_results, run_backtest
 from previsecours.core.features import area_attributes, build_features, make_spec
 from previsecours.core.generator import generate_events
-from previsecours.core.models.base import ModelFitError
 from previsecours.core.models.glm import PoissonGLM
 from previsecours.core.panel import DensePanel, count_panel
 from previsecours.core.territory import Territory
+from previsecours.errors import ModelFitError
 
 TZ = "Europe/Paris"
 

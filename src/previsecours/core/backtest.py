@@ -42,11 +42,10 @@ from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS, 
 from previsecours.core.hierarchy import Dispersion, Hierarchy, allocate, rollup
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.models import Forecaster, make_forecaster
-from previsecours.core.models.base import ModelFitError
 from previsecours.core.panel import DensePanel
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
-from previsecours.errors import InputError
+from previsecours.errors import InputError, ModelFitError
 
 GRAINS: Final[dict[str, tuple[str, ...]]] = {
     "hour": ("hour", "day"),

@@ -11,10 +11,6 @@ import pandas as pd
 from previsecours.core.features import FeatureSpec
 
 
-class ModelFitError(Exception):
-    """A model that could not be fitted on this data: the backtest drops it, with the reason."""
-
-
 class Forecaster(Protocol):
     """Expected counts from features. `predict` returns float64 means ≥ 0, one per row."""
 

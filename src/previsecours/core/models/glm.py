@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
 from previsecours.core.calendar import DAY_FLAGS
-from previsecours.core.models.base import ModelFitError
+from previsecours.errors import ModelFitError
 
 ONE_HOT: Final = ("hour", "weekday", "month", "area_id", "category_id")
 SOLVERS: Final = ("lbfgs", "newton-cholesky")
