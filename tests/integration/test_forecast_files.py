@@ -152,3 +152,45 @@ def test_the_csv_opens_right_in_a_french_spreadsheet_and_stays_small(tmp_path: P
     assert csv["Zone"].iloc[-1] == "Évry-Courcouronnes"
     numbers = pd.read_csv(files.csv, sep=";", decimal=",", encoding="utf-8-sig")
     assert numbers["Prévision moyenne"].sum() == pytest.approx(1.5 + 1.2 + 0.9 + 36.25)
+
+
+def test_what_a_killed_forecast_left_is_swept_once_abandoned(tmp_path: Path) -> None:
+    """A forecast killed mid-write leaves `.<file>.tmp` files and an issue without its
+    metadata (written last): the next forecast removes them once older than an hour, and
+    never touches a complete issue or a write still under way (issue #17, item 7)."""
+    import os
+    import time
+
+    paths = Paths(tmp_path)
+    issued = pd.Timestamp("2026-01-05 06:00", tz="UTC")
+    forecast, staffing, drivers = _frames(issued)
+    kept = forecast_files.write_forecast(
+        paths,
+        "essonne",
+        issued,
+        forecast=forecast,
+        staffing=staffing,
+        drivers=drivers,
+        metadata={},
+    )
+    folder = kept.forecast.parent
+    killed = [folder / "20260106T060000Z.parquet", folder / ".20260106T060000Z.csv.tmp"]
+    writing = folder / ".20260107T060000Z.parquet.tmp"  # another forecast, writing now
+    for path in (*killed, writing):
+        path.write_bytes(b"partial")
+    two_hours_ago = time.time() - 7200
+    for path in (*killed, kept.forecast, kept.metadata):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    later = pd.Timestamp("2026-01-08 06:00", tz="UTC")
+    forecast_files.write_forecast(
+        paths,
+        "essonne",
+        later,
+        forecast=_frames(later)[0],
+        staffing=staffing,
+        drivers=drivers,
+        metadata={},
+    )
+    assert not any(p.exists() for p in killed)
+    assert writing.exists() and kept.forecast.exists() and kept.metadata.exists()
+    assert forecast_files.list_issues(paths, "essonne") == ["20260105T060000Z", "20260108T060000Z"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,13 @@ from previsecours.paths import Paths
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 STAMP = re.compile(r"^(\d{8}T\d{6}Z)\.json$")
+ANY_ISSUE_FILE = re.compile(
+    r"^\.?(\d{8}T\d{6}Z)\.(parquet|csv|staffing\.parquet|drivers\.parquet|json)(\.tmp)?$"
+)
+# What a forecast killed mid-write leaves (temporary files, an issue's files without its
+# metadata, which is written last) is swept once older than this: a forecast writing now is
+# never disturbed.
+ABANDONED_AFTER_S = 3600.0
 # Hourly rows of the CSV: a commune's hours (every commune × category × hour) are the Parquet's.
 CSV_HOURLY_LEVELS = ("station", "departement")
 
@@ -85,6 +93,7 @@ def write_forecast(
     _check(drivers, DRIVER_COLUMNS, "drivers")
     files = issue_files(paths, territory, issue_stamp(issued_at))
     files.forecast.parent.mkdir(parents=True, exist_ok=True)
+    sweep_abandoned(files.forecast.parent)
     table = forecast[list(FORECAST_COLUMNS)]
     _atomic(files.forecast, lambda p: table.to_parquet(p, index=False))
     _atomic(files.csv, lambda p: p.write_text(spreadsheet_csv(csv_rows(table)), encoding="utf-8"))
@@ -98,6 +107,26 @@ def write_forecast(
     text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
     _atomic(files.metadata, lambda p: p.write_text(text, encoding="utf-8"))
     return files
+
+
+def sweep_abandoned(folder: Path, *, now: float | None = None) -> list[Path]:
+    """Remove what killed forecasts left in `folder`: temporary files, and files of an issue
+    whose metadata (written last: an issue is complete with it) is missing — once they are
+    older than `ABANDONED_AFTER_S`. Returns the files removed."""
+    clock = time.time() if now is None else now
+    complete = {m.group(1) for p in folder.iterdir() if (m := STAMP.match(p.name))}
+    removed = []
+    for path in folder.iterdir():
+        match = ANY_ISSUE_FILE.match(path.name)
+        if not match or not path.is_file():
+            continue
+        temporary = path.name.endswith(".tmp")
+        if not temporary and match.group(1) in complete:
+            continue
+        if clock - path.stat().st_mtime > ABANDONED_AFTER_S:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 def list_issues(paths: Paths, territory: str) -> list[str]:
