@@ -9,9 +9,7 @@ a step that could not complete; stderr exactly one line starting with `error:` (
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +19,13 @@ import yaml
 
 from previsecours.core.ingest import ExtractError, map_counts, map_events
 from previsecours.core.territory import Territory
+from previsecours.testing import cli as testing_cli
 
 REPO = Path(__file__).resolve().parents[2]
-CLI = "from previsecours.cli import main; main()"
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREVISECOURS_")}
-    return subprocess.run(
-        [sys.executable, "-c", CLI, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=REPO,
-        env=env,
-    )
+    return testing_cli.run_cli(home, *args, cwd=REPO)
 
 
 def essonne_doc() -> dict[str, Any]:

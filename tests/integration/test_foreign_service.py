@@ -9,9 +9,7 @@ and opens where the forecast is.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +19,11 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
+from previsecours.testing import cli as testing_cli
 from previsecours.testing.small import write_small_params
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-CLI = "from previsecours.cli import main; main()"
 TZ = "America/New_York"
 TOWNSHIPS = {  # code: (name, population, latitude, longitude)
     "ABINGTON": ("Abington", 55000, 40.11, -75.12),
@@ -110,16 +108,7 @@ def write_calls(path: Path, end: pd.Timestamp, days: int, seed: int = 11) -> int
 
 
 def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREVISECOURS_")}
-    return subprocess.run(
-        [sys.executable, "-c", CLI, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-        cwd=REPO,
-        env=env,
-    )
+    return testing_cli.run_cli(home, *args, cwd=REPO, timeout=900)
 
 
 @dataclass(frozen=True)
