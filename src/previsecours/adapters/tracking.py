@@ -212,6 +212,9 @@ def training_run(
         tags={**tags, **process_tags()},
         run_name=run_name,
     )
+    # The process may have an active experiment of another territory (retrain-all records
+    # them one after the other): resuming a run by id needs its own to be the active one.
+    mlflow.set_experiment(experiment_id=experiment_id)
     with mlflow.start_run(run_id=run.info.run_id) as active:
         yield str(active.info.run_id)
 
