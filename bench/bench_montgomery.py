@@ -21,6 +21,7 @@ import yaml
 
 from benchlib.accuracy import PEERS, compare, level_table, report_closing, verdict
 from benchlib.common import Report
+from benchlib.real_data import montco_events
 
 HEADLINE = (
     ("commune", "hour"),
@@ -37,11 +38,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from previsecours.adapters.readers import read_extract
-    from previsecours.adapters.territory_files import load_territory
     from previsecours.config import TrainParams
-    from previsecours.core.ingest import map_events
-    from previsecours.core.schema import CANONICAL_COLUMNS
     from previsecours.paths import Project
 
     root = Project.locate().root
@@ -50,18 +47,8 @@ def main() -> None:
         "Accuracy against the peers — real Montgomery County 911 calls, hourly",
         (__doc__ or "").split("\n\n")[0],
     )
-    territory = load_territory(root / "territories" / "montgomery-pa.yaml")
-    path = root.parent / "shared" / "data" / "montco911" / "911.zip"
     t0 = time.perf_counter()
-    raw = read_extract(path)
-    mapped = map_events(raw.frame, territory, path.name, raw.row_complete, raw.text_source).frame
-    events = mapped[list(CANONICAL_COLUMNS)]
-    keep = (
-        events["alert_time"].notna()
-        & events["category"].isin(territory.categories)
-        & events["commune_code"].isin(territory.commune_codes)
-    )
-    events = events[keep].drop_duplicates("intervention_id").reset_index(drop=True)
+    territory, events, rows_read = montco_events(root, root.parent / "shared" / "data")
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
     section["model_level"] = "commune"
     production_windows = section.get("n_windows")
@@ -69,7 +56,7 @@ def main() -> None:
         section["n_windows"] = args.windows
     params = TrainParams(**section)
     report.add(
-        f"\n{len(events):,} calls kept of {len(raw.frame):,} "
+        f"\n{len(events):,} calls kept of {rows_read:,} "
         f"({events['alert_time'].min().date()} … {events['alert_time'].max().date()}), read and "
         f"mapped in {time.perf_counter() - t0:.0f} s. Prévisecours: params.yaml `train:` with "
         f"model level commune ({params.n_windows} windows of {params.horizon}, "

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from benchlib.accuracy import PEERS, label, verdict
+from benchlib.accuracy import METRICS, PEERS, label, verdict
 from benchlib.common import WORK, PeerTask, Report, peer_predictions, run_peers, write_inputs
 from previsecours.core import metrics as m
 from previsecours.core.backtest import BacktestResult, scores
@@ -106,17 +106,7 @@ def pooled_scores(predictions: pd.DataFrame, history: dict[str, np.ndarray]) -> 
 
 
 def table_of(metrics: pd.DataFrame, kind: str) -> pd.DataFrame:
-    keep = (
-        "rmsse",
-        "mae",
-        "rmse",
-        "poisson_deviance",
-        "bias_pct",
-        "pinball",
-        "coverage_80",
-        "coverage_95",
-        "mape",
-    )
+    keep = (*METRICS, "mape")
     sel = metrics[(metrics["kind"] == kind) & metrics["metric"].isin(keep)]
     table = sel.pivot_table(index="model", columns="metric", values="value", sort=False)
     table = table.reindex(columns=[c for c in keep if c in table.columns]).sort_values("rmsse")

@@ -243,7 +243,9 @@ def load_sdis91(root: Path, shared: Path = SHARED) -> RealDataset:
     )
 
 
-def load_montco(root: Path, shared: Path = SHARED) -> RealDataset:
+def montco_events(root: Path, shared: Path = SHARED) -> tuple[Territory, pd.DataFrame, int]:
+    """Montgomery County's calls read and mapped by the ingestion's own reader and mapping,
+    kept when their time, category and township are known (one row per call); the rows read."""
     from previsecours.adapters.readers import read_extract
     from previsecours.adapters.territory_files import load_territory
     from previsecours.core.ingest import map_events
@@ -259,7 +261,12 @@ def load_montco(root: Path, shared: Path = SHARED) -> RealDataset:
         & events["category"].isin(territory.categories)
         & events["commune_code"].isin(territory.commune_codes)
     )
-    events = events[keep].drop_duplicates("intervention_id").reset_index(drop=True)
+    kept = events[keep].drop_duplicates("intervention_id").reset_index(drop=True)
+    return territory, kept, len(raw.frame)
+
+
+def load_montco(root: Path, shared: Path = SHARED) -> RealDataset:
+    territory, events, _ = montco_events(root, shared)
     return RealDataset(
         name="montco911",
         title="Montgomery County (PA) 911 calls, township × hour, 168 h ahead",
