@@ -249,7 +249,9 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
     ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Extract files (CSV, .zip of one CSV, Parquet); none: the inbox."),
+        typer.Argument(
+            help="Extract files (CSV, .csv.gz, .zip of one CSV, Parquet); none: the inbox."
+        ),
     ] = None,
     territory: TerritoryOption = None,
     fmt: Annotated[

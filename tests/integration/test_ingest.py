@@ -254,10 +254,11 @@ def bad_utf16(tmp: Path, good: pd.DataFrame) -> Path:
 
 
 def bad_gzip(tmp: Path, good: pd.DataFrame) -> Path:
+    """A gzipped CSV cut short (a gzipped one is read: test_a_gzipped_csv_is_read…)."""
     import gzip
 
-    path = tmp / "export.csv"
-    path.write_bytes(gzip.compress(good.head(50).to_csv(sep=";", index=False).encode()))
+    path = tmp / "export.csv.gz"
+    path.write_bytes(gzip.compress(good.head(50).to_csv(sep=";", index=False).encode())[:-40])
     return path
 
 
@@ -284,7 +285,7 @@ BAD_INPUTS = {
     "truncated parquet": (bad_truncated_parquet, ["Parquet"]),
     "parquet with wrong types": (bad_parquet_types, ["date_heure_alerte", "int64", "latitude"]),
     "UTF-16 text": (bad_utf16, ["UTF-16 text: re-export as UTF-8"]),
-    "gzip-compressed": (bad_gzip, ["gzip-compressed: decompress it or export as .zip"]),
+    "cut gzip": (bad_gzip, ["not a readable gzip file"]),
     "a directory": (bad_directory, ["is a directory"]),
     "a field over 128 KiB": (bad_huge_field, ["row 41", "num_intervention", "140000 characters"]),
 }
@@ -316,6 +317,20 @@ EXPECTED_CHECK = {  # the extract-level expectation (GX suite extract_table) or 
     "parquet with wrong types": "column_types",
     "truncated file": "quarantine_share",
 }
+
+
+def test_a_gzipped_csv_is_read_as_the_csv_inside(
+    tmp_path: Path, january: pd.DataFrame, seeded_home: Path
+) -> None:
+    """Open-data portals publish `.csv.gz` (Denver's hourly calls): it used to be refused
+    ("gzip-compressed: decompress it")."""
+    import gzip
+
+    path = tmp_path / "export.csv.gz"
+    path.write_bytes(gzip.compress(january.head(50).to_csv(sep=";", index=False).encode()))
+    report = ingest_file(settings_at(seeded_home), path, IngestOptions())
+    assert report.accepted, report.summary()
+    assert report.rows_read == 50 and report.file_format == "gzip/csv"
 
 
 def test_too_many_defects_reject_the_whole_extract(seeded_home: Path, essonne: Territory) -> None:

@@ -1,4 +1,4 @@
-"""Read an extract file (CSV, a `.zip` holding one CSV, or Parquet) into a raw frame.
+"""Read an extract file (CSV, gzipped CSV, a `.zip` holding one CSV, or Parquet) into a raw frame.
 
 Guarantees:
 - CSV values come back as text (nothing guessed by pandas); the encoding (UTF-8, UTF-8 with
@@ -7,17 +7,21 @@ Guarantees:
   column (separator None), e.g. an extract of alarm times only;
 - a last line cut short (a truncated file) is flagged in `row_complete`, not silently padded;
 - anything unreadable raises `ExtractError` with a message naming the file and, where it
-  applies, the row and column: a directory, an empty file, UTF-16 text, gzip-compressed or other
-  binary content, no separator, malformed lines, a field over `FIELD_LIMIT` characters (an
-  unclosed quote, most often), bad Parquet. No other exception escapes `read_extract` (one bad
-  file must never stop the files after it), and no message quotes a value of the file.
+  applies, the row and column: a directory, an empty file, UTF-16 text, a cut gzip, a gzip
+  inside a zip or other binary content, no separator, malformed lines, a field over
+  `FIELD_LIMIT` characters (an unclosed quote, most often), bad Parquet. No other exception
+  escapes `read_extract` (one bad file must never stop the files after it), and no message
+  quotes a value of the file.
+- a gzipped CSV (`.csv.gz`, as open-data portals publish them) is read as the CSV inside.
 """
 
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +41,7 @@ _ONE_COLUMN_SAMPLE_LINES = 1000  # lines after the header a one-column file is c
 @dataclass(frozen=True)
 class RawExtract:
     frame: pd.DataFrame
-    file_format: str  # csv | zip/csv | parquet
+    file_format: str  # csv | gzip/csv | zip/csv | parquet
     encoding: str | None
     separator: str | None  # None: a one-column CSV (or Parquet)
     row_complete: pd.Series
@@ -68,7 +72,16 @@ def _read(path: Path) -> RawExtract:
     if suffix == ".parquet":
         return _read_parquet(path)
     data = _zip_member(path) if suffix == ".zip" else path.read_bytes()
+    if suffix != ".zip" and data.startswith(_GZIP_MAGIC):  # a CSV gzipped as published
+        return _read_csv(path, _gunzip(path, data), "gzip/csv")
     return _read_csv(path, data, "zip/csv" if suffix == ".zip" else "csv")
+
+
+def _gunzip(path: Path, data: bytes) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ExtractError(f"{path}: not a readable gzip file: {exc}") from exc
 
 
 def _read_parquet(path: Path) -> RawExtract:
