@@ -201,3 +201,29 @@ def test_unmeasured_categories_are_refused() -> None:
     decision = decide(challenger, _score("v1", 0.85), PromotionPolicy())
     assert not decision.promoted
     assert "per-category metrics were not measured" in decision.reason
+
+
+def test_a_weekly_model_is_judged_at_its_own_grain_of_the_primary_level() -> None:
+    """SDIS 91's weekly totals have no `departement×hour` (the default primary level): with
+    default params a first version 93 % better than seasonal naive was refused ("per-category
+    metrics were not measured", then the primary metric missing)."""
+    levels = ["departement×week"]
+
+    def weekly(label: str, rmsse: float) -> ModelScore:
+        metrics = pd.DataFrame({"rmsse": rmsse, "n": 5.0}, index=levels)
+        index = pd.MultiIndex.from_product([levels, CATEGORIES], names=["level", "category"])
+        categories = pd.DataFrame({"rmsse": rmsse, "n": 1.0}, index=index)
+        return ModelScore(label, metrics, OK, categories)
+
+    policy = PromotionPolicy(primary_level="departement×hour")
+    decision = decide(weekly("version 1", 0.02), weekly("seasonal naive", 0.23), policy)
+    assert decision.promoted, decision.reason
+    assert "rmsse at departement×week (departement×hour: not a grain of this model)" in (
+        decision.reason
+    )
+    worse = decide(weekly("version 2", 0.30), weekly("version 1", 0.02), policy)
+    assert not worse.promoted and "departement×week" in worse.reason
+    # A level the model does not have at any coarser grain is still refused as missing.
+    elsewhere = PromotionPolicy(primary_level="station×hour")
+    missing = decide(weekly("version 1", 0.02), weekly("seasonal naive", 0.23), elsewhere)
+    assert not missing.promoted

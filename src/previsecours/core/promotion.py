@@ -27,8 +27,8 @@ error (the dispersion `alpha`) has none.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 import numpy as np
@@ -163,6 +163,9 @@ def decide(
     challenger: ModelScore, reference: ModelScore, policy: PromotionPolicy
 ) -> PromotionDecision:
     """Promote `challenger` over `reference` (the champion, or seasonal naive at first)?"""
+    asked = policy.primary_level
+    policy = judged_policy(policy, challenger.metrics.index)
+    moved = f" ({asked}: not a grain of this model)" if policy.primary_level != asked else ""
     table = comparison_table(challenger.metrics, reference.metrics)
     categories = category_table(challenger.categories, reference.categories, judged_levels(policy))
     guards = (
@@ -184,20 +187,37 @@ def decide(
         promoted = False
     elif gain < policy.min_improvement:
         reason = (
-            f"Refused: {policy.primary_metric} at {policy.primary_level}, improvement "
+            f"Refused: {policy.primary_metric} at {policy.primary_level}{moved}, improvement "
             f"{gain:+.2%} (positive: the challenger is better), less than the "
             f"{policy.min_improvement:+.2%} required."
         )
         promoted = False
     else:
         reason = (
-            f"Promoted: {policy.primary_metric} at {policy.primary_level}, improvement "
+            f"Promoted: {policy.primary_metric} at {policy.primary_level}{moved}, improvement "
             f"{gain:+.2%} (≥ {policy.min_improvement:+.2%} required), and every guard passes."
         )
         promoted = True
     return PromotionDecision(
         promoted, reason, challenger.label, reference.label, guards, table, categories
     )
+
+
+_GRAINS: Final = ("hour", "day", "week")
+
+
+def judged_policy(policy: PromotionPolicy, rows: Iterable[str]) -> PromotionPolicy:
+    """The policy as this model can be judged: a primary `<level>×<grain>` it does not
+    forecast (daily or weekly counts have no hour) moves to the next coarser grain it has at
+    the same level (`departement×hour` → `departement×week` for SDIS 91's weekly totals)."""
+    present = set(rows)
+    level, _, grain = policy.primary_level.partition("×")
+    if policy.primary_level in present or grain not in _GRAINS:
+        return policy
+    for coarser in _GRAINS[_GRAINS.index(grain) + 1 :]:
+        if f"{level}×{coarser}" in present:
+            return replace(policy, primary_level=f"{level}×{coarser}")
+    return policy
 
 
 def judged_levels(policy: PromotionPolicy) -> tuple[str, ...]:
