@@ -232,6 +232,66 @@ def test_weekly_totals_preset_turns_wide_weeks_into_departement_counts(
     assert mapped.dropped_columns == ("ope_total", "inc_grippe")
 
 
+def test_a_wide_export_maps_a_column_per_category_and_the_remainder(essonne: Territory) -> None:
+    """Berlin's daily missions: one row a day, a column per type, OTHER = all − the others."""
+    from previsecours.core.territory import WideCounts
+
+    wide = _with_mapping(
+        essonne,
+        counts_columns={"period_start": "day"},
+        constants={"area_code": "91"},
+        wide_counts=WideCounts({"SUAP": "ems", "INCU": "fire"}, total="all", remainder="AUTR"),
+    )
+    raw = pd.DataFrame(
+        {
+            "day": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "all": ["10", "5", "7"],
+            "ems": ["6", "4", ""],  # day 3: EMS unknown, so is OTHER
+            "fire": ["1", "3", "2"],
+            "rd1": ["9", "9", "9"],  # another column: dropped
+        }
+    )
+    mapped = map_counts(raw, wide, "berlin.csv")
+    frame = mapped.frame
+    assert mapped.frequency == "day"
+    assert frame["row"].tolist() == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert frame["category"].tolist() == ["SUAP", "INCU", "AUTR"] * 3
+    assert set(frame["area_code"]) == {"essonne"}
+    counts = frame["count"].tolist()
+    assert counts[:6] == [6, 1, 3, 4, 3, -2]
+    assert np.isnan(counts[6]) and counts[7] == 2 and np.isnan(counts[8])
+    # A negative remainder (the total below its parts) and an unknown count are not valid.
+    assert frame["count_valid"].tolist() == [True] * 5 + [False, False, True, False]
+    assert mapped.dropped_columns == ("rd1",)
+    missing = raw.drop(columns=["all"])
+    with pytest.raises(ExtractError, match=r"berlin.csv: required column\(s\) missing: \['all'\]"):
+        map_counts(missing, wide, "berlin.csv")
+
+
+def test_naive_times_declared_utc_are_instants(essonne: Territory) -> None:
+    """Denver's `hour_start_utc` is UTC written without an offset: read as local it was 7 h
+    off, and the autumn's two 01:00 local hours (07:00 and 08:00 UTC) would collide."""
+    utc = _with_mapping(
+        essonne,
+        columns={},
+        id_from=(),
+        counts_columns={"period_start": "hour_start_utc", "count": "calls"},
+        constants={"area_code": "91", "category": "SUAP"},
+        naive_times="utc",
+    )
+    raw = pd.DataFrame(
+        {
+            "hour_start_utc": ["2024-10-26 23:00:00", "2024-10-27 00:00:00", "2024-10-27 01:00:00"],
+            "calls": ["3", "4", "5"],
+        }
+    )
+    mapped = map_counts(raw, utc, "denver.csv")
+    local = mapped.frame["period_start"]
+    assert local.dt.strftime("%H:%M%z").tolist() == ["01:00+0200", "02:00+0200", "02:00+0100"]
+    assert mapped.frequency == "hour" and local.is_unique
+    assert mapped.dst_ambiguous == 0 and mapped.dst_nonexistent == 0
+
+
 def test_counts_name_the_departement_by_its_code_or_the_territory_name(
     essonne: Territory,
 ) -> None:

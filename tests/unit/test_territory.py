@@ -204,7 +204,9 @@ def test_an_unreadable_territory_file_says_why_in_one_line(
 
 
 def test_a_missing_territory_file_lists_the_known_ones(repo_root: Path) -> None:
-    with pytest.raises(TerritoryError, match=r"known territories: essonne, montgomery-pa; or"):
+    with pytest.raises(
+        TerritoryError, match=r"known territories: berlin, denver, essonne, montgomery-pa; or"
+    ):
         resolve_territory_path(str(repo_root / "nowhere.yaml"), repo_root / "territories")
 
 
@@ -254,6 +256,26 @@ def test_a_counts_only_territory_maps_no_event_columns(tmp_path: Path, repo_root
             r"constants: \['category'\] are also mapped",
         ),
         ({"time_zone_suffix": "utc"}, r"time_zone_suffix: 'utc' is not one of offset, local"),
+        ({"naive_times": "gmt"}, r"naive_times: 'gmt' is not one of local, utc"),
+        ({"wide_counts": {"columns": {}}}, r"wide_counts.columns: map at least one category"),
+        ({"wide_counts": {"columns": {"SUAP": "s"}, "tot": "t"}}, r"unknown key\(s\) \['tot'\]"),
+        ({"wide_counts": {"columns": {"EMS": "e"}}}, r"undeclared categories \['EMS'\]"),
+        (
+            {"wide_counts": {"columns": {"SUAP": "s"}, "total": "all"}},
+            r"total and remainder go together",
+        ),
+        (
+            {"wide_counts": {"columns": {"SUAP": "s"}, "total": "t", "remainder": "SUAP"}},
+            r"remainder: 'SUAP' also has a column",
+        ),
+        (
+            {"wide_counts": {"columns": {"SUAP": "n", "ACCI": "n"}}},
+            r"export column\(s\) \['n'\] used twice",
+        ),
+        (
+            {"wide_counts": {"columns": {"SUAP": "s"}}, "counts_columns": {"count": "n"}},
+            r"\['count'\] come from the wide columns",
+        ),
     ],
 )
 def test_a_wrong_extract_mapping_is_named(
@@ -277,5 +299,21 @@ def test_constants_complete_an_event_mapping_and_survive_writing(
     }
     t = _load(tmp_path, _extract_doc(repo_root, **extract))
     assert t.mapping.maps_events
+    again = load_territory(write_territory(t, tmp_path / "written"))
+    assert again.mapping == t.mapping
+
+
+def test_a_wide_counts_mapping_survives_writing(tmp_path: Path, repo_root: Path) -> None:
+    from previsecours.adapters.territory_files import write_territory
+
+    extract = {
+        "counts_columns": {"period_start": "day"},
+        "constants": {"area_code": "91"},
+        "naive_times": "utc",
+        "wide_counts": {"columns": {"SUAP": "s", "ACCI": "a"}, "total": "t", "remainder": "AUTR"},
+    }
+    t = _load(tmp_path, _extract_doc(repo_root, **extract))
+    assert t.mapping.wide_counts is not None
+    assert t.mapping.wide_counts.categories == ("ACCI", "SUAP", "AUTR")  # the remainder last
     again = load_territory(write_territory(t, tmp_path / "written"))
     assert again.mapping == t.mapping

@@ -27,6 +27,7 @@ from previsecours.core.territory import (
     Station,
     Territory,
     TerritoryError,
+    WideCounts,
 )
 
 T = TypeVar("T")
@@ -153,6 +154,8 @@ _EXTRACT_KEYS = (
     "categories",
     "time_format",
     "time_zone_suffix",
+    "naive_times",
+    "wide_counts",
     "category_pattern",
     "station_pattern",
     "counts_preset",
@@ -176,6 +179,30 @@ def _extract_section(value: Any) -> Mapping[str, Any]:
 
 def _names(extract: Mapping[str, Any], key: str) -> dict[str, str]:
     return {str(k): str(v) for k, v in _mapping(extract.get(key), f"extract.{key}").items()}
+
+
+_WIDE_KEYS = ("columns", "total", "remainder")
+
+
+def _wide_counts(value: Any) -> WideCounts | None:
+    """`extract.wide_counts`: {columns: {category: export column}, total, remainder}."""
+    if value is None:
+        return None
+    wide = _mapping(value, "extract.wide_counts")
+    unknown = sorted(str(k) for k in wide if k not in _WIDE_KEYS)
+    if unknown:
+        raise TerritoryError(
+            f"extract.wide_counts: unknown key(s) {unknown} (keys: {', '.join(_WIDE_KEYS)})"
+        )
+    total, remainder = wide.get("total"), wide.get("remainder")
+    return WideCounts(
+        columns={
+            str(k): str(v)
+            for k, v in _mapping(wide.get("columns"), "extract.wide_counts.columns").items()
+        },
+        total=None if total is None else str(total),
+        remainder=None if remainder is None else str(remainder),
+    )
 
 
 def _build(doc: dict[str, Any], base: Path) -> Territory:
@@ -214,6 +241,8 @@ def _build(doc: dict[str, Any], base: Path) -> Territory:
             constants=_names(extract, "constants"),
             territory_codes=tuple(str(c) for c in extract.get("territory_codes") or ()),
             time_zone_suffix=str(extract.get("time_zone_suffix") or "offset"),
+            naive_times=str(extract.get("naive_times") or "local"),
+            wide_counts=_wide_counts(extract.get("wide_counts")),
         ),
         communes=_table(base, areas.get("communes"), _commune),
         stations=_table(base, areas.get("stations"), _station),
@@ -401,6 +430,7 @@ def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
         "station_pattern": m.station_pattern,
         "counts_preset": m.counts_preset,
         "time_zone_suffix": m.time_zone_suffix if m.time_zone_suffix != "offset" else None,
+        "naive_times": m.naive_times if m.naive_times != "local" else None,
     }
     extract |= {k: v for k, v in optional.items() if v is not None}
     if m.id_from:
@@ -410,6 +440,11 @@ def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
             extract[key] = dict(value)
     if m.territory_codes:
         extract["territory_codes"] = list(m.territory_codes)
+    if m.wide_counts is not None:
+        wide = m.wide_counts
+        extract["wide_counts"] = {"columns": dict(wide.columns)} | {
+            k: v for k, v in (("total", wide.total), ("remainder", wide.remainder)) if v
+        }
     box = t.bounding_box
     covariates = {
         c.name: {

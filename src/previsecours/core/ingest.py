@@ -33,7 +33,7 @@ from previsecours.core.schema import (
     FREQUENCIES,
     REQUIRED_COLUMNS,
 )
-from previsecours.core.territory import Territory
+from previsecours.core.territory import Territory, WideCounts
 from previsecours.errors import InputError
 
 ROW: Final = "row"  # 1-based data row of the export (header excluded)
@@ -89,7 +89,7 @@ def required_export_columns(
         if preset == SDIS91_WEEKLY_TOTALS:
             return [SDIS91_TOTALS_WEEK, *SDIS91_TOTALS_CATEGORIES]
         names = counts_column_names(territory)
-        return [names[c] for c in COUNT_COLUMNS if c in names]
+        return [names[c] for c in COUNT_COLUMNS if c in names] + wide_count_columns(territory)
     require_event_mapping(territory, source)
     columns = territory.mapping.columns
     return [columns[c] for c in REQUIRED_COLUMNS if c in columns] + list(territory.mapping.id_from)
@@ -110,9 +110,20 @@ def counts_column_names(territory: Territory) -> dict[str, str]:
     """Canonical count column → the export's name (extract.counts_columns, else the canonical
     name); a column the mapping makes constant is not read."""
     mapping = territory.mapping
+    wide = ("category", "count") if mapping.wide_counts is not None else ()
     return {
-        c: mapping.counts_columns.get(c, c) for c in COUNT_COLUMNS if c not in mapping.constants
+        c: mapping.counts_columns.get(c, c)
+        for c in COUNT_COLUMNS
+        if c not in mapping.constants and c not in wide
     }
+
+
+def wide_count_columns(territory: Territory) -> list[str]:
+    """The count columns of a wide export (extract.wide_counts), its total last."""
+    wide = territory.mapping.wide_counts
+    if wide is None:
+        return []
+    return [*wide.columns.values(), *((wide.total,) if wide.total else ())]
 
 
 def territory_area_codes(territory: Territory) -> frozenset[str]:
@@ -188,6 +199,7 @@ def map_events(
         mapping.time_format,
         territory.timezone,
         suffix=mapping.time_zone_suffix,
+        naive_times=mapping.naive_times,
     )
     _require_some_times(
         times,
@@ -384,30 +396,38 @@ def _counts_source(
             "week",
         )
     if preset == SDIS91_WEEKLY_TOTALS:  # wide → long: row-major, week by week
-        k = len(SDIS91_TOTALS_CATEGORIES)
         week_text = _text(raw[SDIS91_TOTALS_WEEK]).str.replace(r"\.0+$", "", regex=True)
         naive = pd.to_datetime(week_text + "1", format="%G%V%u", errors="coerce")
-        wide = raw.loc[:, list(SDIS91_TOTALS_CATEGORIES)].astype("string")
-        count = pd.Series(wide.to_numpy().ravel(), dtype="string")
-        return _CountsSource(
-            _localise(week_text, naive, territory.timezone).repeat(k),
-            _constant_text(n * k, constants.get("area_code", territory.name)),
-            pd.Series(np.tile(np.asarray(SDIS91_TOTALS_CATEGORIES, dtype=object), n)),
-            count,
-            np.repeat(rows, k),
-            np.repeat(complete, k),
-            frozenset({SDIS91_TOTALS_WEEK, *SDIS91_TOTALS_CATEGORIES}),
-            "week",
+        columns = {c: raw[c] for c in SDIS91_TOTALS_CATEGORIES}
+        return _unpivot(
+            _localise(week_text, naive, territory.timezone),
+            _constant_text(n, constants.get("area_code", territory.name)),
+            columns,
+            rows=rows,
+            complete=complete,
+            used=frozenset({SDIS91_TOTALS_WEEK, *SDIS91_TOTALS_CATEGORIES}),
+            frequency="week",
         )
     names = counts_column_names(territory)
+    mapping = territory.mapping
     # ISO 8601 is the canonical form; the service's own time format is tried second.
     times = _local_times(
         raw[names["period_start"]],
-        territory.mapping.time_format,
+        mapping.time_format,
         territory.timezone,
-        suffix=territory.mapping.time_zone_suffix,
+        suffix=mapping.time_zone_suffix,
+        naive_times=mapping.naive_times,
         iso_first=True,
     )
+    if mapping.wide_counts is not None:
+        return _unpivot(
+            times,
+            _text(_counts_column(raw, "area_code", names, constants)),
+            _wide_columns(raw, mapping.wide_counts),
+            rows=rows,
+            complete=complete,
+            used=frozenset([*names.values(), *wide_count_columns(territory)]),
+        )
     return _CountsSource(
         times,
         _counts_column(raw, "area_code", names, constants),
@@ -416,6 +436,47 @@ def _counts_source(
         rows,
         complete,
         frozenset(names.values()),
+    )
+
+
+def _wide_columns(raw: pd.DataFrame, wide: WideCounts) -> dict[str, pd.Series]:
+    """Category → its counts (text as written); the remainder is the total minus the mapped
+    columns, missing when any of them is not a number (a negative one is quarantined)."""
+    out = {category: raw[column] for category, column in wide.columns.items()}
+    if wide.total is not None and wide.remainder is not None:
+        numbers = [_numbers(raw[c]) for c in (wide.total, *wide.columns.values())]
+        rest = numbers[0] - sum(numbers[1:], pd.Series(0.0, index=raw.index))
+        out[wide.remainder] = rest
+    return out
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    return pd.to_numeric(values if not _is_text(values) else _text(values), errors="coerce")
+
+
+def _unpivot(
+    times: _Times,
+    area: pd.Series,
+    columns: Mapping[str, pd.Series],
+    *,
+    rows: np.ndarray[Any, np.dtype[np.int64]],
+    complete: np.ndarray[Any, np.dtype[np.bool_]],
+    used: frozenset[str],
+    frequency: str | None = None,
+) -> _CountsSource:
+    """Wide → long, row-major (period by period): one long row per source row × category,
+    each keeping its source row."""
+    k, n = len(columns), len(rows)
+    wide = pd.DataFrame({c: v.reset_index(drop=True).astype("string") for c, v in columns.items()})
+    return _CountsSource(
+        times.repeat(k),
+        area.reset_index(drop=True).repeat(k).reset_index(drop=True),
+        pd.Series(np.tile(np.asarray(list(columns), dtype=object), n)),
+        pd.Series(wide.to_numpy().ravel(), dtype="string"),
+        np.repeat(rows, k),
+        np.repeat(complete, k),
+        used,
+        frequency,
     )
 
 
@@ -501,6 +562,7 @@ def _local_times(
     timezone: str,
     *,
     suffix: str = "offset",
+    naive_times: str = "local",
     iso_first: bool = False,
 ) -> _Times:
     """Times of the territory's zone from an export column.
@@ -509,13 +571,16 @@ def _local_times(
     a UTC offset suffix (`Z`, `+02:00`) is an instant (ISO 8601, or the territory's format if
     it reads offsets), unless `suffix` is "local": the suffix is then ignored and the clock time
     read as local. Other text is local wall-clock time in the territory's format (ISO 8601
-    when it gives none; ISO 8601 first, then its format, when `iso_first`).
+    when it gives none; ISO 8601 first, then its format, when `iso_first`), or UTC when
+    `naive_times` is "utc" (no clock change to resolve then).
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         text = values.astype("string").reset_index(drop=True)
         if values.dt.tz is not None:
             local = values.dt.tz_convert(timezone).dt.as_unit("s").reset_index(drop=True)
             return _Times(text, local, 0, 0, np.zeros(len(local), dtype=bool))
+        if naive_times == "utc":
+            return _from_utc(text, values.reset_index(drop=True), timezone)
         return _localise(text, values.reset_index(drop=True), timezone)
     text = _text(values)
     parts = text.str.extract(_OFFSET_SUFFIX)
@@ -526,8 +591,9 @@ def _local_times(
         naive = naive.fillna(_first_parse(parts["wall"].astype("string"), formats))
         return _localise(text, naive, timezone)
     offset_rows = pd.Series(suffixed)
-    naive = _first_parse(text.mask(offset_rows), formats)
-    times = _localise(text, naive, timezone)
+    wall = _first_parse(text.mask(offset_rows), formats)
+    utc = naive_times == "utc"
+    times = _from_utc(text, wall, timezone) if utc else _localise(text, wall, timezone)
     if not suffixed.any():
         return times
     instants = _parse_instants(text.where(offset_rows), time_format)
@@ -603,6 +669,18 @@ def _localise(text: pd.Series, naive: pd.Series, timezone: str) -> _Times:
         ambiguous=int((strict_fold.isna().to_numpy() & present).sum()),
         nonexistent=int(gap.sum()),
         gap=gap,
+    )
+
+
+def _from_utc(text: pd.Series, utc: pd.Series, timezone: str) -> _Times:
+    """Naive UTC → the territory's zone: every instant exists once, nothing to adjust."""
+    local = utc.dt.as_unit("s").dt.tz_localize("UTC").dt.tz_convert(timezone)
+    return _Times(
+        text.reset_index(drop=True),
+        local.reset_index(drop=True),
+        0,
+        0,
+        np.zeros(len(local), dtype=bool),
     )
 
 

@@ -72,6 +72,26 @@ class CoverageShare:
 EVENT_CONSTANTS = frozenset({"commune_code", "category", "station_code"})
 COUNTS_CONSTANTS = frozenset({"area_code"})  # `category` serves both forms
 TIME_ZONE_SUFFIXES = ("offset", "local")
+NAIVE_TIMES = ("local", "utc")
+
+
+@dataclass(frozen=True)
+class WideCounts:
+    """A wide counts export: one row a period (and area), one count column per category.
+
+    `columns` maps each category to the export column counting it; `total`, with `remainder`,
+    names the column counting every intervention, whose excess over the mapped columns is
+    category `remainder` (Berlin's `mission_count_all` − ems − fire − technical rescue = OTHER).
+    """
+
+    columns: Mapping[str, str]
+    total: str | None = None
+    remainder: str | None = None
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The long rows' categories, in the order each wide row is unpivoted."""
+        return (*self.columns, *((self.remainder,) if self.remainder else ()))
 
 
 @dataclass(frozen=True)
@@ -94,7 +114,9 @@ class ExtractMapping:
     its name (a French département's code such as "91" is recognised from its communes).
     `time_zone_suffix` says what an offset suffix on a time means: "offset" (default: a UTC
     offset, `Z` = UTC, converted to the territory's zone) or "local" (the export writes local
-    wall-clock time with a `Z` or an offset it does not mean).
+    wall-clock time with a `Z` or an offset it does not mean). `naive_times` says what a time
+    without an offset is: "local" wall-clock time (default) or "utc" (an export of UTC hours
+    that does not say so). `wide_counts` reads a counts export with a column per category.
     """
 
     columns: Mapping[str, str]
@@ -108,6 +130,8 @@ class ExtractMapping:
     constants: Mapping[str, str] = field(default_factory=dict)
     territory_codes: tuple[str, ...] = ()
     time_zone_suffix: str = "offset"
+    naive_times: str = "local"
+    wide_counts: WideCounts | None = None
 
     @property
     def maps_events(self) -> bool:
@@ -308,6 +332,12 @@ def _check_mapping(m: ExtractMapping, categories: tuple[str, ...]) -> None:
             f"extract.time_zone_suffix: {m.time_zone_suffix!r} is not one of "
             f"{', '.join(TIME_ZONE_SUFFIXES)}"
         )
+    if m.naive_times not in NAIVE_TIMES:
+        raise TerritoryError(
+            f"extract.naive_times: {m.naive_times!r} is not one of {', '.join(NAIVE_TIMES)}"
+        )
+    if m.wide_counts is not None:
+        _check_wide_counts(m, m.wide_counts, categories)
     derived = ({"intervention_id"} if m.id_from else set()) | set(m.constants)
     missing = [c for c in REQUIRED_COLUMNS if c not in m.columns and c not in derived]
     if missing and m.maps_events:  # no event column at all: a counts-only territory
@@ -330,6 +360,33 @@ def _check_mapping(m: ExtractMapping, categories: tuple[str, ...]) -> None:
                 raise TerritoryError(f"extract.{key}: invalid regex {pattern!r}: {exc}") from exc
             if compiled.groups < 1:
                 raise TerritoryError(f"extract.{key}: {pattern!r} needs one capturing group")
+
+
+def _check_wide_counts(m: ExtractMapping, wide: WideCounts, categories: tuple[str, ...]) -> None:
+    """A wide export's categories come from its columns: declared, each once, nothing else
+    giving a category or a count."""
+    key = "extract.wide_counts"
+    if not wide.columns:
+        raise TerritoryError(f"{key}.columns: map at least one category to its count column")
+    undeclared = sorted(set(wide.categories) - set(categories))
+    if undeclared:
+        raise TerritoryError(f"{key}: undeclared categories {undeclared} (declared: {categories})")
+    if wide.remainder in wide.columns:
+        raise TerritoryError(f"{key}.remainder: {wide.remainder!r} also has a column")
+    if (wide.total is None) != (wide.remainder is None):
+        raise TerritoryError(
+            f"{key}: total and remainder go together (the remainder is total − the columns)"
+        )
+    names = [*wide.columns.values(), *((wide.total,) if wide.total else ())]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise TerritoryError(f"{key}: export column(s) {repeated} used twice")
+    clash = sorted({"category", "count"} & (set(m.counts_columns) | set(m.constants)))
+    if clash:
+        raise TerritoryError(
+            f"{key}: {clash} come from the wide columns: leave them out of "
+            "extract.counts_columns and extract.constants"
+        )
 
 
 def _check_constants(m: ExtractMapping) -> None:
