@@ -1,7 +1,7 @@
 """The real datasets of ../shared/data as the platform reads them, and the harness's pure parts.
 
-Datasets (bench/bench_real.py): each is a territory (the project's YAML for Essonne and
-Montgomery County; built here, in code, for Denver and Berlin, which have no territory file),
+Datasets (bench/bench_real.py): each is a territory (the project's YAML: territories/essonne,
+montgomery-pa, denver and berlin.yaml),
 a `History` (events for Montgomery, mapped by the ingestion path's reader and mapping; stored
 counts for the others, at their own frequency and level, an absent period unknown — never 0),
 the covariates the core reads (lagged by the horizon in core.features, so nothing at or after
@@ -29,9 +29,10 @@ import pandas as pd
 
 from previsecours.core.history import History
 from previsecours.core.intervals import fit_dispersion, interval_coverage
-from previsecours.core.territory import BoundingBox, ExtractMapping, Territory
+from previsecours.core.territory import Territory
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[2]  # the repository: its territories/
+SHARED = ROOT.parent / "shared" / "data"
 DATASETS = ("sdis91", "montco911", "denver", "berlin")
 
 
@@ -173,32 +174,6 @@ def pooled_metrics(
 # ------------------------------------------------------------------ the datasets
 
 
-def _plain_territory(
-    name: str,
-    *,
-    label: str,
-    timezone: str,
-    country: str,
-    subdivision: str | None,
-    box: tuple[float, float, float, float],
-    categories: tuple[str, ...],
-    frequency: str,
-) -> Territory:
-    """A counts-only territory without listed areas: its counts are the territory's total."""
-    return Territory(
-        name=name,
-        label=label,
-        timezone=timezone,
-        holidays_country=country,
-        holidays_subdivision=subdivision,
-        school_zone=None,
-        bounding_box=BoundingBox(*box),
-        categories=categories,
-        frequency=frequency,
-        mapping=ExtractMapping(columns={}, categories={c: c for c in categories}),
-    )
-
-
 def load_sdis91(root: Path, shared: Path = SHARED) -> RealDataset:
     from previsecours.adapters.territory_files import load_territory
 
@@ -288,17 +263,10 @@ def load_montco(root: Path, shared: Path = SHARED) -> RealDataset:
     )
 
 
-def load_denver(shared: Path = SHARED) -> RealDataset:
-    territory = _plain_territory(
-        "denver",
-        label="Denver Health Paramedics — 911 EMS calls",
-        timezone="America/Denver",
-        country="US",
-        subdivision="CO",
-        box=(39.6, 39.92, -105.11, -104.6),
-        categories=("EMS",),
-        frequency="hour",
-    )
+def load_denver(shared: Path = SHARED, root: Path = ROOT) -> RealDataset:
+    from previsecours.adapters.territory_files import load_territory
+
+    territory = load_territory(root / "territories" / "denver.yaml")
     raw = pd.read_csv(shared / "denver" / "hourly_ems_calls_2011_2017.csv.gz")
     utc = pd.to_datetime(raw["hour_start_utc"]).dt.tz_localize("UTC")
     starts = pd.DatetimeIndex(utc.dt.tz_convert(territory.timezone)).as_unit("s")
@@ -328,27 +296,19 @@ def load_denver(shared: Path = SHARED) -> RealDataset:
         covariates=covariates,
         peers=("sf_seasonal_naive", "sf_window_average", "mstl_ets", "lgbm_poisson", "prophet"),
         notes=(
-            "Territory built in code (bench/benchlib/real_data.py: America/Denver, US-CO "
-            "holidays, one area, one category); counts from the shared CSV, an absent hour "
-            "unknown (never 0), hours placed by their UTC start.",
+            "Territory territories/denver.yaml (America/Denver, US-CO holidays, one area, "
+            "one category); counts from the shared CSV (the rows `ingest -t denver` stores), "
+            "an absent hour unknown (never 0), hours placed by their UTC start.",
             "Covariates: temperature and any home game (Broncos, Rockies, Nuggets), read "
             "lagged by the horizon by core.features (nothing after the origin).",
         ),
     )
 
 
-def load_berlin(shared: Path = SHARED) -> RealDataset:
-    categories = ("EMS", "FIRE", "TECH", "OTHER")
-    territory = _plain_territory(
-        "berlin",
-        label="Berliner Feuerwehr — missions",
-        timezone="Europe/Berlin",
-        country="DE",
-        subdivision="BE",
-        box=(52.33, 52.68, 13.08, 13.77),
-        categories=categories,
-        frequency="day",
-    )
+def load_berlin(shared: Path = SHARED, root: Path = ROOT) -> RealDataset:
+    from previsecours.adapters.territory_files import load_territory
+
+    territory = load_territory(root / "territories" / "berlin.yaml")
     raw = pd.read_csv(shared / "berlin" / "daily_missions_2018_2024.csv")
     starts = pd.DatetimeIndex(pd.to_datetime(raw["mission_created_date"])).tz_localize(
         territory.timezone
@@ -386,9 +346,9 @@ def load_berlin(shared: Path = SHARED) -> RealDataset:
         default_origins=8,
         peers=("sf_seasonal_naive", "sf_window_average", "mstl_ets", "lgbm_poisson", "prophet"),
         notes=(
-            "Territory built in code (Europe/Berlin, DE-BE holidays, one area); categories "
-            "EMS, FIRE, TECH (technical rescue) and OTHER = all − the three (they sum to "
-            "`mission_count_all`).",
+            "Territory territories/berlin.yaml (Europe/Berlin, DE-BE holidays, one area); "
+            "categories EMS, FIRE, TECH (technical rescue) and OTHER = all − the three (they "
+            "sum to `mission_count_all`; the rows `ingest -t berlin` stores).",
         ),
     )
 
@@ -399,7 +359,7 @@ def load(name: str, root: Path, shared: Path = SHARED) -> RealDataset:
     if name == "montco911":
         return load_montco(root, shared)
     if name == "denver":
-        return load_denver(shared)
+        return load_denver(shared, root)
     if name == "berlin":
-        return load_berlin(shared)
+        return load_berlin(shared, root)
     raise ValueError(f"unknown dataset {name!r} (known: {', '.join(DATASETS)})")
