@@ -21,6 +21,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import PoissonRegressor
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from previsecours.core.calendar import DAY_FLAGS
 from previsecours.errors import ModelFitError
@@ -81,7 +82,11 @@ class PoissonGLM:
         solvers = SOLVERS[::-1] if len(rows) <= NEWTON_ROWS else SOLVERS
         for solver in solvers:
             self.pipeline = self._build(features, solver)
-            with warnings.catch_warnings():
+            # One BLAS/OpenMP thread: these matrices are small (≤ max_rows), and on shared cores
+            # the threads' busy waits made each fit ~7x slower (10 s instead of 1.4 s at 5 zones
+            # × 2 years, load 6; bench/results/small_territory.md). threadpoolctl comes with
+            # scikit-learn.
+            with warnings.catch_warnings(), threadpool_limits(limits=1):
                 warnings.simplefilter("error", ConvergenceWarning)
                 try:
                     self.pipeline.fit(x, target)
