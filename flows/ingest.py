@@ -30,7 +30,10 @@ from previsecours.settings import Settings, load_settings
 @task(name="ingest-extract", cache_policy=NO_CACHE, **IO_RETRIES)
 def ingest_extract(settings: Settings, path: Path, options: pipeline.IngestOptions) -> IngestReport:
     report = pipeline.ingest_file(settings, path, options)
-    get_run_logger().info(report.summary())
+    logger = get_run_logger()
+    logger.info(report.summary())
+    for shift in report.level_shifts:  # a notice: the rows were accepted
+        logger.warning(shift)
     return report
 
 
@@ -62,7 +65,7 @@ def outcome_line(reports: list[dict[str, Any]]) -> str:
         f"{len(reports) - len(accepted)} rejected; {total('rows_read')} rows read, "
         f"{total('rows_added')} added, {total('rows_unchanged')} already stored, "
         f"{total('rows_replaced')} replaced, {total('rows_quarantined')} quarantined"
-    )
+    ) + "".join(f"; {shift}" for r in reports for shift in r.get("level_shifts", ()))
 
 
 def inbox_file(settings: Settings, path: str) -> Path:

@@ -37,8 +37,11 @@ def assess(settings: Settings) -> pipeline.MonitorResult:
 def publish(result: pipeline.MonitorResult) -> None:
     territory = result.territory
     lines = [f"# Monitoring — {result.territory}", "", result.summary(), ""]
+    # A level shift of the history is an alert whether forecasts were scored or not.
+    lines += [f"- **{a}**" for a in result.alerts]
     if result.assessment is not None:
-        lines += [f"- **{a}**" for a in result.assessment.alerts] or ["No alert."]
+        if not result.alerts:
+            lines.append("No alert.")
         accuracy = result.assessment.accuracy.round(4)
         create_table_artifact(
             records(accuracy),

@@ -288,6 +288,8 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
     reports = [pipeline.ingest_file(settings, path, options) for path in files]
     for report in reports:
         typer.echo(report.summary())
+        for shift in report.level_shifts:  # a notice: the rows were accepted
+            typer.echo(f"  notice: {shift}")
         typer.echo(f"  report: {report.report_file}")
     if not all(r.accepted for r in reports):
         raise typer.Exit(code=1)
@@ -559,10 +561,10 @@ def local_start(text: str, timezone: str) -> pd.Timestamp:
 
 @app.command()
 def monitor(ctx: typer.Context, territory: TerritoryOption = None) -> None:
-    """Score past forecasts against the actuals that have arrived, and check drift.
+    """Score past forecasts against the actuals that have arrived, check drift and level shifts.
 
-    Exits with code 3 when accuracy degraded or the data drifted (the Prefect flow `monitor`
-    then triggers a retrain).
+    Exits with code 3 when accuracy degraded, the data drifted or the weekly volume recently
+    stepped to another level (the Prefect flow `monitor` then triggers a retrain).
     """
     from previsecours.pipelines.monitor import run_monitor
 

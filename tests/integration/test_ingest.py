@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -20,7 +21,7 @@ from previsecours.adapters.versioning import UNVERSIONED, data_version
 from previsecours.cli import app
 from previsecours.core.generator import generate_events
 from previsecours.core.generator.export import dispatch_export
-from previsecours.core.ingest_report import IngestReport
+from previsecours.core.ingest_report import IngestReport, summary_markdown
 from previsecours.ops.generate import GenerateRequest, generate_extract
 from previsecours.pipelines.ingest import IngestOptions, ingest_file
 from previsecours.settings import Settings, load_settings
@@ -428,6 +429,54 @@ def test_hourly_counts_in_canonical_columns_infer_their_frequency_across_dst(
     assert (report.frequency, report.separator, report.dst_ambiguous) == ("hour", ",", 1)
     stored = read_counts(settings.paths, settings.territory, "hour")
     assert len(stored) == len(frame)
+
+
+def weekly_counts(first: str, last: str, level: float, area: str, seed: int) -> pd.DataFrame:
+    """Weekly counts in canonical columns around `level` a week, with a season and noise."""
+    weeks = pd.date_range(first, last, freq="7D")
+    season = 1 + 0.1 * np.cos(2 * np.pi * weeks.day_of_year / 365.25)
+    counts = np.random.default_rng(seed).poisson(level * season)
+    return pd.DataFrame(
+        {
+            "period_start": weeks.strftime("%Y-%m-%d"),
+            "area_code": area,
+            "category": "SUAP",
+            "count": counts.astype(str),
+        }
+    )
+
+
+def test_counts_doubling_from_a_recording_change_are_accepted_with_a_level_shift_notice(
+    tmp_path: Path, essonne: Territory
+) -> None:
+    """Toronto's counts double from 2018 (issue #16, item 16): ingest names the shift."""
+    area = sorted(essonne.commune_codes)[0]
+    old = weekly_counts("2015-01-05", "2017-12-25", 410, area, 1)
+    new = weekly_counts("2018-01-01", "2019-12-30", 820, area, 2)
+    before, after = write_csv(old, tmp_path / "a.csv"), write_csv(new, tmp_path / "b.csv")
+    settings = settings_at(tmp_path)
+    options = IngestOptions(format="counts")
+    first = ingest_file(settings, before, options)
+    assert first.accepted and first.level_shifts == (), first.summary()
+    second = ingest_file(settings, after, options)
+    assert second.accepted and second.rows_added == 105, second.summary()  # a notice only
+    (shift,) = second.level_shifts
+    assert shift.startswith("level shift from the week of 2018-01-01: ")
+    assert "interventions a week (×2.0" in shift
+    assert shift.endswith("training can start after it: train.start_after_level_shift: true")
+    assert f"**{shift}**" in summary_markdown([second])  # the flow's summary artifact
+    assert json.loads(Path(str(second.report_file)).read_text())["level_shifts"] == [shift]
+    again = ingest_file(settings, after, options)
+    assert again.level_shifts == ()  # nothing new stored, nothing to say again
+
+    whole = write_csv(pd.concat([old, new]), tmp_path / "all.csv")
+    fresh = tmp_path / "fresh"
+    result = CliRunner().invoke(
+        app, ["--home", str(fresh), "ingest", "--format", "counts", str(whole)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ACCEPTED" in result.output
+    assert "  notice: level shift from the week of 2018-01-01: " in result.output
 
 
 # ---------------------------------------------------------------- CLI and inbox

@@ -101,3 +101,32 @@ def test_good_forecasts_pass_and_a_drop_in_accuracy_is_caught(
     assert bad.degraded
     assert bad.assessment is not None
     assert any("bias -40.0 %" in a for a in bad.assessment.alerts), bad.assessment.alerts
+
+
+def test_a_recent_doubling_of_the_volume_is_an_alert_forecasts_scored_or_not(
+    tmp_path: Path, events: pd.DataFrame, essonne: Territory
+) -> None:
+    """Toronto's volume doubles from one week on (a recording change; issue #16, item 16):
+    the monitor says so in words, before any forecast is scored and beside the scores."""
+    later = events[events["alert_time"] >= pd.Timestamp("2025-01-06", tz=essonne.timezone)]
+    doubled = pd.concat(
+        [events, later.assign(intervention_id=later["intervention_id"] + "-bis")],
+        ignore_index=True,
+    ).sort_values("alert_time", ignore_index=True)
+    home = _home(tmp_path, doubled, essonne)
+    unscored = run_monitor(home)
+    assert unscored.assessment is None and unscored.degraded
+    (alert,) = unscored.alerts
+    assert alert.startswith("level shift from the week of 2025-01-06: "), alert
+    assert "interventions a week (×2.0" in alert and "retrain" in alert
+    assert unscored.summary().startswith("essonne: nothing to monitor yet")
+    assert alert in unscored.summary()
+
+    _issue(home, doubled, scale=1.0, issued=ISSUED)
+    scored = run_monitor(home)
+    assert scored.assessment is not None and scored.alerts[0] == alert
+    from mlflow import MlflowClient
+
+    run = MlflowClient().get_run(str(scored.run_id))
+    assert run.data.tags["level_shift"] == alert
+    assert run.data.tags["degraded"] == "true"

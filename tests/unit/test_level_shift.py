@@ -10,7 +10,12 @@ import pandas as pd
 
 from previsecours.core.generator import generate_events
 from previsecours.core.history import History
-from previsecours.core.level_shift import level_shifts, weekly_totals
+from previsecours.core.level_shift import (
+    brought_level_shifts,
+    level_shifts,
+    recent_level_shift,
+    weekly_totals,
+)
 from previsecours.core.territory import Territory
 
 TZ = "Europe/Paris"
@@ -79,3 +84,52 @@ def test_training_can_start_after_the_last_shift() -> None:
     assert seen.start < pd.Timestamp("2023-01-01", tz=TZ)  # reported, not acted on
     after = modelled_panel(history, territory, TrainParams(start_after_level_shift=True))
     assert after.start == seen.level_shifts[0].week
+
+
+def _weekly_counts(values: np.ndarray, start: str = "2015-01-05") -> History:
+    weeks = _weeks(values, start)
+    frame = pd.DataFrame(
+        {"period_start": weeks.index, "area_code": "A", "category": "ALL", "count": values}
+    )
+    return History.of_counts(frame, "week")
+
+
+def test_a_recent_doubling_is_seen_from_four_weeks_on_and_for_a_quarter_only() -> None:
+    from previsecours.core.synthetic_territory import synthetic_territory
+
+    territory = synthetic_territory("shifted", 3, seed=5)
+    values = _seasonal(330, 410, np.random.default_rng(2))
+    values[300:] *= 2
+    week = _weeks(values).index[300]
+    assert recent_level_shift(_weekly_counts(values[:303]), territory) is None  # 3 weeks
+    for end in (304, 312):  # from 4 weeks of the new level on, for a quarter
+        seen = recent_level_shift(_weekly_counts(values[:end]), territory)
+        assert seen is not None and seen.week == week and 1.8 < seen.ratio < 2.7, end
+        assert all(s.week != week for s in level_shifts(_weeks(values[:end])))  # not training
+    assert recent_level_shift(_weekly_counts(values), territory) is None  # 30 weeks on
+    assert week in {s.week for s in level_shifts(_weeks(values))}  # training's turn
+
+
+def test_seasons_are_no_recent_shift_at_any_week_of_the_year() -> None:
+    from previsecours.core.synthetic_territory import synthetic_territory
+
+    territory = synthetic_territory("seasonal", 3, seed=5)
+    values = _seasonal(200, 1700, np.random.default_rng(1))
+    for end in range(60, 200, 3):  # the first year has no year before to tell a season by
+        assert recent_level_shift(_weekly_counts(values[:end]), territory) is None, end
+
+
+def test_an_extract_bringing_a_shift_is_told_once() -> None:
+    from previsecours.core.synthetic_territory import synthetic_territory
+
+    territory = synthetic_territory("shifted", 3, seed=5)
+    values = _seasonal(260, 1700, np.random.default_rng(1))
+    values[156:] *= 2
+    old, whole = _weekly_counts(values[:156]), _weekly_counts(values)
+    new = whole.frame["period_start"].iloc[156:]
+    (shift,) = brought_level_shifts(old, whole, territory, new)
+    assert shift.week == _weeks(values).index[156]
+    assert brought_level_shifts(whole, whole, territory, new) == (shift,)  # in its rows
+    assert brought_level_shifts(whole, whole, territory, new.iloc[-10:]) == ()  # known before
+    empty = History.of_counts(whole.frame.iloc[:0], "week")
+    assert brought_level_shifts(empty, whole, territory, whole.times) == (shift,)

@@ -55,6 +55,9 @@ class IngestReport:
     quarantine_file: str | None = None
     report_file: str | None = None
     data_version: str = ""
+    # Level shifts the accepted extract brought into the history, in words: a notice, the
+    # rows are kept (a recording change is what the service now records; training decides).
+    level_shifts: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> bool:
@@ -77,6 +80,7 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["dropped_columns"] = list(self.dropped_columns)
+        doc["level_shifts"] = list(self.level_shifts)
         return doc
 
 
@@ -106,6 +110,8 @@ def summary_markdown(reports: list[IngestReport]) -> str:
             lines.append(f"- quarantined for {reason}: {count}")
         for failure in r.extract_failures:
             lines.append(f"- **rejected** ({failure.check}): {failure.message}")
+        for shift in r.level_shifts:
+            lines.append(f"- **{shift}**")
     return "\n".join(lines) + "\n"
 
 

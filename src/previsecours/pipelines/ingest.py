@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,7 @@ from previsecours.adapters.versioning import (
     remote_path,
 )
 from previsecours.config import IngestParams
+from previsecours.core.history import History
 from previsecours.core.ingest import (
     ExtractError,
     MappedExtract,
@@ -66,7 +67,8 @@ from previsecours.core.ingest_decide import (
     with_conflicts,
 )
 from previsecours.core.ingest_report import ExtractFailure, IngestReport
-from previsecours.core.schema import CANONICAL_COLUMNS, COUNT_COLUMNS
+from previsecours.core.level_shift import brought_level_shifts
+from previsecours.core.schema import CANONICAL_COLUMNS, COUNT_COLUMNS, Frequency
 from previsecours.settings import Settings
 
 Format = Literal["events", "counts"]
@@ -116,6 +118,7 @@ class _Outcome:
     merge: StoreMerge | None
     keep: tuple[str, ...]
     faulty: pd.DataFrame
+    before: History  # the store the extract was merged into
 
 
 def _process(
@@ -185,6 +188,7 @@ def _validate_and_merge(
     if options.format == "counts":
         assert mapped.frequency is not None
         stored = store.read_counts(settings.paths, territory, mapped.frequency)
+        before = History.of_counts(stored, cast(Frequency, mapped.frequency))
         incoming = counts_part(frame[valid])
         merge = merge_counts(stored, incoming, options.replace)
         extract_failures: tuple[ExtractFailure, ...] = counts_level_failures(
@@ -192,6 +196,7 @@ def _validate_and_merge(
         )
     else:
         stored = store.read_events(settings.paths, territory)
+        before = History.of_events(stored)
         incoming = frame.loc[valid, list(CANONICAL_COLUMNS)].reset_index(drop=True)
         merge = merge_into_store(stored, incoming, EVENT_KEY, options.replace)
         far = isolated_days(
@@ -207,7 +212,7 @@ def _validate_and_merge(
         )
     faulty = faulty_cells(failures, issues)
     issues = with_conflicts(issues, frame, valid, merge, options.format)
-    return _Outcome(mapped, issues, extract_failures, merge, keep, faulty)
+    return _Outcome(mapped, issues, extract_failures, merge, keep, faulty, before)
 
 
 def _sorted(issues: pd.DataFrame) -> pd.DataFrame:
@@ -320,8 +325,21 @@ def _conclude(
         version = commit_data_version(
             settings.paths, remote_path(settings.paths, params.dvc_remote)
         )
-        report = replace(report, data_version=version)
+        report = replace(
+            report, data_version=version, level_shifts=_level_shifts(settings, outcome)
+        )
     return report
+
+
+def _level_shifts(settings: Settings, outcome: _Outcome) -> tuple[str, ...]:
+    """The level shifts the merged extract brought into the history (a notice, the rows are
+    kept: after a recording change they are what the service records), in words."""
+    assert outcome.merge is not None
+    before = outcome.before
+    after = replace(before, frame=outcome.merge.merged)
+    brought = History(outcome.mapped.frame, before.frequency).times
+    shifts = brought_level_shifts(before, after, settings.territory, brought)
+    return tuple(s.notice(settings.params.train.start_after_level_shift) for s in shifts)
 
 
 def _write_store(

@@ -9,6 +9,10 @@ territory's experiment. The Prefect flow `monitor` publishes it and triggers a r
 Drift reference: the same 4 weeks one year earlier (weekday-aligned, 364 days) — seasonal
 patterns such as the August exodus then do not pass for drift; the preceding 4 weeks when the
 store does not reach back a year.
+
+A recent level shift of the stored history (`core.level_shift.recent_level_shift`: a recording
+change, a merger of services) is an alert too, forecasts scored or not, events or counts: the
+models learned the level before it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pandas as pd
 
 from previsecours.adapters import forecast_files, store, tracking
 from previsecours.core.history import History
+from previsecours.core.level_shift import recent_level_shift
 from previsecours.core.monitoring import (
     MonitorAssessment,
     accuracy_by_level,
@@ -43,15 +48,22 @@ class MonitorResult:
     assessment: MonitorAssessment | None
     run_id: str | None
     why_not: str = "no forecast with actuals"  # when nothing was assessed
+    history_alerts: tuple[str, ...] = ()  # of the history itself: a level shift
+
+    @property
+    def alerts(self) -> tuple[str, ...]:
+        scored = self.assessment.alerts if self.assessment is not None else ()
+        return self.history_alerts + scored
 
     @property
     def degraded(self) -> bool:
-        return self.assessment is not None and self.assessment.degraded
+        return bool(self.alerts)
 
     def summary(self) -> str:
+        state = "DEGRADED — " + "; ".join(self.alerts) if self.degraded else "healthy"
         if self.assessment is None:
-            return f"{self.territory}: nothing to monitor yet ({self.why_not})"
-        state = "DEGRADED — " + "; ".join(self.assessment.alerts) if self.degraded else "healthy"
+            nothing = f"{self.territory}: nothing to monitor yet ({self.why_not})"
+            return f"{nothing}; {state}" if self.degraded else nothing
         return (
             f"{self.territory}: {self.issues_scored} forecast issue(s) scored against actuals"
             f" up to {self.covered_until}: {state}"
@@ -112,22 +124,24 @@ def run_monitor(settings: Settings) -> MonitorResult:
     params = settings.params.monitor
     name = settings.territory.name
     history = store.read_history(settings.paths, settings.territory)
+    shift = recent_level_shift(history, settings.territory)
+    shifted = (shift.alert(),) if shift is not None else ()
     if history.empty or history.is_counts:
         why = "no interventions stored"
         if history.is_counts:
             # Drift and the hourly/daily scoring read events; counts-only monitoring is not built.
             why = "the store holds counts only: monitoring needs event-level extracts"
-        return MonitorResult(name, None, 0, None, None, why_not=why)
+        return MonitorResult(name, None, 0, None, None, why_not=why, history_alerts=shifted)
     events = history.frame
     covered_until = history.end(settings.territory, "hour")
     since = covered_until - pd.Timedelta(days=params.recent_days)
     forecasts, issues = past_forecasts(settings, since)
     if forecasts.empty:
-        return MonitorResult(name, covered_until, issues, None, None)
+        return MonitorResult(name, covered_until, issues, None, None, history_alerts=shifted)
     kept = as_issued(forecasts)
     kept = kept[kept["period_end"] <= covered_until]
     if kept.empty:
-        return MonitorResult(name, covered_until, issues, None, None)
+        return MonitorResult(name, covered_until, issues, None, None, history_alerts=shifted)
     week = pd.Timedelta(days=7)
     actuals = actual_counts(history, settings, kept["period_start"].min() - week, covered_until)
     joined = join_actuals(kept, actuals, covered_until)
@@ -139,8 +153,8 @@ def run_monitor(settings: Settings) -> MonitorResult:
         params.thresholds,
         watched=(params.watched_grain, params.watched_level),
     )
-    run_id = log_monitoring(settings, assessment, joined, covered_until)
-    return MonitorResult(name, covered_until, issues, assessment, run_id)
+    run_id = log_monitoring(settings, assessment, joined, covered_until, shifted)
+    return MonitorResult(name, covered_until, issues, assessment, run_id, history_alerts=shifted)
 
 
 def daily_errors(joined: pd.DataFrame) -> pd.DataFrame:
@@ -166,15 +180,20 @@ def log_monitoring(
     assessment: MonitorAssessment,
     joined: pd.DataFrame,
     covered_until: pd.Timestamp,
+    history_alerts: tuple[str, ...] = (),
 ) -> str:
-    """A monitoring run in the territory's experiment: metrics per grain, and per day."""
+    """A monitoring run in the territory's experiment: metrics per grain, and per day;
+    `history_alerts` (a level shift) beside the assessment's alerts."""
     experiment = tracking.use_tracking(settings.paths, settings.territory.name)
+    alerts = history_alerts + assessment.alerts
     tags = {
         "kind": "monitoring",
         "territory": settings.territory.name,
-        "degraded": str(assessment.degraded).lower(),
+        "degraded": str(bool(alerts)).lower(),
         "covered_until": covered_until.isoformat(),
     }
+    if history_alerts:
+        tags["level_shift"] = "; ".join(history_alerts)
     run_name = f"monitor-{covered_until:%Y-%m-%d}"
     with tracking.training_run(experiment, run_name, tags) as run_id:
         for row in assessment.accuracy.itertuples():
@@ -200,5 +219,5 @@ def log_monitoring(
                 step=step,
             )
         tracking.log_frame(assessment.accuracy, "monitoring", "accuracy.csv")
-        tracking.log_json({"alerts": list(assessment.alerts)}, "monitoring/alerts.json")
+        tracking.log_json({"alerts": list(alerts)}, "monitoring/alerts.json")
     return run_id
