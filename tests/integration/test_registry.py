@@ -101,3 +101,21 @@ def test_decision_tags_and_incompatible_feature_spec(paths: Paths) -> None:
     registry.set_champion(paths, TERRITORY, version)
     with pytest.raises(registry.IncompatibleModelError, match="needs feature spec version 99"):
         registry.load_champion(paths, TERRITORY, {1})
+
+
+def test_a_version_is_loaded_once_per_process(paths: Paths) -> None:
+    """A registered version's files never change: a second load in the same process (the weekly
+    retrain's forecast after its promotion) serves the model already loaded; another version,
+    or the same number in another home, is its own model."""
+    for slope in (1.0, 2.0):
+        register_linear(paths, slope)
+    first = registry.load_version(paths, registry.get_version(paths, TERRITORY, 2), {1})
+    again = registry.load_version(paths, registry.get_version(paths, TERRITORY, 2), {1})
+    assert again.model is first.model
+    other = registry.load_version(paths, registry.get_version(paths, TERRITORY, 1), {1})
+    assert other.model.predict(np.array([[3.0]]))[0] == pytest.approx(3.0)
+
+    elsewhere = Paths(paths.home / "elsewhere")
+    register_linear(elsewhere, 5.0)
+    served = registry.load_version(elsewhere, registry.get_version(elsewhere, TERRITORY, 1), {1})
+    assert served.model.predict(np.array([[1.0]]))[0] == pytest.approx(5.0)

@@ -34,7 +34,8 @@ import math
 import os
 import socket
 import tempfile
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version as package_version
@@ -268,6 +269,30 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None) -> None:
     clean = {_metric_key(k): float(v) for k, v in metrics.items() if not math.isnan(float(v))}
     if clean:
         mlflow.log_metrics(clean, step=step)
+
+
+METRICS_PER_BATCH = 1000  # MLflow's limit on one log_batch
+
+
+def log_metric_groups(groups: Sequence[tuple[Mapping[str, float], int | None]]) -> None:
+    """Metrics of the active run, each group at its step (None: 0), in order, in as few writes
+    as MLflow takes: each write is a sqlite commit (~70 ms on a loaded machine), and a training
+    wrote 45 groups one by one."""
+    from mlflow.entities import Metric
+
+    run = mlflow.active_run()
+    if run is None:
+        raise RuntimeError("metrics need an active run")
+    now = time.time_ns() // 1_000_000  # milliseconds, as mlflow.log_metrics stamps them
+    metrics = [
+        Metric(_metric_key(k), float(v), now, step or 0)
+        for values, step in groups
+        for k, v in values.items()
+        if not math.isnan(float(v))
+    ]
+    client = mlflow.MlflowClient()
+    for start in range(0, len(metrics), METRICS_PER_BATCH):
+        client.log_batch(run.info.run_id, metrics=metrics[start : start + METRICS_PER_BATCH])
 
 
 def log_frame(frame: pd.DataFrame, artifact_path: str, file_name: str) -> None:

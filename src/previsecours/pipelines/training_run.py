@@ -81,12 +81,16 @@ def log_training(
 
     with tracking.training_run(experiment, name, run_tags, started_at=fit.started_at) as run_id:
         catboost = flat_metrics(files.metrics, "catboost")
-        tracking.log_metrics(ranked(catboost))
+        tracking.log_metric_groups(
+            [
+                (ranked(catboost), None),
+                (flat_metrics(headline, "catboost"), None),
+                ({f"seconds_{k}": v for k, v in seconds.items()}, None),
+            ]
+        )
         tracking.log_params(
             {"train": asdict(settings.params.train), "frequency": tags["frequency"]}
         )
-        tracking.log_metrics(flat_metrics(headline, "catboost"))
-        tracking.log_metrics({f"seconds_{k}": v for k, v in seconds.items()})
         for model in map(str, files.metrics["model"].unique()):
             with tracking.child_run(
                 experiment,
@@ -96,12 +100,16 @@ def log_training(
                 seconds=files.fit_seconds.get(model),
             ):
                 every = flat_metrics(files.metrics, model)
-                tracking.log_metrics(ranked(every))
                 tracking.log_params({"model": model, **params.model_params.get(model, {})})
-                tracking.log_metrics(every)
-                tracking.log_metrics({"fit_seconds": files.fit_seconds.get(model, 0.0)})
-                for window, values in _per_window(files.metrics, model).items():
-                    tracking.log_metrics({f"window/{k}": v for k, v in values.items()}, step=window)
+                windows = _per_window(files.metrics, model).items()
+                tracking.log_metric_groups(
+                    [
+                        (ranked(every), None),
+                        (every, None),
+                        ({"fit_seconds": files.fit_seconds.get(model, 0.0)}, None),
+                        *(({f"window/{k}": v for k, v in m.items()}, w) for w, m in windows),
+                    ]
+                )
         tracking.log_frame(files.predictions, "backtest", "predictions.parquet")
         tracking.log_frame(files.metrics, "backtest", "metrics.parquet")
         tracking.log_json(forecaster.spec.to_dict(), "feature_spec.json")
