@@ -127,7 +127,8 @@ def run_models(
     config = backtest_config(used, territory)
     windows = outcome.result.windows
     keys = ["model", "window", "area_code", "category", "period_start", "mean"]
-    frames = [outcome.result.predictions[[*keys, "actual"]]]
+    core_rows, choices = chosen_before_origin(outcome)
+    frames = [core_rows[[*keys, "actual"]]]
     peer_info: dict = {"seconds": {}, "skipped": {}, "versions": {}}
     peer_seconds = 0.0
     if peers:
@@ -157,11 +158,54 @@ def run_models(
         "fit_seconds": dict(outcome.result.fit_seconds),
         "dropped": dict(outcome.result.dropped),
         "core_seconds": core_seconds,
+        "candidate_choices": choices,
         "peer_seconds": peer_seconds,
         "peer_info": peer_info,
         "coverage_target": used.coverage_target,
         "params": used,
     }
+
+
+def chosen_before_origin(outcome: Any) -> tuple[pd.DataFrame, dict[int, str]]:
+    """The backtest's predictions with `catboost` as a user would have had it at each origin:
+    the CatBoost candidate that scored best (mean RMSSE over the levels × grains, as
+    `core.training.choose_candidate`) on the windows that ended by that origin — the first
+    window takes the first candidate. The core's own choice uses every window (in-sample for
+    the windows it scores), right for training, not for scoring; each candidate's own rows
+    stay under its name (`catboost:<name>`)."""
+    predictions = outcome.result.predictions
+    if not outcome.candidate:
+        return predictions, {}
+    own = f"catboost:{outcome.candidate}"
+    predictions = predictions.assign(model=predictions["model"].replace({OURS: own}))
+    metrics = outcome.evaluation.metrics
+    metrics = metrics.assign(model=metrics["model"].replace({OURS: own}))
+    names = [m for m in predictions["model"].unique() if str(m).startswith("catboost:")]
+    per_window = (
+        metrics[
+            (metrics["window"] != "all")
+            & (metrics["metric"] == "rmsse")
+            & (metrics["kind"] == "ALL")
+            & metrics["model"].isin(names)
+        ]
+        .assign(window=lambda f: f["window"].astype(int))
+        .groupby(["model", "window"])["value"]
+        .mean()
+        .unstack("model")
+        .reindex(columns=names)
+    )
+    windows = outcome.result.windows
+    choices: dict[int, str] = {}
+    for w in windows:
+        earlier = [v.index for v in windows if v.end <= w.origin and v.index in per_window.index]
+        means = per_window.loc[earlier].mean() if earlier else pd.Series(dtype=float)
+        choices[w.index] = names[0] if means.isna().all() else str(means.idxmin())
+    picked = [
+        predictions[(predictions["model"] == m) & (predictions["window"] == k)]
+        for k, m in choices.items()
+    ]
+    ours = pd.concat(picked, ignore_index=True).assign(model=OURS)
+    return pd.concat([ours, predictions], ignore_index=True), choices
 
 
 def concat_rows(parts: list[Rows]) -> Rows:
@@ -322,6 +366,14 @@ def report_dataset(
     )
     for note in ds.notes:
         report.add(f"- {note}")
+    choices = run.get("candidate_choices") or {}
+    if choices:
+        counts = pd.Series(list(choices.values())).value_counts()
+        report.add(
+            "- Prévisecours (CatBoost) at each origin is the CatBoost candidate of params.yaml "
+            "that scored best on the windows ended by that origin (the first: the first "
+            "candidate): " + ", ".join(f"{m} {n}×" for m, n in counts.items()) + "."
+        )
     if run["dropped"]:
         report.add(
             "- Core models dropped: " + "; ".join(f"{k}: {v}" for k, v in run["dropped"].items())

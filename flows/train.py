@@ -85,7 +85,8 @@ def rmsse_headline(rmsse: pd.DataFrame) -> str:
         scores = pd.Series(rmsse.loc[row]).dropna()
         if "catboost" not in scores:
             continue
-        baselines = scores.drop("catboost")
+        # The other CatBoost candidates (`catboost:<name>`) are not baselines.
+        baselines = scores.drop("catboost")[lambda s: ~s.index.str.startswith("catboost:")]
         best = (
             f" (best baseline {baselines.idxmin()} {baselines.min():.3f})"
             if not baselines.empty

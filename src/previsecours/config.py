@@ -37,6 +37,11 @@ DEFAULT_MODELS: Final = (
 )
 # Models whose own settings sit under their name in the `train:` section.
 TUNABLE_MODELS: Final = ("catboost", "poisson_glm")
+CANDIDATE_PREFIX: Final = "catboost:"  # a CatBoost candidate's model name in the backtest
+
+
+def candidate_model(candidate: str) -> str:
+    return CANDIDATE_PREFIX + candidate
 
 
 class HasFrequency(Protocol):
@@ -97,6 +102,9 @@ class TrainParams:
     register: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
     catboost: Mapping[str, Any] | None = None
+    # CatBoost variants (each a few settings over `catboost:`) the backtest compares; the best
+    # is the one trained and registered (core/training.py `choose_candidate`). None: `catboost:`.
+    candidates: Mapping[str, Mapping[str, Any]] | None = None
     poisson_glm: Mapping[str, Any] | None = None
 
     @field_validator("origins", mode="before")
@@ -122,14 +130,41 @@ class TrainParams:
             out.append(text)
         return tuple(out)
 
+    @field_validator("candidates")
+    @classmethod
+    def _candidate_names(cls, value: Any) -> Any:
+        for name in value or {}:
+            if not str(name).isidentifier():
+                raise ValueError(f"candidate {name!r}: a name of letters, digits and _")
+        if value is not None and not value:
+            raise ValueError("no candidate: leave candidates out (null) to train `catboost:`")
+        return value
+
     @property
     def model_params(self) -> dict[str, Mapping[str, Any]]:
-        """Each tunable model's own settings, as given."""
-        return {
+        """Each tunable model's own settings, as given; each CatBoost candidate's merged."""
+        own = {
             name: dict(getattr(self, name))
             for name in TUNABLE_MODELS
             if getattr(self, name) is not None
         }
+        return own | {candidate_model(c): self.catboost_params(c) for c in self.candidates or {}}
+
+    @property
+    def backtest_models(self) -> tuple[str, ...]:
+        """`models` with `catboost` replaced by its candidates, when there are some."""
+        out: list[str] = []
+        for name in self.models:
+            if name == "catboost" and self.candidates:
+                out.extend(candidate_model(c) for c in self.candidates)
+            else:
+                out.append(name)
+        return tuple(out)
+
+    def catboost_params(self, candidate: str | None = None) -> dict[str, Any]:
+        """CatBoost's settings: `catboost:` with a candidate's over them."""
+        chosen = (self.candidates or {}).get(candidate or "", {})
+        return {**(self.catboost or {}), **chosen}
 
     def frequency_of(self, territory: HasFrequency) -> Literal["hour", "day", "week"]:
         return self.frequency or territory.frequency  # type: ignore[return-value]

@@ -46,6 +46,7 @@ PARAMS = TrainParams(
     models=("catboost", "seasonal_naive"),
     catboost={"iterations": 20, "thread_count": 1, "random_seed": 0},
 )
+CANDIDATES = {"yearly": {"offset_column": "year"}, "recent": {"offset_column": "recent"}}
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +85,37 @@ def test_backtest_forecast_equals_the_per_origin_route(
     """`fit` on the store as it stood at o (every event before o, and the first hours of day
     o, the day in progress, which training never reads: `History.end`), then `predict_levels`
     at o with the counts from o on unknown — as `forecast --start o` does."""
+    forecast, _ = _per_origin_route(history, tmp_path, window, PARAMS)
+    _assert_same(outcome, forecast, window, "catboost")
+
+
+@pytest.mark.parametrize("window", [0, 1])
+def test_each_candidate_backtested_is_the_per_origin_route(
+    history: History, tmp_path: Path, window: int
+) -> None:
+    """With CatBoost candidates, the per-origin route trains the one its own backtest chose;
+    the backtest at o holds that candidate's forecast (as `catboost` when the backtest chose
+    it too, else under its own name) — the same numbers."""
+    params = replace(PARAMS, candidates=CANDIDATES)
+    outcome = backtest(history, TERRITORY, params, modelled_panel(history, TERRITORY, params))
+    assert outcome.candidate in CANDIDATES
+    forecast, chosen = _per_origin_route(history, tmp_path, window, params)
+    assert chosen in CANDIDATES
+    model = "catboost" if chosen == outcome.candidate else f"catboost:{chosen}"
+    _assert_same(outcome, forecast, window, model)
+
+
+def _per_origin_route(
+    history: History, tmp_path: Path, window: int, train: TrainParams
+) -> tuple[pd.DataFrame, str]:
+    """The forecast at origin `window` by `fit` on the history known then + `predict_levels`,
+    and the CatBoost candidate that fit trained."""
     origin = _local(ORIGINS[window])
     known = history.frame[history.frame["alert_time"] < origin + pd.Timedelta(hours=6)]
     truncated = History.of_events(known.reset_index(drop=True))
     assert truncated.end(TERRITORY, "hour") == origin
     project = Project.locate()
-    params = replace(Params(), train=replace(PARAMS, origins=()))
+    params = replace(Params(), train=replace(train, origins=()))
     settings = Settings(
         project=project,
         paths=Paths.of_home(tmp_path, project.root),
@@ -104,12 +130,16 @@ def test_backtest_forecast_equals_the_per_origin_route(
     )
     level = trained.forecaster.model_level
     forecast = levels[(levels["level"] == level) & (levels["category"] == "ALL")]
-    forecast = forecast.sort_values(["area_code", "period_start"])
+    assert len(forecast) == periods * 2
+    return forecast.sort_values(["area_code", "period_start"]), trained.files.candidate
+
+
+def _assert_same(outcome: BacktestOutcome, forecast: pd.DataFrame, window: int, model: str) -> None:
     predictions = outcome.result.predictions
     backtested = predictions[
-        (predictions["model"] == "catboost") & (predictions["window"] == window)
+        (predictions["model"] == model) & (predictions["window"] == window)
     ].sort_values(["area_code", "period_start"])
-    assert len(backtested) == len(forecast) == periods * 2
+    assert len(backtested) == len(forecast)
     assert list(backtested["period_start"]) == list(forecast["period_start"])
     np.testing.assert_allclose(
         backtested["mean"].to_numpy(), forecast["mean"].to_numpy(), rtol=1e-5, atol=1e-9

@@ -63,11 +63,14 @@ def test_train_logs_runs_metrics_artifacts_and_registers(
     children = client.search_runs(
         [experiment], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
     )
-    assert sorted(r.data.tags["model"] for r in children) == [
-        "catboost",
-        "poisson_glm",
-        "seasonal_naive",
-    ]
+    # The candidate the backtest chose is trained as `catboost`; the runner-up is logged beside.
+    chosen = parent.data.tags["catboost_candidate"]
+    candidates = trained_home.params.train.candidates or {}
+    assert chosen in candidates
+    runner_up = [f"catboost:{c}" for c in candidates if c != chosen]
+    assert sorted(r.data.tags["model"] for r in children) == sorted(
+        ["catboost", *runner_up, "poisson_glm", "seasonal_naive"]
+    )
     catboost = next(r for r in children if r.data.tags["model"] == "catboost")
     history = client.get_metric_history(catboost.info.run_id, "window/station_hour_rmsse")
     assert sorted(h.step for h in history) == [0, 1]  # one value per window
@@ -145,7 +148,8 @@ def test_train_flow_registers_the_next_version(
 def test_training_reports_its_progress(result: TrainResult) -> None:
     """Every window × model of the backtest is reported, in order, up to the total."""
     assert [done for _, done, _ in PROGRESS] == list(range(1, len(PROGRESS) + 1))
-    assert {total for _, _, total in PROGRESS} == {len(PROGRESS)} == {2 * 3}
+    # 2 windows × (2 CatBoost candidates, seasonal naive, Poisson GLM)
+    assert {total for _, _, total in PROGRESS} == {len(PROGRESS)} == {2 * 4}
     assert PROGRESS[-1][0] == "window 2/2: poisson_glm"
 
 

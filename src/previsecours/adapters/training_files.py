@@ -59,6 +59,7 @@ def write_backtest(paths: Paths, territory: str, files: BacktestFiles) -> None:
         "fit_seconds": dict(files.fit_seconds),
         "feature_spec": dict(files.feature_spec),
         "dropped": dict(files.dropped),
+        "candidate": files.candidate,
     }
     (out / "backtest.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
     summary = {
@@ -82,6 +83,7 @@ def read_backtest(paths: Paths, territory: str) -> BacktestFiles | None:
         fit_seconds=meta["fit_seconds"],
         feature_spec=meta["feature_spec"],
         dropped=meta.get("dropped", {}),
+        candidate=meta.get("candidate", ""),
     )
 
 

@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import pandas as pd
 
-from previsecours.config import ModelLevel, TrainParams
+from previsecours.config import CANDIDATE_PREFIX, ModelLevel, TrainParams
 from previsecours.core.backtest import (
     BacktestConfig,
     BacktestResult,
@@ -79,6 +79,7 @@ class BacktestOutcome:
     hierarchy: Hierarchy
     spec: FeatureSpec
     seconds: Mapping[str, float]
+    candidate: str = ""  # the CatBoost candidate the backtest chose ("": no candidates)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class BacktestFiles:
     fit_seconds: Mapping[str, float]
     feature_spec: Mapping[str, Any]
     dropped: Mapping[str, str] = field(default_factory=dict)  # model → why it could not fit
+    candidate: str = ""  # the CatBoost candidate chosen, trained as `catboost`
 
     @classmethod
     def of(cls, outcome: BacktestOutcome) -> BacktestFiles:
@@ -103,6 +105,7 @@ class BacktestFiles:
             fit_seconds=outcome.result.fit_seconds,
             feature_spec=outcome.spec.to_dict(),
             dropped=outcome.result.dropped,
+            candidate=outcome.candidate,
         )
 
 
@@ -199,7 +202,7 @@ def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig
         step=params.step,
         refit=params.refit,
         train_periods=round(params.train_years * YEAR_HOURS / PERIOD_HOURS[frequency]),
-        models=params.models,
+        models=params.backtest_models,
         model_params=params.model_params,
         coverage_target=params.coverage_target,
         calendar_horizon=params.horizon,
@@ -334,9 +337,59 @@ def backtest(
         frequency=spec.frequency,
     )
     seconds["evaluation"] = time.perf_counter() - t0
-    return BacktestOutcome(
-        replace(result, predictions=predictions), evaluation, hierarchy, spec, seconds
+    chosen = choose_candidate(evaluation.metrics, config.models)
+    result, evaluation = as_catboost(replace(result, predictions=predictions), evaluation, chosen)
+    return BacktestOutcome(result, evaluation, hierarchy, spec, seconds, chosen_candidate(chosen))
+
+
+def choose_candidate(metrics: pd.DataFrame, models: tuple[str, ...]) -> str | None:
+    """The CatBoost candidate (model name) with the lowest RMSSE averaged over every level ×
+    grain the backtest scored — series and totals, the modelled grain and its daily and weekly
+    sums alike, since planners read them all; None without candidates. A tie: the first."""
+    names = [m for m in models if m.startswith(CANDIDATE_PREFIX)]
+    if not names:
+        return None
+    scored = metrics[
+        (metrics["window"] == "all")
+        & (metrics["metric"] == "rmsse")
+        & (metrics["kind"] == "ALL")
+        & metrics["model"].isin(names)
+    ]
+    means = scored.groupby("model", sort=False)["value"].mean().reindex(names)
+    return names[0] if means.isna().all() else str(means.idxmin())
+
+
+def chosen_candidate(model: str | None) -> str:
+    return (model or "").removeprefix(CANDIDATE_PREFIX)
+
+
+def as_catboost(
+    result: BacktestResult, evaluation: Evaluation, chosen: str | None
+) -> tuple[BacktestResult, Evaluation]:
+    """The chosen candidate's rows and fits named `catboost` (what is trained, registered and
+    promoted); the other candidates keep their names, scored beside it."""
+    if chosen is None:
+        return result, evaluation
+
+    def renamed(mapping: Mapping[str, Any]) -> dict[str, Any]:
+        return {"catboost" if k == chosen else k: v for k, v in mapping.items()}
+
+    def frame(f: pd.DataFrame) -> pd.DataFrame:
+        return f.assign(model=f["model"].replace({chosen: "catboost"}))
+
+    result = replace(
+        result,
+        predictions=frame(result.predictions),
+        fit_seconds=renamed(result.fit_seconds),
+        predict_seconds=renamed(result.predict_seconds),
     )
+    evaluation = replace(
+        evaluation,
+        metrics=frame(evaluation.metrics),
+        dispersion=renamed(evaluation.dispersion),
+        window_dispersion=renamed(evaluation.window_dispersion),
+    )
+    return result, evaluation
 
 
 def scaling_history(spec: FeatureSpec) -> pd.Timedelta:
@@ -352,8 +405,10 @@ def fit_final(
     *,
     dispersion: Dispersion,
     data_version: str,
+    candidate: str = "",
 ) -> TrainedForecaster:
-    """CatBoost on the last `train_years` up to the end of the data, with its hierarchy."""
+    """CatBoost (the backtest's chosen `candidate`, if any) on the last `train_years` up to the
+    end of the data, with its hierarchy."""
     params = history_params(params, history, territory)
     config, spec, areas, attributes = model_inputs(territory, params, data)
     n = len(data.panel.starts)
@@ -362,7 +417,7 @@ def fit_final(
         data.panel, spec, territory, attributes, first=first, last=n, covariates=data.covariates
     )
     known = ~np.isnan(block.y)
-    model = make_forecaster("catboost", spec, params.model_params.get("catboost"))
+    model = make_forecaster("catboost", spec, params.catboost_params(candidate))
     model.fit(block.matrix[known], block.y[known])
     return TrainedForecaster(
         spec=spec,

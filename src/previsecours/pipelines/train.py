@@ -117,6 +117,7 @@ def fit(
         data,
         dispersion=files.dispersion["catboost"],
         data_version=version,
+        candidate=files.candidate,
     )
     seconds["final_fit"] = time.perf_counter() - t0
     return TrainingFit(

@@ -65,6 +65,8 @@ def log_training(
     run_tags = {**tags, "kind": "training", "ranking_metric": rank}
     if files.dropped:  # models that could not fit this data, and why
         run_tags["dropped_models"] = "; ".join(f"{m}: {why}" for m, why in files.dropped.items())
+    if files.candidate:  # the CatBoost variant the backtest chose; the others are children
+        run_tags["catboost_candidate"] = files.candidate
     shifts = fit.data.level_shifts
     if shifts:
         run_tags["level_shifts"] = "; ".join(s.describe() for s in shifts)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from previsecours.config import CANDIDATE_PREFIX
 from previsecours.core.features import FeatureSpec
 
 
@@ -35,7 +36,7 @@ def make_forecaster(
     from previsecours.core.models.boosting import CatBoostCount
     from previsecours.core.models.glm import PoissonGLM
 
-    if name == "catboost":
+    if name == "catboost" or name.startswith(CANDIDATE_PREFIX):
         return CatBoostCount(dict(params or {}))
     if name == "poisson_glm":
         return PoissonGLM(dict(params or {}))

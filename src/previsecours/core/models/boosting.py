@@ -3,13 +3,17 @@
 Speed settings measured on 2 cores (STACK_NOTES): `leaf_estimation_iterations=1`, the area as a
 plain number (no CTR categorical), Bernoulli subsampling, `thread_count` = the free cores.
 
-Optional level offset (`offset_column`, off by default): every row starts from the log of a
-smooth expected level (CatBoost's `baseline`) and the trees learn the multiplicative deviation
-from it — "profile" (the territory's same-weeks ±2 reference over 3 years times the area's
-share of the last year) or a history column (e.g. `roll_8736`). Meant for trends trees cannot
-extrapolate; on generated Essonne data it did not help (bench/README.md, experiment log). Kept
-as a parameter for real series with stronger trends. The offset kind and the fallback are
-stored in the model file's metadata.
+Level offset (`offset_column`; off by default, the candidates of params.yaml set it): every
+row starts from the log of an expected level known at the forecast origin (CatBoost's
+`baseline`) and the trees learn the multiplicative deviation from it — shapes, not a level they
+cannot extrapolate (a trend, a recording change). Kinds: "year" (the series' mean over the
+last year before the horizon, `roll_8736`/`roll_364`/`roll_52`), "recent" (over the last four
+weeks, `roll_672`/`roll_28`/`roll_4`), "profile" (the territory's same-weeks ±2 reference over
+3 years times the area's share of the last year) or any history column. Where the level is
+unknown (a series' first year), the training rows' mean. The offset kind and the fallback are
+stored in the model file's metadata. Measured on real services (bench/results/real_data.md):
+a yearly level helps daily series with a trend (Berlin), a recent one weekly counts (SDIS 91);
+the backtest picks (core/training.py `choose_candidate`).
 The mean is exp(offset + raw): Poisson and Tweedie both model the log of the expected count.
 
 The time index `years_since_2000` is ignored by default (`ignored_features`; the GLM keeps it
@@ -49,6 +53,8 @@ DEFAULTS: Final[dict[str, Any]] = {
 SEASON_POSITION: Final = ("month", "week_of_year", "day_of_year", "doy_sin", "doy_cos")
 A_YEAR: Final = 51 / 52  # rows from first to last over 51 weeks apart see every week once
 PROFILE: Final = "profile"
+YEAR: Final = "year"
+RECENT: Final = "recent"
 LEVEL_FLOOR: Final = 1e-3
 
 
@@ -73,6 +79,10 @@ class CatBoostCount:
             if rolls:  # before three years of history: the area's last-year mean
                 longest = max(rolls, key=lambda c: int(c.split("_")[1]))
                 level = np.where(np.isnan(level), features[longest].to_numpy(np.float64), level)
+        elif self.offset_column in (YEAR, RECENT):
+            column = level_column(features, self.offset_column)
+            if column is not None:
+                level = features[column].to_numpy(np.float64)
         elif self.offset_column and self.offset_column in features:
             level = features[self.offset_column].to_numpy(np.float64)
         return np.where(
@@ -130,3 +140,13 @@ def partial_season(features: pd.DataFrame) -> list[str]:
     if t.size == 0 or t.max() - t.min() >= A_YEAR:
         return []
     return [c for c in SEASON_POSITION if c in features]
+
+
+def level_column(features: pd.DataFrame, kind: str) -> str | None:
+    """The series' own rolling mean behind a level kind: the longest window (a year) for
+    "year", the one 13 times shorter (four weeks: 672 hours, 28 days, 4 weeks) for "recent"."""
+    windows = sorted(int(c.split("_")[1]) for c in features.columns if c.startswith("roll_"))
+    if not windows:
+        return None
+    wanted = windows[-1] if kind == YEAR else windows[-1] // 13
+    return f"roll_{wanted}" if wanted in windows else None
