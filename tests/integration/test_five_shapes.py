@@ -101,7 +101,7 @@ def journey(name: str, folder: Path) -> Journey:
     for step in STEPS:
         args = (str(extract), *shape.ingest_options) if step == "ingest" else ()
         clock = time.perf_counter()
-        done = run_cli(home, step, *args, "-t", shape.territory)
+        done = run_cli(home, step, "--territory", shape.territory, *args)
         seconds[step] = time.perf_counter() - clock
         reason = next((ln for ln in done.stdout.splitlines() if "Refused" in ln), "")
         assert done.returncode == 0, (
@@ -168,11 +168,13 @@ def test_what_each_shape_stored_and_forecast(trip: Journey) -> None:
     elif trip.shape == "hourly counts by area":
         assert "59713 rows read, 59713 added" in ingest and "0 quarantined" in ingest
         assert levels == {"departement"} and "hour" in frequencies
-        assert _stored_hours(trip) == 59713  # ≈ 2.5 % of hours absent: unknown, not zeros
+        assert len(_stored(trip, "hour")) == 59713  # ≈ 2.5 % of hours absent: unknown, not 0
     elif trip.shape == "daily counts by type":
         assert "10228 rows read, 10228 added" in ingest  # 2,557 days × 4 types
         assert levels == {"departement"} and frequencies == {"day"}
-        assert _stored_total(trip, "day") == _berlin_missions()  # OTHER = all − the three
+        raw = pd.read_csv(SHARED_DATA / "berlin" / "daily_missions_2018_2024.csv")
+        stored_missions = _stored(trip, "day")["count"].sum()
+        assert stored_missions == raw["mission_count_all"].sum()  # OTHER = all − the three
     elif trip.shape == "weekly departement counts":
         assert "1555 rows read, 1555 added" in ingest
         assert levels == {"departement"} and frequencies == {"week"}
@@ -181,24 +183,11 @@ def test_what_each_shape_stored_and_forecast(trip: Journey) -> None:
         assert not stored.staffing.empty
 
 
-def _stored_hours(trip: Journey) -> int:
+def _stored(trip: Journey, frequency: str) -> pd.DataFrame:
+    """The counts the store holds at `frequency`."""
     from previsecours.adapters import store
     from previsecours.adapters.territory_files import load_territory
     from previsecours.paths import Paths
 
     territory = load_territory(REPO / "territories" / f"{trip.territory}.yaml")
-    return len(store.read_counts(Paths(trip.home), territory, "hour"))
-
-
-def _stored_total(trip: Journey, frequency: str) -> float:
-    from previsecours.adapters import store
-    from previsecours.adapters.territory_files import load_territory
-    from previsecours.paths import Paths
-
-    territory = load_territory(REPO / "territories" / f"{trip.territory}.yaml")
-    return float(store.read_counts(Paths(trip.home), territory, frequency)["count"].sum())
-
-
-def _berlin_missions() -> float:
-    raw = pd.read_csv(SHARED_DATA / "berlin" / "daily_missions_2018_2024.csv")
-    return float(raw["mission_count_all"].sum())
+    return store.read_counts(Paths(trip.home), territory, frequency)
