@@ -26,7 +26,7 @@ Where the time goes:
 e.g. a `git worktree` of an older commit, for a before/after on the same machine.
 
 Usage: .venv/bin/python bench/bench_small_territory.py [--years 3] [--end 2025-12-31]
-       [--profile] [--skip-flow] [--code DIR] [--keep DIR]
+       [--profile] [--skip-flow] [--code DIR] [--keep DIR] [--name small_territory]
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ PHASES = {
     "NB quantiles (scipy)": r"core/intervals\.py:\d+\(nb_quantiles\)",
     "plots (render)": r"adapters/training_plots\.py:\d+\(figures\)",
     "plots (savefig + log)": r"adapters/tracking\.py:\d+\(log_figure\)",
-    "metrics logging": r"adapters/tracking\.py:\d+\(log_metrics\)",
+    "metrics logging": r"adapters/tracking\.py:\d+\(log_metric(s|_groups)\)",
     "model logging": r"adapters/tracking\.py:\d+\(log_forecaster\)",
     "model loading": r"adapters/registry\.py:\d+\(load_version\)",
     "DVC": r"adapters/versioning\.py:\d+\((commit|reconcile)_data_version\)",
@@ -262,6 +262,7 @@ def main() -> None:
     parser.add_argument("--skip-flow", action="store_true", help="no weekly-retrain flow")
     parser.add_argument("--code", help="run the commands from this checkout (its src/ first)")
     parser.add_argument("--keep", help="work here and keep it (default: a temporary folder)")
+    parser.add_argument("--name", default="small_territory", help="results file name")
     args = parser.parse_args()
 
     root = Path(args.keep).resolve() if args.keep else Path(tempfile.mkdtemp(prefix="bench-small-"))
@@ -272,7 +273,7 @@ def main() -> None:
     cwd = code or Path(__file__).resolve().parents[1]
     env = environment(home, code)
     report = Report(
-        "small_territory",
+        args.name,
         "A small territory's week: 5 hourly series, command by command",
         f"`bench/bench_small_territory.py`: a synthetic territory of {STATIONS} stations "
         f"(5 coverage zones = 5 modelled station × hour series), {args.years} calendar years of "
