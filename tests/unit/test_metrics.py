@@ -78,3 +78,24 @@ def test_poisson_data_keeps_alpha_zero() -> None:
     mean = np.full(5000, 0.3)
     y = np.random.default_rng(2).poisson(mean).astype(float)
     assert fit_dispersion(y, mean, target=0.82) == 0.0
+
+
+def test_quantiles_are_scipys_exactly_from_tiny_to_huge_counts_and_any_dispersion() -> None:
+    """The CDF search returns what scipy's `ppf` returns — the smallest k with F(k) ≥ level —
+    for Poisson and negative binomial, near-zero to 20,000 expected counts, mild to extreme
+    dispersion (the few values out of the search's reach go to scipy)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(3)
+    levels = (0.025, 0.1, 0.5, 0.9, 0.975)
+    mean = np.concatenate(
+        [rng.gamma(0.5, 5, 3000), rng.uniform(0, 1e-6, 50), rng.uniform(500, 20000, 300)]
+    )
+    for alpha in (0.0, 1e-4, 0.05, 0.5, 5.0):
+        mu = np.maximum(mean, 1e-9)[:, None]
+        if alpha == 0.0:
+            expected = stats.poisson.ppf(np.asarray(levels)[None, :], mu)
+        else:
+            n = 1 / alpha
+            expected = stats.nbinom.ppf(np.asarray(levels)[None, :], n, n / (n + mu))
+        np.testing.assert_array_equal(nb_quantiles(mean, alpha, levels), expected)
