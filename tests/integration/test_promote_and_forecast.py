@@ -1,12 +1,15 @@
 """Promotion and forecast with real trained CatBoost versions in a real MLflow registry.
 
 One module-scoped story (training is the expensive part, done once):
-1. generated Essonne events are ingested into a temporary home and a small training runs
-   (`pipelines.train.train`, real backtest and MLflow logging); three versions of the trained
-   CatBoost are registered: v1 = its first 40 % of trees, v2 = its first 10 % (worse),
-   v3 = all trees;
-2. `run_promote` decides on each in turn: v1 against seasonal naive (first version), v2 against
-   v1 (refused), v3 against v1 (promoted);
+1. generated Essonne events to Sunday 23 March are stored in a temporary home and a small
+   training runs (`pipelines.train.train`, real backtest and MLflow logging); three versions of
+   the trained CatBoost are registered: v1 = its first 40 % of trees, v2 = its first 10 %
+   (worse), v3 = all trees;
+2. the week to Sunday 30 March arrives, and `run_promote` decides on each in turn on that week
+   — after the versions' training data, so each forecasts it from the history before it, as in
+   production (they log no backtest of their own: on a week they were fitted on they could not
+   be judged): v1 against seasonal naive (first version), v2 against v1 (refused), v3 against
+   v1 (promoted);
 3. a fresh process (`previsecours forecast` in a subprocess) serves the champion and writes
    the forecast files, whose contents are checked: levels add up, intervals widen sensibly,
    crews per station and shift, drivers, the reader;
@@ -113,12 +116,19 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     settings = _settings(home)
     # Data to Sunday 30 March: the forecast starts Monday, one whole week of weekly rows.
     events = generate_events(settings.territory, date(2022, 1, 1), date(2025, 3, 30), 7)
-    store.write_events(settings.paths, settings.territory, events)
+    # Trained a week earlier (the store's last day counts as incomplete: data end 23 March),
+    # so the promotion week, 23-30 March, is after every version's training data.
+    week_before = pd.Timestamp("2025-03-24", tz=settings.territory.timezone)
+    store.write_events(
+        settings.paths, settings.territory, events[events["alert_time"] < week_before]
+    )
     trained = train(settings, register=False)
     registry.use_registry(settings.paths)
     full = load_forecaster(trained.model_uri)
+    assert full.data_end == pd.Timestamp("2025-03-23", tz=settings.territory.timezone)
     versions = [_register_variant(settings, full, t) for t in (24, 6, ITERATIONS)]
     assert versions == [1, 2, 3]
+    store.write_events(settings.paths, settings.territory, events)
     decisions = {v: run_promote(settings, now=NOW, version=v) for v in versions}
     return Story(settings, decisions)
 
@@ -131,6 +141,7 @@ def test_first_version_must_beat_seasonal_naive(story: Story) -> None:
     rmsse = table.loc[("station×hour", "rmsse")]
     assert isinstance(rmsse, pd.Series), rmsse
     assert rmsse["challenger"] < rmsse["reference"]
+    assert "forecast from the history before 2025-03-23 00:00" in first.decision.reason
 
 
 def test_worse_challenger_is_refused_and_tagged(story: Story) -> None:

@@ -1,11 +1,12 @@
 """Promotion guards each category, against a reference that does not share the model's split.
 
 A small real CatBoost is trained and registered (version 1); a copy whose hierarchy's category
-shares put SUAP's share onto AUTR is registered as version 2 — its `ALL` totals are the
-original's to the last digit, only the split is wrong (issue #17: such a version was promoted
-as first champion, "every guard passes", and forecast SUAP 0). Promoted first, the tampered
-version must be refused, the reason naming SUAP at a level judged; the untampered one is then
-promoted.
+shares put SUAP's share onto AUTR is registered as version 2, with version 1's backtest forecasts
+(the same CatBoost: promotion judges both on them, the window being one they were fitted on) —
+its `ALL` totals are the original's to the last digit, only the split is wrong (issue #17:
+such a version was promoted as first champion, "every guard passes", and forecast SUAP 0).
+Promoted first, the tampered version must be refused, the reason naming SUAP at a level
+judged; the untampered one is then promoted.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ def moved_onto(forecaster: TrainedForecaster, source: str, target: str) -> Train
     return replace(forecaster, hierarchy=replace(hierarchy, category_shares=tampered))
 
 
-def register(settings: Settings, forecaster: TrainedForecaster, label: str) -> int:
-    """Log `forecaster` as a new registered version, as training does."""
+def register(
+    settings: Settings, forecaster: TrainedForecaster, label: str, backtest: pd.DataFrame
+) -> int:
+    """Log `forecaster` as a new registered version with `backtest` (its CatBoost's backtest
+    forecasts), as training does."""
     import mlflow
 
     from previsecours.adapters import registry, store, tracking
@@ -68,6 +72,7 @@ def register(settings: Settings, forecaster: TrainedForecaster, label: str) -> i
     experiment = tracking.use_tracking(settings.paths, territory.name)
     tags = {registry.SPEC_VERSION_KEY: str(FEATURE_SPEC_VERSION), "variant": label}
     with mlflow.start_run(experiment_id=experiment, run_name=label, tags=tags):
+        tracking.log_frame(backtest.assign(model="catboost"), "backtest", "predictions.parquet")
         _, version = tracking.log_forecaster(forecaster, example, tags, register=True)
     assert version is not None
     return version
@@ -101,7 +106,11 @@ def story(tmp_path_factory: pytest.TempPathFactory, essonne: Territory) -> Story
     registry.use_registry(settings.paths)
     original = load_forecaster("models:/previsecours-essonne/1")
     tampered = moved_onto(original, "SUAP", "AUTR")
-    assert register(settings, tampered, "suap-onto-autr") == 2
+    backtest = registry.backtest_forecasts(
+        settings.paths, registry.get_version(settings.paths, "essonne", 1)
+    )
+    assert backtest is not None
+    assert register(settings, tampered, "suap-onto-autr", backtest) == 2
 
     history = store.read_history(settings.paths, essonne)
     start = history.forecast_origin(essonne, "hour")

@@ -23,15 +23,19 @@ rewritten under the current one (`rebase_home`).
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from previsecours.errors import StepError
 from previsecours.paths import Paths
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MODEL_PREFIX = "previsecours-"
 CHAMPION = "champion"
@@ -328,6 +332,31 @@ def run_details(paths: Paths, run_id: str | None) -> tuple[dict[str, str], dict[
         return {}, {}
     run = client(paths).get_run(run_id)
     return dict(run.data.params), dict(run.data.tags)
+
+
+BACKTEST_PREDICTIONS = "backtest/predictions.parquet"  # logged by pipelines.training_run
+BACKTEST_COLUMNS: Final = ("window", "area_code", "category", "period_start", "mean")
+
+
+def backtest_forecasts(paths: Paths, version: VersionInfo) -> pd.DataFrame | None:
+    """The registered model's own out-of-sample backtest forecasts, from the run that logged
+    the version: its `catboost` rows (the chosen candidate's, renamed so by the training),
+    `BACKTEST_COLUMNS`; None when the run logged none (a version registered outside a training).
+    """
+    import pandas as pd
+
+    if not version.run_id:
+        return None
+    c = client(paths)
+    folder = BACKTEST_PREDICTIONS.rpartition("/")[0]
+    if not any(a.path == BACKTEST_PREDICTIONS for a in c.list_artifacts(version.run_id, folder)):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        local = c.download_artifacts(version.run_id, BACKTEST_PREDICTIONS, tmp)
+        frame = pd.read_parquet(
+            local, columns=["model", *BACKTEST_COLUMNS], filters=[("model", "==", "catboost")]
+        )
+    return frame.drop(columns="model").reset_index(drop=True)
 
 
 def spec_version(

@@ -203,6 +203,21 @@ def decide(
     )
 
 
+def not_judged(challenger: str, reference: str, why: str) -> PromotionDecision:
+    """The refusal of a challenger that cannot be scored without its fit's own data (`why`:
+    which window and why): scoring it there would measure its fit, not its skill."""
+    guard = Guard(OUT_OF_SAMPLE_GUARD, False, why)
+    return PromotionDecision(
+        False,
+        f"Refused: {challenger} cannot be judged out of sample — {why}.",
+        challenger,
+        reference,
+        (guard,),
+        pd.DataFrame(columns=list(TABLE_COLUMNS)),
+    )
+
+
+OUT_OF_SAMPLE_GUARD: Final = "scored on forecasts made without the window's data"
 _GRAINS: Final = ("hour", "day", "week")
 
 

@@ -426,6 +426,7 @@ def fit_final(
         dispersion=dispersion,
         territory=territory.name,
         data_version=data_version,
+        data_end=data.end,
     )
 
 

@@ -7,10 +7,16 @@
   every area × category one season earlier), never through the challenger's hierarchy, so a
   version whose category shares or area weights are wrong is compared with a reference that
   does not share its error;
-- both are scored by `pipelines.scoring.score_on_window` on the latest backtest window(s) of
-  the CURRENT curated data, never compared on metrics logged against other data versions:
+- both are scored by `pipelines.scoring.score_out_of_sample` on the latest backtest window(s)
+  of the CURRENT curated data, never compared on metrics logged against other data versions:
   per level × grain (all categories) and per level × grain × category, each category guarded
   at the levels judged (`core.promotion`);
+- each version on forecasts it made WITHOUT the window's data: from the history before the
+  origin when the window starts at or after its training data end, else its own backtest
+  forecast of the window (its run's `backtest/predictions.parquet`): never its in-sample fit.
+  A challenger with a window judged neither way is refused, saying which window and why; such
+  a champion gives way to seasonal naive as the reference. The reason says which route scored
+  each model;
 - the challenger's forecast of the next horizon is checked (no NaN, negative, infinite value in
   means or quantiles);
 - `core.promotion.decide` rules; the decision is tagged on the challenger version, and a
@@ -25,7 +31,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -43,9 +49,10 @@ from previsecours.core.promotion import (
     PredictionStats,
     PromotionDecision,
     decide,
+    not_judged,
 )
 from previsecours.pipelines.predict import as_forecaster, predict_levels
-from previsecours.pipelines.scoring import score_on_window, score_seasonal_naive
+from previsecours.pipelines.scoring import score_out_of_sample, score_seasonal_naive
 from previsecours.settings import Settings
 
 SEASONAL_NAIVE = "seasonal naive"
@@ -139,35 +146,31 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     seconds["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    scored = model_score(
-        challenger.label,
-        score_on_window(candidate, history, territory, n_windows=windows, end=end),
-        check_predictions(candidate, history, settings, end),
+    scored = score_out_of_sample(
+        candidate,
+        history,
+        territory,
+        lambda: registry.backtest_forecasts(paths, challenger),
+        n_windows=windows,
+        end=end,
     )
     seconds["score challenger"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    incumbent: TrainedForecaster | None = None
-    label = SEASONAL_NAIVE
-    if champion is not None:
-        try:
-            served = registry.load_version(paths, champion, {FEATURE_SPEC_VERSION})
-            incumbent, label = as_forecaster(served), f"champion {champion.label}"
-        except registry.IncompatibleModelError as exc:
-            # A champion this code can no longer serve cannot be re-scored: the challenger
-            # then has to beat seasonal naive, like a first version.
-            label = f"{SEASONAL_NAIVE} (the champion cannot be re-scored: {exc})"
-    if incumbent is not None:
-        reference_scores = score_on_window(
-            incumbent, history, territory, n_windows=windows, end=end
+    incumbent, label = _incumbent(settings, champion)
+    if scored.scores is None:
+        # Its fit's own periods would show its fit, not its skill: refused, saying why.
+        decision = not_judged(challenger.label, label, scored.why_not())
+    else:
+        reference, reference_routes = _reference(
+            settings, incumbent, label, candidate=candidate, history=history, end=end
         )
-    else:  # on the levels' own actuals: never through the challenger's shares and weights
-        reference_scores = score_seasonal_naive(
-            candidate, history, territory, n_windows=windows, end=end
+        seconds["score reference"] = time.perf_counter() - clock
+        judged = model_score(
+            challenger.label, scored.scores, check_predictions(candidate, history, settings, end)
         )
-    reference = model_score(label, reference_scores)
-    seconds["score reference"] = time.perf_counter() - clock
-
-    decision = decide(scored, reference, policy)
+        decision = decide(judged, reference, policy)
+        routes = "; ".join([f"{challenger.label}: {scored.describe()}", *reference_routes])
+        decision = replace(decision, reason=f"{decision.reason} Scored on: {routes}.")
     registry.record_decision(
         paths, territory.name, challenger.version, decision_tags(decision, policy), now
     )
@@ -193,6 +196,51 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
         end,
         seconds,
     )
+
+
+def _incumbent(
+    settings: Settings, champion: registry.VersionInfo | None
+) -> tuple[tuple[TrainedForecaster, registry.VersionInfo] | None, str]:
+    """The champion to re-score (with its version) and the reference's label."""
+    if champion is None:
+        return None, SEASONAL_NAIVE
+    try:
+        served = registry.load_version(settings.paths, champion, {FEATURE_SPEC_VERSION})
+    except registry.IncompatibleModelError as exc:
+        # A champion this code can no longer serve cannot be re-scored: the challenger
+        # then has to beat seasonal naive, like a first version.
+        return None, f"{SEASONAL_NAIVE} (the champion cannot be re-scored: {exc})"
+    return (as_forecaster(served), champion), f"champion {champion.label}"
+
+
+def _reference(
+    settings: Settings,
+    incumbent: tuple[TrainedForecaster, registry.VersionInfo] | None,
+    label: str,
+    *,
+    candidate: TrainedForecaster,
+    history: History,
+    end: pd.Timestamp,
+) -> tuple[ModelScore, list[str]]:
+    """The reference's score and how it was forecast: the champion out of sample, or — for a
+    first version, or a champion that cannot be judged without its fit's own data — seasonal
+    naive on the levels' own actuals (never through the challenger's shares and weights)."""
+    territory, windows = settings.territory, settings.params.promote.windows
+    if incumbent is not None:
+        model, version = incumbent
+        scored = score_out_of_sample(
+            model,
+            history,
+            territory,
+            lambda: registry.backtest_forecasts(settings.paths, version),
+            n_windows=windows,
+            end=end,
+        )
+        if scored.scores is not None:
+            return model_score(label, scored.scores), [f"{label}: {scored.describe()}"]
+        label = f"{SEASONAL_NAIVE} ({label} cannot be judged out of sample — {scored.why_not()})"
+    naive = score_seasonal_naive(candidate, history, territory, n_windows=windows, end=end)
+    return model_score(label, naive), []
 
 
 def decision_tags(decision: PromotionDecision, policy: PromotionPolicy) -> dict[str, str]:

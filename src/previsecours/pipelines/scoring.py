@@ -4,6 +4,8 @@ compares, challenger and reference on the same periods.
 - `score_on_window(model, history, territory)`: the model forecasts each window from the
   history before its origin, exactly as in production (no refit), scored at every level ×
   grain, per category too, with its own stored dispersion;
+- `score_out_of_sample(...)`: the same, but a window the model was trained on is scored on
+  its own backtest forecast of it (what promotion uses: never the in-sample fit);
 - `score_seasonal_naive(model, history, territory)`: seasonal naive on each level's OWN actual
   series (never through the model's hierarchy), scored the same way: a first version's
   reference that its own category shares or area weights cannot spoil.
@@ -12,6 +14,8 @@ compares, challenger and reference on the same periods.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +27,13 @@ from previsecours.core.forecast_schema import ALL_CATEGORIES
 from previsecours.core.hierarchy import allocate
 from previsecours.core.history import History
 from previsecours.core.models.bundle import TrainedForecaster
+from previsecours.core.out_of_sample import (
+    BACKTEST,
+    WindowRoute,
+    backtest_means,
+    choose_route,
+    describe_routes,
+)
 from previsecours.core.panel import DensePanel
 from previsecours.core.territory import Territory
 from previsecours.core.training import history_panel, scaling_history
@@ -48,16 +59,94 @@ def score_on_window(
     forecaster = as_forecaster(model)
     panel, windows, actuals = _scoring_window(forecaster, history, territory, n_windows, end)
     covariates = model_covariates(forecaster, territory, panel.starts)
-    frames = []
+    means = [
+        (w, forecaster.modelled_means(panel, territory, w.origin, w.end, covariates))
+        for w in windows
+    ]
+    return _means_scores(forecaster, territory, panel.series, means, actuals)
+
+
+@dataclass(frozen=True)
+class OutOfSampleScores:
+    """`scores` (as `score_on_window`'s) of forecasts the model made without the windows'
+    data, and how each window was forecast; `scores` is None when a window is not judged."""
+
+    scores: pd.DataFrame | None
+    routes: tuple[WindowRoute, ...]
+
+    def why_not(self) -> str:
+        """The window not judged and why (empty when every window was)."""
+        return next((r.describe() for r in self.routes if not r.judged), "")
+
+    def describe(self) -> str:
+        return describe_routes(self.routes)
+
+
+def score_out_of_sample(
+    model: Any,
+    history: History,
+    territory: Territory,
+    backtest: Callable[[], pd.DataFrame | None],
+    *,
+    n_windows: int = 1,
+    end: pd.Timestamp | None = None,
+) -> OutOfSampleScores:
+    """Like `score_on_window`, but a window the model was trained on (before its `data_end`)
+    is scored on the model's own backtest forecast of it (`backtest()`: its out-of-sample
+    backtest rows, read only when needed), never on its in-sample fit (core.out_of_sample)."""
+    forecaster = as_forecaster(model)
+    panel, windows, actuals = _scoring_window(forecaster, history, territory, n_windows, end)
+    starts = panel.starts
+    last = end or history.end(territory, forecaster.spec.frequency)
+    covariates = model_covariates(forecaster, territory, starts)
+    forecasts = None
+    if forecaster.data_end is None or starts[windows[0].origin] < forecaster.data_end:
+        forecasts = backtest()
+    routes: list[WindowRoute] = []
+    means: list[tuple[Window, DensePanel]] = []
     for w in windows:
-        means = forecaster.modelled_means(panel, territory, w.origin, w.end, covariates)
-        frame = means.to_frame().rename(columns={"count": "mean"})
+        window_starts = starts[w.origin : w.end]
+        found = (
+            None if forecasts is None else backtest_means(forecasts, panel.series, window_starts)
+        )
+        window_end = starts[w.end] if w.end < len(starts) else last
+        route = choose_route(
+            forecaster.data_end,
+            starts[w.origin],
+            window_end,
+            None if found is None else found[1],
+            has_backtest=forecasts is not None,
+        )
+        routes.append(route)
+        if not route.judged:
+            return OutOfSampleScores(None, tuple(routes))
+        if route.route == BACKTEST and found is not None:
+            means.append((w, found[0]))
+        else:  # no refit: from the history before the origin, as in production
+            means.append(
+                (w, forecaster.modelled_means(panel, territory, w.origin, w.end, covariates))
+            )
+    scores = _means_scores(forecaster, territory, panel.series, means, actuals)
+    return OutOfSampleScores(scores, tuple(routes))
+
+
+def _means_scores(
+    forecaster: TrainedForecaster,
+    territory: Territory,
+    series: pd.DataFrame,
+    means: list[tuple[Window, DensePanel]],
+    actuals: dict[str, DensePanel],
+) -> pd.DataFrame:
+    """Every level × grain's scores of the windows' modelled means, derived through the
+    model's hierarchy."""
+    frames = []
+    for w, panel in means:
+        frame = panel.to_frame().rename(columns={"count": "mean"})
         frame.insert(0, "window", w.index)
         frames.append(frame)
-    predictions = pd.concat(frames, ignore_index=True)
     pairs = level_pairs(
-        predictions,
-        panel.series,
+        pd.concat(frames, ignore_index=True),
+        series,
         forecaster.hierarchy,
         actuals,
         frequency=forecaster.spec.frequency,

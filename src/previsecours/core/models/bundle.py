@@ -2,8 +2,8 @@
 
 `TrainedForecaster.metadata()` is plain JSON (feature spec with its version, frequency, horizon,
 modelled level, hierarchy weights and shares, dispersion per level and grain, training data
-version): it travels with the registered model version, so the forecast flow needs nothing but
-the registry, the curated history and the territory.
+version and end): it travels with the registered model version, so the forecast flow needs
+nothing but the registry, the curated history and the territory.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class TrainedForecaster:
     territory: str
     data_version: str
     model_name: str = "catboost"
+    # Exclusive end of the panel the final fit saw: promotion scores a window before it on the
+    # version's backtest forecasts, never on its in-sample fit. None: an older version.
+    data_end: pd.Timestamp | None = None
 
     @property
     def model_level(self) -> str:
@@ -61,6 +64,7 @@ class TrainedForecaster:
             "feature_columns": list(self.spec.columns),
             "hierarchy": self.hierarchy.to_dict(),
             "dispersion": dict(self.dispersion.alphas),
+            "data_end": None if self.data_end is None else self.data_end.isoformat(),
         }
 
     @staticmethod
@@ -73,6 +77,7 @@ class TrainedForecaster:
             territory=str(meta["territory"]),
             data_version=str(meta["data_version"]),
             model_name=str(meta.get("model_name", "catboost")),
+            data_end=None if meta.get("data_end") is None else pd.Timestamp(meta["data_end"]),
         )
 
     def modelled_means(
