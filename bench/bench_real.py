@@ -58,10 +58,12 @@ NOT_DONE = """
 
 - The data do not go through `previsecours ingest` (`pipelines.ingest.ingest_file` into a home's
   store): Montgomery's calls go through the ingestion path's reader and mapping only, the counts
-  are built from the shared files directly, and Denver's and Berlin's territories are built in
-  code (bench/benchlib/real_data.py), not territory files.
-- Prévisecours is the CatBoost (what `train` registers and `promote` makes champion); the
-  promotion rule is checked against seasonal naive only, not re-run through `promote`.
+  are built from the shared files directly (identical row for row to what `ingest` stores from
+  them with territories/denver.yaml and berlin.yaml; tests/integration/test_five_shapes.py runs
+  that route end to end).
+- Prévisecours is the CatBoost candidate `train` would have registered at each origin (chosen
+  on the earlier windows); the promotion rule is checked against seasonal naive only, not re-run
+  through `promote`.
 - The peers' own intervals are not scored: every model gets the same NB intervals here.
 - Montgomery: MSTL and Prophet not run (cost); SDIS 91: statsforecast's window average not run."""
 COLUMNS = ("rmsse", "mase", "bias_pct", "mape", "coverage_80", "coverage_95")

@@ -18,6 +18,7 @@ Usage (bench/ on the path):
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from typing import Any
 
@@ -38,7 +39,7 @@ ROLLS = {
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     name, _, rest = text.partition(":")
     changes: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
+    for item in filter(None, re.split(r",(?=[\w.]+=)", rest)):
         key, _, value = item.partition("=")
         changes[key.strip()] = value if value.startswith("@") else yaml.safe_load(value)
     return name, changes
