@@ -187,6 +187,9 @@ class PromotionPolicy:
     # A département has only 7 days in a one-week window: too few to measure a coverage.
     coverage_levels: tuple[str, ...] = ("station×day",)
     windows: int = 1  # latest backtest windows both models are scored on
+    # A weekly model's window is one week, one value at the département: it is scored on at
+    # least this many (each must be one of its backtest's windows: ≤ train.n_windows).
+    weekly_windows: int = 4
     # A level (or level × category) with fewer paired values than this on the scoring window is
     # not judged by the guards, and the decision says so: a 7-day coverage is k/7, a week's
     # error of a rare category one number.

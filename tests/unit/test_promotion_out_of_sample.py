@@ -114,3 +114,12 @@ def test_the_routes_of_several_windows_are_said_once_each() -> None:
         "backtest forecast at origin 2024-03-04 00:00, 2024-03-11 00:00; "
         "forecast from the history before 2024-03-18 00:00"
     )
+
+
+def test_a_weekly_model_is_scored_on_several_weeks() -> None:
+    from previsecours.config import PromotionPolicy
+    from previsecours.pipelines.promote import scored_windows
+
+    policy = PromotionPolicy(windows=1, weekly_windows=4)
+    assert [scored_windows(policy, f) for f in ("hour", "day", "week")] == [1, 1, 4]
+    assert scored_windows(PromotionPolicy(windows=8, weekly_windows=4), "week") == 8

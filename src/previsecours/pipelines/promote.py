@@ -121,7 +121,6 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     territory = settings.territory
     paths = settings.paths
     policy = settings.params.promote
-    windows = policy.windows
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -143,6 +142,7 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     candidate = as_forecaster(registry.load_version(paths, challenger, {FEATURE_SPEC_VERSION}))
     history = store.read_history(paths, territory).require()
     end = history.end(territory, candidate.spec.frequency)
+    windows = scored_windows(policy, candidate.spec.frequency)
     seconds["load"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -162,7 +162,13 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
         decision = not_judged(challenger.label, label, scored.why_not())
     else:
         reference, reference_routes = _reference(
-            settings, incumbent, label, candidate=candidate, history=history, end=end
+            settings,
+            incumbent,
+            label,
+            candidate=candidate,
+            history=history,
+            end=end,
+            windows=windows,
         )
         seconds["score reference"] = time.perf_counter() - clock
         judged = model_score(
@@ -198,6 +204,14 @@ def run_promote(settings: Settings, *, now: datetime, version: int | None = None
     )
 
 
+def scored_windows(policy: PromotionPolicy, frequency: str) -> int:
+    """How many of the latest windows both models are scored on: `windows`, and for a weekly
+    model at least `weekly_windows` — its window is one week, a single value at the
+    département, too few to judge a model on (SDIS 91's first version lost to seasonal naive
+    on Christmas week, having won the 4 backtest weeks by 40 %)."""
+    return max(policy.windows, policy.weekly_windows) if frequency == "week" else policy.windows
+
+
 def _incumbent(
     settings: Settings, champion: registry.VersionInfo | None
 ) -> tuple[tuple[TrainedForecaster, registry.VersionInfo] | None, str]:
@@ -221,11 +235,12 @@ def _reference(
     candidate: TrainedForecaster,
     history: History,
     end: pd.Timestamp,
+    windows: int,
 ) -> tuple[ModelScore, list[str]]:
     """The reference's score and how it was forecast: the champion out of sample, or — for a
     first version, or a champion that cannot be judged without its fit's own data — seasonal
     naive on the levels' own actuals (never through the challenger's shares and weights)."""
-    territory, windows = settings.territory, settings.params.promote.windows
+    territory = settings.territory
     if incumbent is not None:
         model, version = incumbent
         scored = score_out_of_sample(
