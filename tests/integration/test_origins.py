@@ -105,6 +105,20 @@ def test_each_candidate_backtested_is_the_per_origin_route(
     _assert_same(outcome, forecast, window, model)
 
 
+def test_a_young_store_backtest_equals_the_per_origin_route(
+    history: History, tmp_path: Path
+) -> None:
+    """Ten months of events, less than the model's yearly lags reach back: the forecast step
+    reads the periods before the store's first event as unknown, as the backtest's training
+    did — not as zeros (which halved a young store's yearly features)."""
+    young = History.of_events(
+        history.frame[history.frame["alert_time"] >= _local("2023-05-15")].reset_index(drop=True)
+    )
+    outcome = backtest(young, TERRITORY, PARAMS, modelled_panel(young, TERRITORY, PARAMS))
+    forecast, _ = _per_origin_route(young, tmp_path, 0, PARAMS)
+    _assert_same(outcome, forecast, 0, "catboost")
+
+
 def _per_origin_route(
     history: History, tmp_path: Path, window: int, train: TrainParams
 ) -> tuple[pd.DataFrame, str]:
