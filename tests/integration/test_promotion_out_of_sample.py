@@ -19,6 +19,7 @@ import datetime as dt
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -203,3 +204,25 @@ def test_a_champion_trained_earlier_is_scored_as_in_production(story: Story) -> 
         "Scored on: version 3: backtest forecast at origin 2024-03-18 00:00; champion version 1: "
         "forecast from the history before 2024-03-18 00:00." in decision.reason
     )
+
+
+def test_a_week_holding_the_spring_change_is_judged_on_its_backtest(
+    tmp_path: Path, essonne: Territory
+) -> None:
+    """Data to Monday 1 April 2024: the latest week (25 March–1 April) has 167 hours. The
+    scoring window is placed as the training's backtest placed it (7 local days, not 168 hours
+    back from the end), so the first version is judged on its backtest forecast of that week —
+    it was refused as not judgeable out of sample when 168 hours reached into 24 March."""
+    from previsecours.adapters import store
+    from previsecours.core.generator import generate_events
+    from previsecours.pipelines.promote import run_promote
+    from previsecours.pipelines.train import train
+
+    write_small_params(tmp_path)
+    settings = load_settings("essonne", tmp_path)
+    events = generate_events(essonne, dt.date(2023, 11, 6), dt.date(2024, 4, 1), seed=31)
+    store.write_events(settings.paths, essonne, events)
+    assert train(settings).version == 1
+    decision = run_promote(settings, now=NOW, version=1).decision
+    assert "cannot be judged" not in decision.reason
+    assert "version 1: backtest forecast at origin 2024-03-25 00:00" in decision.reason

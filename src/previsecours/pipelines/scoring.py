@@ -21,8 +21,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from previsecours.core.backtest import Window, add_level_pairs, level_pairs, scores
+from previsecours.core.backtest import (
+    BacktestConfig,
+    Window,
+    add_level_pairs,
+    backtest_windows,
+    level_pairs,
+    scores,
+)
 from previsecours.core.calendar import PERIOD_HOURS
+from previsecours.core.features import FeatureSpec
 from previsecours.core.forecast_schema import ALL_CATEGORIES
 from previsecours.core.hierarchy import allocate
 from previsecours.core.history import History
@@ -209,11 +217,7 @@ def _scoring_window(
     horizon = spec.horizon
     hours = PERIOD_HOURS[spec.frequency] * (spec.max_lag + horizon * n_windows + 1)
     panel = history_panel(forecaster, history, territory, last - pd.Timedelta(hours=hours), last)
-    n = len(panel.starts)
-    windows = [
-        Window(k, n - horizon * (n_windows - k), n - horizon * (n_windows - k - 1))
-        for k in range(n_windows)
-    ]
+    windows = latest_windows(panel.starts, spec, n_windows, territory.timezone)
     first_origin = panel.starts[windows[0].origin]
     seasons = pd.Timedelta(hours=PERIOD_HOURS[spec.frequency] * (max(spec.seasonal_lags) + 1))
     actuals = history.level_actuals(
@@ -224,6 +228,22 @@ def _scoring_window(
         end=last,
     )
     return panel, windows, actuals
+
+
+def latest_windows(
+    starts: pd.DatetimeIndex, spec: FeatureSpec, n_windows: int, timezone: str
+) -> list[Window]:
+    """The latest `n_windows` windows, placed as the training's rolling backtest places them:
+    side by side back from the end in local days for an hourly model of whole days (a week
+    holding a clock change is 167 or 169 hours; the model's horizon caps it at 168), so a
+    window a version was trained on is one its backtest forecast — every week of the year."""
+    days = spec.horizon // 24 if spec.frequency == "hour" and spec.horizon % 24 == 0 else None
+    config = BacktestConfig(
+        horizon=spec.horizon,
+        n_windows=n_windows,
+        calendar_horizon=f"{days}d" if days else None,
+    )
+    return backtest_windows(starts, config, spec.frequency, timezone)
 
 
 def _naive_panel(actual: DensePanel, shape: DensePanel, lags: tuple[int, ...]) -> DensePanel:
