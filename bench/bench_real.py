@@ -120,7 +120,7 @@ def run_models(
         frame.index = pd.DatetimeIndex(frame.index).as_unit("s")
         aligned = frame[~frame.index.duplicated()].reindex(data.panel.starts.as_unit("s"))
         aligned.index = data.panel.starts
-        data = replace(data, covariates=aligned)
+        data = replace(data, covariates=aligned, known_ahead=ds.known_ahead)
     t0 = time.perf_counter()
     outcome = backtest(ds.history, territory, params, data)
     core_seconds = time.perf_counter() - t0

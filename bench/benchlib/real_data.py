@@ -46,6 +46,7 @@ class RealDataset:
     span: tuple[str, str]  # first and last origin (local dates)
     default_origins: int
     covariates: pd.DataFrame | None = None  # numeric columns indexed by local period start
+    known_ahead: tuple[str, ...] = ()  # covariates read at the period (as a territory declares)
     peers: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 

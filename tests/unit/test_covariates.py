@@ -192,3 +192,41 @@ def test_counts_panel_keeps_missing_weeks_unknown(essonne: Territory) -> None:
     incn = panel.counts[panel.series["category"].tolist().index("INCN")]
     np.testing.assert_array_equal(suap, [10, 11, np.nan, 12])  # week 3 missing: unknown
     np.testing.assert_array_equal(incn, [0, 0, np.nan, 0])  # no row in a known week: zero
+
+
+def test_known_ahead_is_declared_checked_and_read_at_the_forecast_periods(
+    tmp_path: Path, essonne: Territory
+) -> None:
+    from types import SimpleNamespace
+
+    from previsecours.adapters.territory_files import load_territory, write_territory
+    from previsecours.core.features import make_spec
+    from previsecours.pipelines.forecast import ForecastError, ahead_notes, check_covariates
+
+    path = write_territory(dataclasses.replace(essonne, name="cov"), tmp_path / "t")
+    text = path.read_text(encoding="utf-8")
+    (tmp_path / "t" / "games.csv").write_text(
+        "date,value\n2024-01-01,0\n2024-01-02,1\n2024-01-03,\n2024-01-04,0\n", encoding="utf-8"
+    )
+    declared = (
+        "covariates:\n  game:\n    file: games.csv\n    date_column: date\n"
+        "    value_column: value\n    frequency: day\n    known_ahead: true\n"
+    )
+    territory = load_territory(write(path, text + declared))
+    assert territory.covariates[0].known_ahead
+    again = load_territory(write_territory(territory, tmp_path / "again"))
+    assert again.covariates == territory.covariates
+    with pytest.raises(TerritoryError, match=r"known_ahead 'soon' is not true or false"):
+        load_territory(write(path, text + declared.replace("true", "soon")))
+    # A forecast of 4 days from 2 January reads 2..5 January itself, not a horizon earlier:
+    # the 3rd (empty cell) and the 5th (not in the file yet) are unknown, not an error.
+    model = SimpleNamespace(spec=make_spec("day", 7, ("game",), known_ahead=("game",)))
+    start = pd.Timestamp("2024-01-02", tz=TZ)
+    assert check_covariates(model, territory, start, 4) == {"game": 2}  # type: ignore[arg-type]
+    assert ahead_notes(model, territory, start, 4) == [  # type: ignore[arg-type]
+        "covariate game: no value for 2024-01-03 … 2024-01-05 (2 of 4 period(s), known_ahead): "
+        "unknown to the model"
+    ]
+    lagged = SimpleNamespace(spec=make_spec("day", 7, ("game",)))
+    with pytest.raises(ForecastError, match=r"\[.game.\] have no value"):
+        check_covariates(lagged, territory, start, 4)  # type: ignore[arg-type]

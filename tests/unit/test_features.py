@@ -95,3 +95,49 @@ def test_spec_round_trip_and_version_check() -> None:
     assert FeatureSpec.from_dict(spec.to_dict()) == spec
     with pytest.raises(ValueError, match="retrain"):
         FeatureSpec.from_dict({**spec.to_dict(), "version": 99})
+
+
+def test_covariates_read_lagged_or_at_the_period_when_known_ahead(essonne: Territory) -> None:
+    # Leakage guarantee for covariates: a lagged one reads only values ≤ t − horizon; a
+    # known-ahead one (a match calendar) reads the value at t and nothing after t.
+    horizon, periods = 168, 24 * 7 * 8
+    panel = _panel(essonne, periods)
+    spec = make_spec("hour", horizon, ("temp", "game"), known_ahead=("game",))
+    assert spec.known_ahead == ("game",) and spec.covariate_lag("temp") == horizon
+    attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))
+    values = np.random.default_rng(2).normal(size=(periods, 2))
+    frame = pd.DataFrame(values, index=panel.starts, columns=["temp", "game"])
+    first = periods - 2 * horizon
+
+    def columns(covariates: pd.DataFrame) -> pd.DataFrame:
+        block = build_features(
+            panel, spec, essonne, attrs, first=first, last=periods, covariates=covariates
+        )
+        return block.matrix[["cov_temp", "cov_game"]].iloc[: periods - first]  # first series
+
+    read = columns(frame)
+    np.testing.assert_array_equal(read["cov_game"], values[first:, 1].astype(FEATURE_DTYPE))
+    np.testing.assert_array_equal(
+        read["cov_temp"], values[first - horizon : periods - horizon, 0].astype(FEATURE_DTYPE)
+    )
+    cutoff = first + horizon // 2
+    later = frame.copy()
+    later.iloc[cutoff:] += 100.0  # every value from the cutoff on
+    moved = columns(later)
+    k = cutoff - first  # rows before the cutoff's period
+    pd.testing.assert_series_equal(read["cov_game"].iloc[:k], moved["cov_game"].iloc[:k])
+    assert (read["cov_game"].iloc[k:] != moved["cov_game"].iloc[k:]).all()
+    pd.testing.assert_series_equal(
+        read["cov_temp"].iloc[: k + horizon], moved["cov_temp"].iloc[: k + horizon]
+    )
+    assert (read["cov_temp"].iloc[k + horizon :] != moved["cov_temp"].iloc[k + horizon :]).all()
+
+
+def test_specs_without_known_ahead_still_load() -> None:
+    spec = make_spec("week", 1, ("flu", "games"), known_ahead=("games",))
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec
+    older = make_spec("week", 1, ("flu",)).to_dict()
+    del older["known_ahead"]  # a version trained before the field: all covariates lagged
+    assert FeatureSpec.from_dict(older).known_ahead == ()
+    with pytest.raises(ValueError, match=r"\['rain'\] are not covariates"):
+        FeatureSpec.from_dict({**spec.to_dict(), "known_ahead": ["rain"]})

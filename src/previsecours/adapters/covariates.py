@@ -129,4 +129,5 @@ def with_covariates(data: PanelData, territory: Territory) -> PanelData:
                 f"covariate(s) {empty} have no value between {first:%Y-%m-%d} and "
                 f"{last:%Y-%m-%d}, the periods of the panel: check the file(s) and their dates"
             )
-    return replace(data, covariates=frame)
+    known_ahead = tuple(c.name for c in territory.covariates if c.known_ahead)
+    return replace(data, covariates=frame, known_ahead=known_ahead)

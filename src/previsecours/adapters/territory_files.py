@@ -291,7 +291,9 @@ def _presentation(section: Any) -> Presentation:
     )
 
 
-_COVARIATE_KEYS = frozenset({"file", "date_column", "value_column", "frequency", "date_format"})
+_COVARIATE_KEYS = frozenset(
+    {"file", "date_column", "value_column", "frequency", "date_format", "known_ahead"}
+)
 
 
 def _covariates(base: Path, section: Any) -> tuple[CovariateSource, ...]:
@@ -328,6 +330,7 @@ def _covariates(base: Path, section: Any) -> tuple[CovariateSource, ...]:
                 value_column=str(entry["value_column"]),
                 frequency=str(entry["frequency"]),
                 date_format=entry.get("date_format"),
+                known_ahead=entry.get("known_ahead", False),  # checked by the Territory
             )
         )
     return tuple(out)
@@ -454,6 +457,7 @@ def _document(t: Territory, areas: dict[str, str]) -> dict[str, Any]:
             "frequency": c.frequency,
         }
         | ({"date_format": c.date_format} if c.date_format else {})
+        | ({"known_ahead": True} if c.known_ahead else {})
         for c in t.covariates
     }
     return (

@@ -9,12 +9,14 @@ the panel period. Periods without a value stay NaN, never a filled guess.
 
 Features read covariates lagged by the horizon (core.features), so a forecast needs the values of
 the periods a horizon before the forecast periods: `missing_lagged` names the covariates that
-lack some of them (a feed that stopped, or lags more than the horizon).
+lack some of them (a feed that stopped, or lags more than the horizon). A covariate known ahead
+(a match calendar, a weather forecast) is read at the forecast periods themselves; where its file
+has no value yet for one, the model takes it as unknown (`unknown_spans` says which).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -69,20 +71,41 @@ def align_covariates(
 
 
 def missing_lagged(
-    aligned: pd.DataFrame, *, origin: int, periods: int, horizon: int
+    aligned: pd.DataFrame,
+    *,
+    origin: int,
+    periods: int,
+    horizon: int,
+    known_ahead: Collection[str] = (),
 ) -> Mapping[str, int]:
     """Covariates lacking values the features of periods [origin, origin + periods) read.
 
     Those features read each covariate `horizon` periods earlier: positions
-    [origin − horizon, origin + periods − horizon) of `aligned` (rows = the panel's periods).
+    [origin − horizon, origin + periods − horizon) of `aligned` (rows = the panel's periods);
+    a covariate of `known_ahead` at the periods themselves.
     Returns name → number of those periods without a value (only names with at least one).
     """
-    lo, hi = origin - horizon, origin + periods - horizon
     out = {}
     for name in aligned.columns:
+        lag = 0 if name in known_ahead else horizon
+        lo, hi = origin - lag, origin + periods - lag
         values = aligned[name].to_numpy(np.float64)
         window = values[max(lo, 0) : max(hi, 0)]
         missing = int(np.isnan(window).sum()) + max(0, -lo) - max(0, -hi)
         if missing:
             out[str(name)] = missing
+    return out
+
+
+def unknown_spans(
+    aligned: pd.DataFrame, names: Iterable[str], *, origin: int, periods: int
+) -> Mapping[str, tuple[pd.Timestamp, pd.Timestamp, int]]:
+    """Known-ahead covariates without a value at some of periods [origin, origin + periods):
+    name → (first, last such period start, how many), only names with at least one."""
+    window = aligned.iloc[origin : origin + periods]
+    out = {}
+    for name in names:
+        unknown = window.index[window[name].isna().to_numpy()]
+        if len(unknown):
+            out[name] = (pd.Timestamp(unknown[0]), pd.Timestamp(unknown[-1]), len(unknown))
     return out

@@ -11,7 +11,9 @@ last hour's count (measured in bench/bench_train.py).
 
 Guarantee (the leakage test checks it): features of a period t only depend on counts of periods
 ≤ t − horizon, on the calendar and on the area attributes. Covariates are lagged by the horizon
-too (a weekly flu incidence is known a week late at best).
+too (a weekly flu incidence is known a week late at best), except those the territory declares
+known ahead (`spec.known_ahead`: a match calendar, a weather forecast), read at t itself and
+never after it.
 
 All features are cast by `cast_features` (one place) to float32: pandas 3 datetime accessors give
 int32, which MLflow signatures record and later refuse as int64 (STACK_NOTES).
@@ -61,6 +63,18 @@ class FeatureSpec:
     day_profile_lags: tuple[int, ...]  # same hour over the last 7 days available (hourly)
     covariates: tuple[str, ...] = ()
     version: int = FEATURE_SPEC_VERSION
+    # Covariates read at the period itself, not a horizon late. Defaulted so the specs of
+    # versions trained before it load unchanged (all their covariates were lagged).
+    known_ahead: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.known_ahead) - set(self.covariates))
+        if unknown:
+            raise ValueError(f"known-ahead covariate(s) {unknown} are not covariates of the spec")
+
+    def covariate_lag(self, name: str) -> int:
+        """Periods between a covariate's value and the period whose feature reads it."""
+        return 0 if name in self.known_ahead else self.horizon
 
     @property
     def seasonal_lag(self) -> int:
@@ -109,8 +123,14 @@ class FeatureSpec:
         )
 
 
-def make_spec(frequency: Frequency, horizon: int, covariates: tuple[str, ...] = ()) -> FeatureSpec:
-    """The feature spec of a frequency and horizon (in periods): every lag ≥ horizon."""
+def make_spec(
+    frequency: Frequency,
+    horizon: int,
+    covariates: tuple[str, ...] = (),
+    known_ahead: tuple[str, ...] = (),
+) -> FeatureSpec:
+    """The feature spec of a frequency and horizon (in periods): every lag ≥ horizon, except
+    the covariates in `known_ahead` (read at the period)."""
     if horizon < 1:
         raise ValueError("horizon must be at least one period")
     season = YEAR_PERIODS["week"] if frequency == "week" else WEEK_PERIODS[frequency]
@@ -131,6 +151,7 @@ def make_spec(frequency: Frequency, horizon: int, covariates: tuple[str, ...] = 
         reference_pm2_lags=tuple(year * j + week * d for j in (1, 2, 3) for d in range(-2, 3)),
         day_profile_lags=day_profile,
         covariates=covariates,
+        known_ahead=tuple(c for c in covariates if c in known_ahead),
     )
 
 
@@ -184,7 +205,7 @@ def build_features(
     """Features of periods panel.starts[first:last] for every series of the panel.
 
     `covariates`: optional frame indexed by period start (same frequency), one column per
-    name in `spec.covariates`.
+    name in `spec.covariates`; each read `spec.covariate_lag(name)` periods earlier.
     """
     y_all = panel.counts
     n = y_all.shape[0]
@@ -212,7 +233,8 @@ def build_features(
         cols["day_profile_7"] = _mean_of_lags(y_all, spec.day_profile_lags, first, last)
     _territory_features(cols, y_all, cats, spec, (first, last))
     for c in spec.covariates:
-        cols[f"cov_{c}"] = np.tile(_lagged_covariate(covariates, c, panel, spec, (first, last)), n)
+        values = _lagged_covariate(covariates, c, panel, spec.covariate_lag(c), (first, last))
+        cols[f"cov_{c}"] = np.tile(values, n)
     keys = pd.DataFrame(
         {
             "area_code": np.repeat(areas, span),
@@ -311,12 +333,12 @@ def _lagged_covariate(
     covariates: pd.DataFrame | None,
     name: str,
     panel: DensePanel,
-    spec: FeatureSpec,
+    lag: int,
     span: tuple[int, int],
 ) -> np.ndarray:
     first, last = span
     if covariates is None or name not in covariates:
         return np.full(last - first, np.nan)
     values = covariates[name].reindex(panel.starts).to_numpy(np.float64)
-    shifted: np.ndarray = _shifted(values[None, :], spec.horizon, first, last)[0]
+    shifted: np.ndarray = _shifted(values[None, :], lag, first, last)[0]
     return shifted

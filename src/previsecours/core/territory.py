@@ -185,6 +185,8 @@ class CovariateSource:
     `date_column` holds the period (a date, a date-time for hourly values, or any text that
     `date_format` parses, e.g. ``%G%V`` for ISO year-week 201001), `value_column` the number.
     A weekly value applies to every period of its week, a daily one to its day's hours.
+    `known_ahead`: the value of a period is known before the period (a match calendar, a
+    weather forecast), so the model reads it at the forecast period, not a horizon late.
     """
 
     name: str
@@ -193,6 +195,7 @@ class CovariateSource:
     value_column: str
     frequency: str
     date_format: str | None = None
+    known_ahead: bool = False
 
 
 @dataclass(frozen=True)
@@ -440,6 +443,10 @@ def _check_covariates(sources: tuple[CovariateSource, ...]) -> None:
         for key in ("file", "date_column", "value_column"):
             if not str(getattr(c, key)).strip():
                 raise TerritoryError(f"covariates.{c.name}: {key} is empty")
+        if not isinstance(c.known_ahead, bool):
+            raise TerritoryError(
+                f"covariates.{c.name}: known_ahead {c.known_ahead!r} is not true or false"
+            )
 
 
 def _check_presentation(p: Presentation, categories: tuple[str, ...]) -> None:

@@ -69,6 +69,7 @@ class PanelData:
     start: pd.Timestamp
     end: pd.Timestamp  # exclusive: the last complete local day
     covariates: pd.DataFrame | None = None  # the territory's covariates per panel period
+    known_ahead: tuple[str, ...] = ()  # those read at the period, not a horizon late
     params: TrainParams | None = None  # as the history allowed (see `history_params`)
     level_shifts: tuple[LevelShift, ...] = ()  # found in the whole stored history
 
@@ -249,7 +250,9 @@ class ModelInputs(NamedTuple):
 
 def model_inputs(territory: Territory, params: TrainParams, data: PanelData) -> ModelInputs:
     config = backtest_config(params, territory)
-    spec = make_spec(params.frequency_of(territory), config.horizon, covariate_names(data))
+    spec = make_spec(
+        params.frequency_of(territory), config.horizon, covariate_names(data), data.known_ahead
+    )
     areas = list(dict.fromkeys(data.panel.series["area_code"].astype(str)))
     return ModelInputs(config, spec, areas, area_attributes(territory, params.model_level, areas))
 

@@ -32,7 +32,9 @@ backtest bias at the total level, read from its registry tags (`champion_backtes
 Covariates: the model reads each declared covariate a horizon before the forecast periods. A
 covariate with none of those values (its file ends too early) stops the forecast with a
 `ForecastError` naming it; one with some missing forecasts anyway (the model takes a missing
-value as unknown) and says so in a warning and in the metadata (`covariates_missing`).
+value as unknown) and says so in a warning and in the metadata (`covariates_missing`). A
+covariate declared `known_ahead` is read at the forecast periods themselves: where its file has
+no value yet it is unknown (never zero), never an error, and one line of `warnings` says so.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from previsecours.pipelines.predict import (
     covariate_gaps,
     forecast_drivers,
     predict_levels,
+    unknown_ahead,
 )
 from previsecours.settings import Settings
 
@@ -118,6 +121,7 @@ def run_forecast(
             f"forecasts {spec.horizon} at most (retrain with a longer `train.horizon`)"
         )
     gaps = check_covariates(forecaster, territory, origin, periods)
+    ahead = ahead_notes(forecaster, territory, origin, periods)
     grains = tuple(g for g in params.grains if _coarser(g, spec.frequency))
     # Counts from the origin on are unknown to the model, even when the store holds some (an
     # explicit `start` in the past): its lags read only what was known at the origin.
@@ -161,6 +165,7 @@ def run_forecast(
     notes = [
         *([stale["text"]] if stale else []),
         *([backtest["warning"]] if backtest.get("warning") else []),
+        *ahead,
     ]
     metadata = {
         "model_name": version.name,
@@ -212,20 +217,36 @@ def check_covariates(
 ) -> dict[str, int]:
     """Covariates lacking lagged values for this forecast: error if all, warning if some."""
     gaps = covariate_gaps(forecaster, territory, origin, periods)
-    useless = sorted(name for name, missing in gaps.items() if missing >= periods)
+    ahead = set(forecaster.spec.known_ahead)  # their gaps are said by `ahead_notes`
+    useless = sorted(n for n, missing in gaps.items() if missing >= periods and n not in ahead)
     if useless:
         raise ForecastError(
             f"covariate(s) {useless} have no value for the {periods} period(s) the forecast from "
             f"{pd.Timestamp(origin):%Y-%m-%d %H:%M} reads ({forecaster.spec.horizon} "
             f"{forecaster.spec.frequency}(s) earlier): the file is too old, update it"
         )
-    if gaps:
+    lagged = {n: missing for n, missing in gaps.items() if n not in ahead}
+    if lagged:
         warnings.warn(
-            f"covariate(s) missing for some forecast periods (name: periods): {gaps}; "
+            f"covariate(s) missing for some forecast periods (name: periods): {lagged}; "
             "the model takes them as unknown",
             stacklevel=2,
         )
     return gaps
+
+
+def ahead_notes(
+    forecaster: TrainedForecaster, territory: Territory, origin: pd.Timestamp, periods: int
+) -> list[str]:
+    """One line per known-ahead covariate whose file has no value yet for some periods."""
+    fmt = "%Y-%m-%d %H:%M" if forecaster.spec.frequency == "hour" else "%Y-%m-%d"
+    return [
+        f"covariate {name}: no value for {first:{fmt}} … {last:{fmt}} ({count} of {periods} "
+        "period(s), known_ahead): unknown to the model"
+        for name, (first, last, count) in unknown_ahead(
+            forecaster, territory, origin, periods
+        ).items()
+    ]
 
 
 def _coarser(grain: str, frequency: str) -> bool:

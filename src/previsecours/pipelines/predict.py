@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.calendar import PERIOD_HOURS, period_of, period_starts
-from previsecours.core.covariates import missing_lagged
+from previsecours.core.covariates import missing_lagged, unknown_spans
 from previsecours.core.drivers import explain
 from previsecours.core.features import area_attributes, build_features
 from previsecours.core.forecast_schema import DRIVER_COLUMNS
@@ -65,10 +65,45 @@ def covariate_gaps(
     periods: int,
 ) -> dict[str, int]:
     """Covariates without the values a forecast of `periods` from `start` reads (lagged by the
-    horizon): name → periods missing, out of `periods` (empty when all are there)."""
+    horizon, or at the period when known ahead): name → periods missing, out of `periods`
+    (empty when all are there)."""
     spec = forecaster.spec
     if not spec.covariates:
         return {}
+    aligned, origin = _forecast_covariates(forecaster, territory, start, periods)
+    count = min(periods, len(aligned) - origin)
+    return dict(
+        missing_lagged(
+            aligned,
+            origin=origin,
+            periods=count,
+            horizon=spec.horizon,
+            known_ahead=spec.known_ahead,
+        )
+    )
+
+
+def unknown_ahead(
+    forecaster: TrainedForecaster,
+    territory: Territory,
+    start: pd.Timestamp,
+    periods: int,
+) -> dict[str, tuple[pd.Timestamp, pd.Timestamp, int]]:
+    """Known-ahead covariates whose file has no value yet for some forecast periods: name →
+    (first, last such period, how many); the model reads them as unknown, never zero."""
+    spec = forecaster.spec
+    if not spec.known_ahead:
+        return {}
+    aligned, origin = _forecast_covariates(forecaster, territory, start, periods)
+    return dict(unknown_spans(aligned, spec.known_ahead, origin=origin, periods=periods))
+
+
+def _forecast_covariates(
+    forecaster: TrainedForecaster, territory: Territory, start: pd.Timestamp, periods: int
+) -> tuple[pd.DataFrame, int]:
+    """The model's covariates from a horizon before `start` to `periods` after it, and the
+    position of `start`'s period."""
+    spec = forecaster.spec
     tz = territory.timezone
     first = pd.Timestamp(period_of(pd.DatetimeIndex([_local(start, tz)]), spec.frequency, tz)[0])
     step = pd.Timedelta(hours=PERIOD_HOURS[spec.frequency])
@@ -77,12 +112,7 @@ def covariate_gaps(
     )
     aligned = model_covariates(forecaster, territory, starts)
     assert aligned is not None
-    origin = int(starts.get_indexer(pd.DatetimeIndex([first]))[0])
-    return dict(
-        missing_lagged(
-            aligned, origin=origin, periods=min(periods, len(starts) - origin), horizon=spec.horizon
-        )
-    )
+    return aligned, int(starts.get_indexer(pd.DatetimeIndex([first]))[0])
 
 
 def predict_levels(  # noqa: PLR0917 (the contract's positional signature)
