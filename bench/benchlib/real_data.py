@@ -5,8 +5,9 @@ montgomery-pa, denver and berlin.yaml),
 a `History` (events for Montgomery, mapped by the ingestion path's reader and mapping; stored
 counts for the others, at their own frequency and level, an absent period unknown — never 0),
 the covariates the core reads (lagged by the horizon in core.features, so nothing at or after
-an origin is read), the `train:` overrides the data needs (frequency, horizon, level) and the
-span the origins are spread over.
+an origin is read, except a covariate known ahead — a match calendar — read at its period), the
+`train:` overrides the data needs (frequency, horizon, level) and the span the origins are
+spread over.
 
 Pure parts (tests/unit/test_bench_real.py): `spread_origins` (explicit local Mondays, a window
 never crossing a clock change that lengthens it), `per_origin_scales` (in-sample seasonal-naive
@@ -282,7 +283,11 @@ def load_denver(shared: Path = SHARED, root: Path = ROOT) -> RealDataset:
     covariates = pd.DataFrame(
         {
             "temperature": raw["Temp"].astype(float).to_numpy(),
-            "home_game": (raw[["broncos", "rockies", "nuggets"]] == "y").any(axis=1).astype(float),
+            # .to_numpy(): a Series on the CSV's row numbers would align to the hours as NaN.
+            "home_game": (raw[["broncos", "rockies", "nuggets"]] == "y")
+            .any(axis=1)
+            .astype(float)
+            .to_numpy(),
         },
         index=starts,
     )
@@ -295,13 +300,17 @@ def load_denver(shared: Path = SHARED, root: Path = ROOT) -> RealDataset:
         span=("2016-01-04", "2017-12-18"),
         default_origins=8,
         covariates=covariates,
+        # The schedule is known ahead; observed temperature read ahead would be a perfect
+        # weather forecast: an upper bound, measured, not adopted.
+        known_ahead=("home_game",),
         peers=("sf_seasonal_naive", "sf_window_average", "mstl_ets", "lgbm_poisson", "prophet"),
         notes=(
             "Territory territories/denver.yaml (America/Denver, US-CO holidays, one area, "
             "one category); counts from the shared CSV (the rows `ingest -t denver` stores), "
             "an absent hour unknown (never 0), hours placed by their UTC start.",
-            "Covariates: temperature and any home game (Broncos, Rockies, Nuggets), read "
-            "lagged by the horizon by core.features (nothing after the origin).",
+            "Covariates: temperature, read lagged by the horizon by core.features (nothing "
+            "after the origin), and any home game (Broncos, Rockies, Nuggets) in the hour, "
+            "known ahead (a schedule): read at the forecast hour.",
         ),
     )
 

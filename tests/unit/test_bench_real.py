@@ -146,3 +146,6 @@ def test_denver_absent_hours_stay_unknown() -> None:
     span = pd.date_range(hours.min(), hours.max(), freq="h")
     assert 0.95 < len(hours) / len(span) < 0.99  # ≈ 2.5 % absent, not filled with zeros
     assert ds.covariates is not None and set(ds.covariates.columns) == {"temperature", "home_game"}
+    games = ds.covariates["home_game"]
+    assert games.notna().all() and 3000 < games.sum() < 3500  # hours with a home game (was NaN)
+    assert ds.known_ahead == ("home_game",)  # a schedule; temperature stays lagged
