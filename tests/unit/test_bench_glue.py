@@ -124,6 +124,7 @@ def test_issue_criteria_pool_windows_and_name_the_best_baseline() -> None:
                 ("catboost", window, level, grain, "rmsse", ours),
                 ("poisson_glm", window, level, grain, "rmsse", glm),
                 ("seasonal_naive", window, level, grain, "rmsse", 0.9),
+                ("catboost:other", window, level, grain, "rmsse", 0.5),  # a candidate, no baseline
             ]
         rows += [
             ("catboost", window, "departement", "day", "bias_pct", bias),
