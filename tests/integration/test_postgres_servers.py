@@ -29,7 +29,9 @@ def territory_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from previsecours.settings import load_settings
 
     home = tmp_path_factory.mktemp("team-home")
-    write_small_params(home, {"train": {**SMALL_TRAINING["train"], "models": TWO_MODELS}})
+    # One CatBoost (no candidates) and seasonal naive: a parent run and two children.
+    train = {**SMALL_TRAINING["train"], "models": TWO_MODELS, "candidates": None}
+    write_small_params(home, {"train": train})
     path = write_territory(synthetic_territory("team", 2, seed=4), home / "territories")
     settings = load_settings(str(path), home)
     events = generate_events(settings.territory, date(2024, 1, 1), date(2024, 4, 14), 4)
