@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.artifacts import key, records
 from flows.retry import IO_RETRIES
 from flows.runners import DaskCluster, task_runner
+from previsecours.config import is_candidate
 from previsecours.core.backtest import BacktestResult, merge_results
 from previsecours.core.history import History
 from previsecours.core.training import PanelData, TrainingFit, window_fits
@@ -86,7 +87,7 @@ def rmsse_headline(rmsse: pd.DataFrame) -> str:
         if "catboost" not in scores:
             continue
         # The other CatBoost candidates (`catboost:<name>`) are not baselines.
-        baselines = scores.drop("catboost")[lambda s: ~s.index.str.startswith("catboost:")]
+        baselines = scores.drop("catboost")[lambda s: ~s.index.map(is_candidate)]
         best = (
             f" (best baseline {baselines.idxmin()} {baselines.min():.3f})"
             if not baselines.empty

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from previsecours.config import is_candidate
+
 MAIN = "catboost"
 RANKED = (("station", "hour"), ("departement", "day"))  # RMSSE below every baseline's
 BIAS_BOUND = 2.0  # % at département × day
@@ -26,7 +28,7 @@ def criteria(metrics: pd.DataFrame) -> pd.DataFrame:
     for level, grain in RANKED:
         rmsse = mean.loc["rmsse", level, grain]
         # The other CatBoost candidates (`catboost:<name>`) are not baselines.
-        others = rmsse.drop(MAIN)[lambda r: ~r.index.astype(str).str.startswith("catboost:")]
+        others = rmsse.drop(MAIN)[lambda r: ~r.index.map(lambda m: is_candidate(str(m)))]
         best = str(others.idxmin())
         rows.append(
             (

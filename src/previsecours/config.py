@@ -44,6 +44,11 @@ def candidate_model(candidate: str) -> str:
     return CANDIDATE_PREFIX + candidate
 
 
+def is_candidate(model: str) -> bool:
+    """A CatBoost candidate's backtest name (`catboost:<name>`): not a baseline."""
+    return model.startswith(CANDIDATE_PREFIX)
+
+
 class HasFrequency(Protocol):
     @property
     def frequency(self) -> str: ...

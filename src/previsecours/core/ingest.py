@@ -422,7 +422,7 @@ def _counts_source(
     if mapping.wide_counts is not None:
         return _unpivot(
             times,
-            _text(_counts_column(raw, "area_code", names, constants)),
+            _text(_column_or_constant(raw, "area_code", names, constants)),
             _wide_columns(raw, mapping.wide_counts),
             rows=rows,
             complete=complete,
@@ -430,8 +430,8 @@ def _counts_source(
         )
     return _CountsSource(
         times,
-        _counts_column(raw, "area_code", names, constants),
-        _counts_column(raw, "category", names, constants),
+        _column_or_constant(raw, "area_code", names, constants),
+        _column_or_constant(raw, "category", names, constants),
         raw[names["count"]],
         rows,
         complete,
@@ -482,14 +482,6 @@ def _unpivot(
 
 def _constant_text(n: int, value: str) -> pd.Series:
     return pd.Series([value] * n, index=pd.RangeIndex(n), dtype="string")
-
-
-def _counts_column(
-    raw: pd.DataFrame, canonical: str, names: Mapping[str, str], constants: Mapping[str, str]
-) -> pd.Series:
-    if canonical in constants:
-        return _constant_text(len(raw), constants[canonical])
-    return raw[names[canonical]]
 
 
 def infer_frequency(starts: pd.Series, source: str) -> str:

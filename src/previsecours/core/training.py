@@ -30,7 +30,7 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import pandas as pd
 
-from previsecours.config import CANDIDATE_PREFIX, ModelLevel, TrainParams
+from previsecours.config import CANDIDATE_PREFIX, ModelLevel, TrainParams, is_candidate
 from previsecours.core.backtest import (
     BacktestConfig,
     BacktestResult,
@@ -350,7 +350,7 @@ def choose_candidate(metrics: pd.DataFrame, models: tuple[str, ...]) -> str | No
     """The CatBoost candidate (model name) with the lowest RMSSE averaged over every level ×
     grain the backtest scored — series and totals, the modelled grain and its daily and weekly
     sums alike, since planners read them all; None without candidates. A tie: the first."""
-    names = [m for m in models if m.startswith(CANDIDATE_PREFIX)]
+    names = [m for m in models if is_candidate(m)]
     if not names:
         return None
     scored = metrics[
