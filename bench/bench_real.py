@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -129,7 +130,7 @@ def run_models(
     config = backtest_config(used, territory)
     windows = outcome.result.windows
     keys = ["model", "window", "area_code", "category", "period_start", "mean"]
-    core_rows, choices = chosen_before_origin(outcome)
+    core_rows, choices, candidate_scores = chosen_before_origin(outcome, used.choosable)
     frames = [core_rows[[*keys, "actual"]]]
     peer_info: dict = {"seconds": {}, "skipped": {}, "versions": {}}
     peer_seconds = 0.0
@@ -161,6 +162,7 @@ def run_models(
         "dropped": dict(outcome.result.dropped),
         "core_seconds": core_seconds,
         "candidate_choices": choices,
+        "candidate_window_rmsse": candidate_scores,
         "peer_seconds": peer_seconds,
         "peer_info": peer_info,
         "coverage_target": used.coverage_target,
@@ -168,16 +170,19 @@ def run_models(
     }
 
 
-def chosen_before_origin(outcome: Any) -> tuple[pd.DataFrame, dict[int, str]]:
+def chosen_before_origin(
+    outcome: Any, choosable: Sequence[str]
+) -> tuple[pd.DataFrame, dict[int, str], pd.DataFrame]:
     """The backtest's predictions with `catboost` as a user would have had it at each origin:
-    the CatBoost candidate that scored best (mean RMSSE over the levels × grains, as
-    `core.training.choose_candidate`) on the windows that ended by that origin — the first
-    window takes the first candidate. The core's own choice uses every window (in-sample for
-    the windows it scores), right for training, not for scoring; each candidate's own rows
-    stay under its name (`catboost:<name>`)."""
+    the CatBoost candidate or combination among `choosable` (`TrainParams.choosable`) that
+    scored best (mean RMSSE over the levels × grains, as `core.training.choose_candidate`) on
+    the windows that ended by that origin — the first window takes the first of them. The
+    core's own choice uses every window (in-sample for the windows it scores), right for
+    training, not for scoring; each candidate's own rows stay under its name
+    (`catboost:<name>`). Also each candidate's mean RMSSE per window (what the choice read)."""
     predictions = outcome.result.predictions
     if not outcome.candidate:
-        return predictions, {}
+        return predictions, {}, pd.DataFrame()
     own = f"catboost:{outcome.candidate}"
     predictions = predictions.assign(model=predictions["model"].replace({OURS: own}))
     metrics = outcome.evaluation.metrics
@@ -196,18 +201,36 @@ def chosen_before_origin(outcome: Any) -> tuple[pd.DataFrame, dict[int, str]]:
         .unstack("model")
         .reindex(columns=names)
     )
-    windows = outcome.result.windows
+    names = [n for n in choosable if n in names]
+    choices = choices_before_origin(per_window, outcome.result.windows, names)
+    return picked(predictions, choices), choices, per_window
+
+
+def choices_before_origin(
+    per_window: pd.DataFrame,
+    windows: Sequence[Any],
+    names: Sequence[str],
+    last: int | None = None,
+) -> dict[int, str]:
+    """Each window's candidate: the lowest mean of `per_window` over the windows that ended by
+    its origin (the `last` of them only, when given), among `names` (none: the first)."""
     choices: dict[int, str] = {}
     for w in windows:
         earlier = [v.index for v in windows if v.end <= w.origin and v.index in per_window.index]
-        means = per_window.loc[earlier].mean() if earlier else pd.Series(dtype=float)
+        earlier = earlier[-last:] if last else earlier
+        means = per_window.loc[earlier, list(names)].mean() if earlier else pd.Series(dtype=float)
         choices[w.index] = names[0] if means.isna().all() else str(means.idxmin())
-    picked = [
+    return choices
+
+
+def picked(predictions: pd.DataFrame, choices: Mapping[int, str]) -> pd.DataFrame:
+    """`predictions` with the chosen candidate's rows of each window added as `catboost`."""
+    rows = [
         predictions[(predictions["model"] == m) & (predictions["window"] == k)]
         for k, m in choices.items()
     ]
-    ours = pd.concat(picked, ignore_index=True).assign(model=OURS)
-    return pd.concat([ours, predictions], ignore_index=True), choices
+    ours = pd.concat(rows, ignore_index=True).assign(model=OURS)
+    return pd.concat([ours, predictions], ignore_index=True)
 
 
 def concat_rows(parts: list[Rows]) -> Rows:
@@ -372,9 +395,11 @@ def report_dataset(
     if choices:
         counts = pd.Series(list(choices.values())).value_counts()
         report.add(
-            "- Prévisecours (CatBoost) at each origin is the CatBoost candidate of params.yaml "
-            "that scored best on the windows ended by that origin (the first: the first "
-            "candidate): " + ", ".join(f"{m} {n}×" for m, n in counts.items()) + "."
+            "- Prévisecours (CatBoost) at each origin is what params.yaml's `choose_from` "
+            "(CatBoost candidates, combinations) offered that scored best on the windows ended "
+            "by that origin (the first: the first offered): "
+            + ", ".join(f"{m} {n}×" for m, n in counts.items())
+            + "."
         )
     if run["dropped"]:
         report.add(

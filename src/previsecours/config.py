@@ -45,7 +45,8 @@ def candidate_model(candidate: str) -> str:
 
 
 def is_candidate(model: str) -> bool:
-    """A CatBoost candidate's backtest name (`catboost:<name>`): not a baseline."""
+    """A CatBoost candidate's or combination's backtest name (`catboost:<name>`): not a
+    baseline."""
     return model.startswith(CANDIDATE_PREFIX)
 
 
@@ -110,6 +111,13 @@ class TrainParams:
     # CatBoost variants (each a few settings over `catboost:`) the backtest compares; the best
     # is the one trained and registered (core/training.py `choose_candidate`). None: `catboost:`.
     candidates: Mapping[str, Mapping[str, Any]] | None = None
+    # Equal-weight means of backtested forecasts, judged beside the candidates: name → members,
+    # a candidate first, then candidates or other models of `models` (core/models/combination.py).
+    # Unused without candidates; one whose members are not all backtested is not judged.
+    combinations: Mapping[str, tuple[str, ...]] | None = None
+    # The candidates and combinations the backtest may choose from, the first preferred on a
+    # tie (None, or none of them judged: every candidate and judged combination).
+    choose_from: tuple[str, ...] | None = None
     poisson_glm: Mapping[str, Any] | None = None
 
     @field_validator("origins", mode="before")
@@ -145,6 +153,32 @@ class TrainParams:
             raise ValueError("no candidate: leave candidates out (null) to train `catboost:`")
         return value
 
+    @model_validator(mode="after")
+    def _combinations_of_known_members(self) -> TrainParams:
+        candidates = self.candidates or {}
+        for name, members in (self.combinations or {}).items():
+            where = f"combinations: {name!r}"
+            if not str(name).isidentifier() or name in candidates:
+                raise ValueError(f"{where}: a name of letters, digits and _, not a candidate's")
+            if len(members) < 2:
+                raise ValueError(f"{where}: at least two members")
+            if self.candidates is None:
+                continue
+            if members[0] not in candidates:
+                raise ValueError(
+                    f"{where}: the first member is a candidate ({', '.join(candidates)})"
+                )
+            for member in members[1:]:
+                if member == "catboost" or is_candidate(member):
+                    raise ValueError(f"{where}: {member!r} — name a candidate or another model")
+        known = {*candidates, *(self.combinations or {})}
+        unknown = [
+            n for n in self.choose_from or () if self.candidates is not None and n not in known
+        ]
+        if unknown:
+            raise ValueError(f"choose_from: {unknown[0]!r} is no candidate or combination")
+        return self
+
     @property
     def model_params(self) -> dict[str, Mapping[str, Any]]:
         """Each tunable model's own settings, as given; each CatBoost candidate's merged."""
@@ -167,9 +201,40 @@ class TrainParams:
         return tuple(out)
 
     def catboost_params(self, candidate: str | None = None) -> dict[str, Any]:
-        """CatBoost's settings: `catboost:` with a candidate's over them."""
-        chosen = (self.candidates or {}).get(candidate or "", {})
+        """CatBoost's settings: `catboost:` with a candidate's over them (a combination's:
+        its first member's)."""
+        members = (self.combinations or {}).get(candidate or "")
+        chosen = (self.candidates or {}).get(members[0] if members else candidate or "", {})
         return {**(self.catboost or {}), **chosen}
+
+    def members(self, combination: str) -> tuple[str, ...]:
+        """A combination's members as the backtest names them (`catboost:<candidate>`)."""
+        candidates = self.candidates or {}
+        return tuple(
+            candidate_model(m) if m in candidates else m
+            for m in (self.combinations or {})[combination]
+        )
+
+    @property
+    def choosable(self) -> tuple[str, ...]:
+        """The backtest names the backtest chooses among, preferred first (see `choose_from`)."""
+        judged = (*(candidate_model(c) for c in self.candidates or {}), *self.judged_combinations)
+        wanted = tuple(candidate_model(n) for n in self.choose_from or ())
+        return tuple(n for n in wanted if n in judged) or judged
+
+    @property
+    def judged_combinations(self) -> dict[str, tuple[str, ...]]:
+        """Backtest name (`catboost:<name>`) → members of each combination the backtest scores:
+        their forecasts are the means of backtested models' — nothing more is fitted. None
+        without candidates or when a member is not backtested."""
+        if not self.candidates:
+            return {}
+        backtested = set(self.backtest_models)
+        return {
+            candidate_model(name): self.members(name)
+            for name in self.combinations or {}
+            if set(self.members(name)) <= backtested
+        }
 
     def frequency_of(self, territory: HasFrequency) -> Literal["hour", "day", "week"]:
         return self.frequency or territory.frequency  # type: ignore[return-value]

@@ -21,18 +21,23 @@ from previsecours.core.backtest import evaluate
 from previsecours.core.calendar import horizon_periods
 from previsecours.core.forecast_schema import QUANTILE_COLUMNS, QUANTILES
 from previsecours.core.generator import generate_events
+from previsecours.core.hierarchy import Dispersion
 from previsecours.core.history import History
 from previsecours.core.intervals import nb_quantiles
+from previsecours.core.models.bundle import TrainedForecaster
+from previsecours.core.models.combination import Combination
 from previsecours.core.synthetic_territory import synthetic_territory
 from previsecours.core.training import (
     BacktestOutcome,
     backtest,
+    fit_final,
+    input_example,
     modelled_panel,
     scaling_history,
 )
 from previsecours.paths import Paths, Project
 from previsecours.pipelines.predict import predict_levels
-from previsecours.pipelines.train import fit
+from previsecours.pipelines.train import fit, panel
 from previsecours.settings import Settings
 
 TERRITORY = synthetic_territory("origins", 3, seed=2)
@@ -105,6 +110,50 @@ def test_each_candidate_backtested_is_the_per_origin_route(
     _assert_same(outcome, forecast, window, model)
 
 
+def test_a_combined_candidate_backtested_is_the_per_origin_route(
+    history: History, tmp_path: Path
+) -> None:
+    """A combination (a CatBoost candidate and the Poisson GLM: the mean of their forecasts),
+    trained at o as one model, logged to MLflow and loaded back, forecasts what the backtest's
+    combined rows at o hold."""
+    import mlflow
+
+    from previsecours.adapters import tracking
+
+    params = replace(
+        PARAMS,
+        models=("catboost", "seasonal_naive", "poisson_glm"),
+        candidates=CANDIDATES,
+        combinations={"recent_glm": ("recent", "poisson_glm")},
+    )
+    outcome = backtest(history, TERRITORY, params, modelled_panel(history, TERRITORY, params))
+    name = "recent_glm"
+    model = "catboost" if outcome.candidate == name else f"catboost:{name}"
+    window = 1
+    origin = _local(ORIGINS[window])
+    truncated = _known_at(history, origin)
+    settings = _settings(tmp_path, params)
+    data = panel(settings, truncated)
+    trained = fit_final(
+        truncated,
+        TERRITORY,
+        settings.params.train,
+        data,
+        dispersion=Dispersion({}),
+        data_version="test",
+        candidate=name,
+    )
+    assert isinstance(trained.model, Combination)
+    tracking.use_tracking(settings.paths, TERRITORY.name)
+    with mlflow.start_run():
+        uri, _ = tracking.log_forecaster(
+            trained, input_example(trained, data, TERRITORY), {}, register=False
+        )
+    loaded = tracking.load_forecaster(uri)
+    assert isinstance(loaded.model, Combination)
+    _assert_same(outcome, _forecast(loaded, truncated, origin), window, model)
+
+
 def test_a_young_store_backtest_equals_the_per_origin_route(
     history: History, tmp_path: Path
 ) -> None:
@@ -125,27 +174,43 @@ def _per_origin_route(
     """The forecast at origin `window` by `fit` on the history known then + `predict_levels`,
     and the CatBoost candidate that fit trained."""
     origin = _local(ORIGINS[window])
+    truncated = _known_at(history, origin)
+    trained = fit(_settings(tmp_path, train), history=truncated, data_version="test")
+    return _forecast(trained.forecaster, truncated, origin), trained.files.candidate
+
+
+def _known_at(history: History, origin: pd.Timestamp) -> History:
+    """The store as it stood at `origin`: every event before it, and the first hours of its
+    day, the day in progress (which training never reads: `History.end`)."""
     known = history.frame[history.frame["alert_time"] < origin + pd.Timedelta(hours=6)]
     truncated = History.of_events(known.reset_index(drop=True))
     assert truncated.end(TERRITORY, "hour") == origin
+    return truncated
+
+
+def _settings(tmp_path: Path, train: TrainParams) -> Settings:
     project = Project.locate()
-    params = replace(Params(), train=replace(train, origins=()))
-    settings = Settings(
+    return Settings(
         project=project,
         paths=Paths.of_home(tmp_path, project.root),
         territory=TERRITORY,
         territory_file=tmp_path / "origins.yaml",
-        params=params,
+        params=replace(Params(), train=replace(train, origins=())),
     )
-    trained = fit(settings, history=truncated, data_version="test")
+
+
+def _forecast(
+    forecaster: TrainedForecaster, truncated: History, origin: pd.Timestamp
+) -> pd.DataFrame:
+    """The forecast step at `origin`, counts from `origin` on unknown: the modelled level."""
     periods = horizon_periods("7d", "hour", origin=origin, timezone=TERRITORY.timezone)
     levels = predict_levels(
-        trained.forecaster, truncated, TERRITORY, origin, periods, "hour", history_end=origin
+        forecaster, truncated, TERRITORY, origin, periods, "hour", history_end=origin
     )
-    level = trained.forecaster.model_level
+    level = forecaster.model_level
     forecast = levels[(levels["level"] == level) & (levels["category"] == "ALL")]
     assert len(forecast) == periods * 2
-    return forecast.sort_values(["area_code", "period_start"]), trained.files.candidate
+    return forecast.sort_values(["area_code", "period_start"])
 
 
 def _assert_same(outcome: BacktestOutcome, forecast: pd.DataFrame, window: int, model: str) -> None:

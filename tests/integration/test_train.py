@@ -64,10 +64,13 @@ def test_train_logs_runs_metrics_artifacts_and_registers(
         [experiment], filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'"
     )
     # The candidate the backtest chose is trained as `catboost`; the runner-up is logged beside.
+    # The combinations (means of the candidates' and the GLM's forecasts) are judged too.
     chosen = parent.data.tags["catboost_candidate"]
-    candidates = trained_home.params.train.candidates or {}
-    assert chosen in candidates
-    runner_up = [f"catboost:{c}" for c in candidates if c != chosen]
+    train = trained_home.params.train
+    judged = [*(f"catboost:{c}" for c in train.candidates or {}), *train.judged_combinations]
+    assert len(judged) == 2 + len(train.combinations or {})
+    assert f"catboost:{chosen}" in train.choosable  # params.yaml's choose_from
+    runner_up = [name for name in judged if name != f"catboost:{chosen}"]
     assert sorted(r.data.tags["model"] for r in children) == sorted(
         ["catboost", *runner_up, "poisson_glm", "seasonal_naive"]
     )

@@ -32,6 +32,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import socket
 import tempfile
 import time
@@ -49,12 +50,15 @@ from mlflow.models import infer_signature
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from previsecours.adapters.registry import model_name, rebase_home
+from previsecours.core.models.base import Forecaster
 from previsecours.core.models.boosting import CatBoostCount
 from previsecours.core.models.bundle import TrainedForecaster
+from previsecours.core.models.combination import Combination
 from previsecours.paths import Paths
 
 FORECASTER_FILE = "forecaster.json"
 CATBOOST_FILE = "model.cbm"
+MEMBER_ARTIFACT = "member_"  # a combination's other members: member_1, member_2, …
 SPEC_VERSION_KEY = "feature_spec_version"  # read by adapters.registry before loading
 REQUIREMENTS = ("catboost", "pandas", "numpy", "scipy", "pyarrow", "scikit-learn", "mlflow")
 
@@ -321,7 +325,15 @@ class ForecasterModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc, name-def
 
     def load_context(self, context: Any) -> None:
         meta = json.loads(Path(context.artifacts["forecaster"]).read_text(encoding="utf-8"))
-        model = CatBoostCount.load(Path(context.artifacts["catboost"]))
+        catboost = CatBoostCount.load(Path(context.artifacts["catboost"]))
+        others = sorted(
+            (int(k.removeprefix(MEMBER_ARTIFACT)), Path(v))
+            for k, v in context.artifacts.items()
+            if k.startswith(MEMBER_ARTIFACT)
+        )
+        model: Forecaster = catboost
+        if others:
+            model = Combination([catboost, *(_load_member(path) for _, path in others)])
         self.forecaster = TrainedForecaster.from_metadata(meta, model)
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
@@ -340,18 +352,24 @@ def log_forecaster(
     register: bool,
 ) -> tuple[str, int | None]:
     """Log the pyfunc model in the active run, register it; (model URI, version or None)."""
-    if not isinstance(forecaster.model, CatBoostCount):
-        raise TypeError("only the CatBoost forecaster is registered")
+    model = forecaster.model
+    members = model.members if isinstance(model, Combination) else [model]
+    if not isinstance(members[0], CatBoostCount):
+        raise TypeError("only the CatBoost forecaster (alone or leading a combination) is logged")
     with tempfile.TemporaryDirectory() as tmp:
         cbm = Path(tmp) / CATBOOST_FILE
-        forecaster.model.save(cbm)
+        members[0].save(cbm)
+        artifacts = {"catboost": str(cbm)}
+        for k, member in enumerate(members[1:], start=1):
+            artifacts[f"{MEMBER_ARTIFACT}{k}"] = str(_save_member(member, Path(tmp) / f"member{k}"))
         meta = Path(tmp) / FORECASTER_FILE
         meta.write_text(json.dumps(forecaster.metadata(), default=str), encoding="utf-8")
+        artifacts["forecaster"] = str(meta)
         signature = infer_signature(example, forecaster.model.predict(example))
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=ForecasterModel(),
-            artifacts={"catboost": str(cbm), "forecaster": str(meta)},
+            artifacts=artifacts,
             signature=signature,
             input_example=example,
             pip_requirements=[f"{p}=={package_version(p)}" for p in REQUIREMENTS],
@@ -364,6 +382,25 @@ def log_forecaster(
         for key, value in tags.items():
             client.set_model_version_tag(model_name(forecaster.territory), str(version), key, value)
     return str(info.model_uri), None if version is None else int(version)
+
+
+def _save_member(member: Forecaster, stem: Path) -> Path:
+    """A combination member's file: a CatBoost's own format, any other model pickled (our own
+    artifact, read back by `_load_member` only — as MLflow's scikit-learn flavour does)."""
+    if isinstance(member, CatBoostCount):
+        path = stem.with_suffix(".cbm")
+        member.save(path)
+    else:
+        path = stem.with_suffix(".pkl")
+        path.write_bytes(pickle.dumps(member))
+    return path
+
+
+def _load_member(path: Path) -> Forecaster:
+    if path.suffix == ".cbm":
+        return CatBoostCount.load(path)
+    member: Forecaster = pickle.loads(path.read_bytes())
+    return member
 
 
 def load_forecaster(uri: str) -> TrainedForecaster:

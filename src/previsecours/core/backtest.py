@@ -42,6 +42,7 @@ from previsecours.core.forecast_schema import ALL_CATEGORIES, QUANTILE_COLUMNS, 
 from previsecours.core.hierarchy import Dispersion, Hierarchy, allocate, rollup
 from previsecours.core.intervals import fit_dispersion, nb_quantiles
 from previsecours.core.models import Forecaster, make_forecaster
+from previsecours.core.models.combination import combined_mean
 from previsecours.core.panel import DensePanel
 from previsecours.core.schema import Frequency
 from previsecours.core.territory import Territory
@@ -266,6 +267,42 @@ def merge_results(parts: Sequence[BacktestResult]) -> BacktestResult:
     predictions = pd.concat([r.predictions for r in ordered], ignore_index=True)
     dropped = {name: why for r in ordered for name, why in r.dropped.items()}
     return _without(BacktestResult(windows, predictions, fit_s, predict_s), dropped)
+
+
+def with_combinations(
+    result: BacktestResult, combinations: Mapping[str, Sequence[str]]
+) -> BacktestResult:
+    """`result` with each combination's forecasts (name → member models): the mean of its
+    members' forecasts of the same rows — nothing is fitted, so a combination costs its
+    members' fits (its seconds are their sum). A member that did not fit: no combination."""
+    predictions = result.predictions
+    keys = [c for c in predictions.columns if c not in ("model", "mean", "actual")]
+    frames, fit_s, predict_s = [predictions], dict(result.fit_seconds), dict(result.predict_seconds)
+    for name, members in combinations.items():
+        rows = [predictions[predictions["model"] == m] for m in members]
+        if any(r.empty for r in rows):
+            continue
+        combined = rows[0].drop(columns="mean")
+        means = []
+        for k, member in enumerate(rows):
+            column = f"mean_{k}"
+            combined = combined.merge(
+                member[[*keys, "mean"]].rename(columns={"mean": column}), on=keys, how="inner"
+            )
+            means.append(column)
+        mean = combined_mean([combined.pop(c).to_numpy() for c in means])
+        frames.append(combined.assign(model=name, mean=mean))
+        for seconds in (fit_s, predict_s):
+            seconds[name] = sum(seconds.get(m, 0.0) for m in members)
+    if len(frames) == 1:
+        return result
+    return BacktestResult(
+        result.windows,
+        pd.concat(frames, ignore_index=True)[list(predictions.columns)],
+        fit_s,
+        predict_s,
+        result.dropped,
+    )
 
 
 def predictions_panel(frame: pd.DataFrame, series: pd.DataFrame) -> DensePanel:

@@ -30,7 +30,12 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import pandas as pd
 
-from previsecours.config import CANDIDATE_PREFIX, ModelLevel, TrainParams, is_candidate
+from previsecours.config import (
+    CANDIDATE_PREFIX,
+    ModelLevel,
+    TrainParams,
+    is_candidate,
+)
 from previsecours.core.backtest import (
     BacktestConfig,
     BacktestResult,
@@ -39,6 +44,7 @@ from previsecours.core.backtest import (
     default_levels,
     evaluate,
     run_backtest,
+    with_combinations,
     with_intervals,
 )
 from previsecours.core.calendar import PERIOD_HOURS, horizon_periods, local_time
@@ -52,8 +58,9 @@ from previsecours.core.features import (
 from previsecours.core.hierarchy import Dispersion, Hierarchy, fit_hierarchy
 from previsecours.core.history import History
 from previsecours.core.level_shift import LevelShift, level_shifts, weekly_totals
-from previsecours.core.models import make_forecaster
+from previsecours.core.models import Forecaster, make_forecaster
 from previsecours.core.models.bundle import TrainedForecaster
+from previsecours.core.models.combination import Combination
 from previsecours.core.panel import DensePanel, count_panel
 from previsecours.core.schema import Frequency
 from previsecours.core.stored_counts import counts_hierarchy, known_counts_panel, with_level_codes
@@ -313,6 +320,7 @@ def backtest(
         if fitted
         else time.perf_counter() - t0
     )
+    result = with_combinations(result, params.judged_combinations)
     t0 = time.perf_counter()
     first_origin = data.panel.starts[result.windows[0].origin]
     # Allocation measured before the first window: the backtest never sees its own future.
@@ -341,15 +349,16 @@ def backtest(
         frequency=spec.frequency,
     )
     seconds["evaluation"] = time.perf_counter() - t0
-    chosen = choose_candidate(evaluation.metrics, config.models)
+    chosen = choose_candidate(evaluation.metrics, params.choosable)
     result, evaluation = as_catboost(replace(result, predictions=predictions), evaluation, chosen)
     return BacktestOutcome(result, evaluation, hierarchy, spec, seconds, chosen_candidate(chosen))
 
 
 def choose_candidate(metrics: pd.DataFrame, models: tuple[str, ...]) -> str | None:
-    """The CatBoost candidate (model name) with the lowest RMSSE averaged over every level ×
-    grain the backtest scored — series and totals, the modelled grain and its daily and weekly
-    sums alike, since planners read them all; None without candidates. A tie: the first."""
+    """Among `models` (`TrainParams.choosable`: CatBoost candidates and combinations), the one
+    with the lowest RMSSE averaged over every level × grain the backtest scored — series and
+    totals, the modelled grain and its daily and weekly sums alike, since planners read them
+    all; None without candidates. A tie: the first."""
     names = [m for m in models if is_candidate(m)]
     if not names:
         return None
@@ -411,8 +420,8 @@ def fit_final(
     data_version: str,
     candidate: str = "",
 ) -> TrainedForecaster:
-    """CatBoost (the backtest's chosen `candidate`, if any) on the last `train_years` up to the
-    end of the data, with its hierarchy."""
+    """CatBoost (the backtest's chosen `candidate`, if any: a CatBoost variant or a combination
+    of models) on the last `train_years` up to the end of the data, with its hierarchy."""
     params = history_params(params, history, territory)
     config, spec, areas, attributes = model_inputs(territory, params, data)
     n = len(data.panel.starts)
@@ -421,7 +430,7 @@ def fit_final(
         data.panel, spec, territory, attributes, first=first, last=n, covariates=data.covariates
     )
     known = ~np.isnan(block.y)
-    model = make_forecaster("catboost", spec, params.catboost_params(candidate))
+    model = final_model(params, spec, candidate)
     model.fit(block.matrix[known], block.y[known])
     return TrainedForecaster(
         spec=spec,
@@ -432,6 +441,18 @@ def fit_final(
         data_version=data_version,
         data_end=data.end,
     )
+
+
+def final_model(params: TrainParams, spec: FeatureSpec, candidate: str) -> Forecaster:
+    """The unfitted model a chosen candidate names: a CatBoost with its settings, or a
+    `Combination` of its members (each CatBoost candidate with its settings, each other model
+    with its own)."""
+    if candidate not in (params.combinations or {}):
+        return make_forecaster("catboost", spec, params.catboost_params(candidate))
+    members = [
+        make_forecaster(m, spec, params.model_params.get(m)) for m in params.members(candidate)
+    ]
+    return Combination(members)
 
 
 def input_example(
