@@ -91,6 +91,9 @@ class Journey:
     seconds: dict[str, float]
 
 
+QUIET = ("Downloading artifacts", "Mean of empty slice", "RuntimeWarning")
+
+
 def journey(name: str, folder: Path) -> Journey:
     """Every step through the real command, in a home without params.yaml; each must exit 0
     (promote exits 3 when it refuses: the forecast would then have no champion)."""
@@ -107,6 +110,9 @@ def journey(name: str, folder: Path) -> Journey:
         assert done.returncode == 0, (
             f"{step} exited {done.returncode}: {reason or done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
+        # A command's stderr holds its own lines: no MLflow progress bar, no numpy warning.
+        noise = [n for n in QUIET if n in done.stderr]
+        assert not noise, f"{step} printed {noise[0]!r} on stderr: {done.stderr[-1500:]}"
         outputs[step] = done.stdout
     assert not (home / "params.yaml").exists()  # default params throughout
     return Journey(name, home, shape.territory, outputs, seconds)

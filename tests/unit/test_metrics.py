@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -39,6 +40,18 @@ def test_rmsse_uses_the_seasonal_naive_scale() -> None:
     assert math.isclose(m.seasonal_scale(history, season), scale)
     expected = math.sqrt(sum((a - b) ** 2 for a, b in zip(Y, MU, strict=True)) / len(Y) / scale)
     assert math.isclose(m.rmsse(Y, MU, scale), expected)
+
+
+def test_unknown_periods_leave_the_scale_and_mape_quietly() -> None:
+    """A counts store's gaps (NaN) are left out of the scale; with no known pair the scale (and
+    MAPE without a known count) is unknown — without numpy's "Mean of empty slice" warning on
+    the command's stderr."""
+    history = np.array([[1.0, 2.0, np.nan, 4.0, 5.0, 7.0]])
+    assert math.isclose(m.seasonal_scale(history, 3), ((4.0 - 1.0) ** 2 + (5.0 - 2.0) ** 2) / 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert math.isnan(m.seasonal_scale(np.full((2, 6), np.nan), 3))
+        assert math.isnan(m.mape(np.full(3, np.nan), np.ones(3)))  # a week not published
 
 
 def test_pinball_and_coverage_match_loops() -> None:

@@ -22,6 +22,7 @@ rewritten under the current one (`rebase_home`).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import tempfile
 from collections import OrderedDict
@@ -114,8 +115,16 @@ def use_registry(paths: Paths) -> None:
 
     paths.mlruns.mkdir(parents=True, exist_ok=True)
     rebase_home(paths)
+    quiet_downloads()
     mlflow.set_tracking_uri(paths.mlflow_tracking_uri)
     mlflow.set_registry_uri(paths.mlflow_tracking_uri)
+
+
+def quiet_downloads() -> None:
+    """No MLflow progress bars: loading a version or a run's backtest file downloads files, and
+    the bars on stderr sat among the commands' own lines (a user's environment may turn them
+    back on: `MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=true`)."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 # Where MLflow's sqlite schema keeps artifact locations (absolute paths or file: URIs).

@@ -49,7 +49,7 @@ import pandas as pd
 from mlflow.models import infer_signature
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from previsecours.adapters.registry import model_name, rebase_home
+from previsecours.adapters.registry import model_name, quiet_downloads, rebase_home
 from previsecours.core.models.base import Forecaster
 from previsecours.core.models.boosting import CatBoostCount
 from previsecours.core.models.bundle import TrainedForecaster
@@ -109,6 +109,7 @@ def use_tracking(paths: Paths, territory: str, *, description: str | None = None
     paths.mlruns.mkdir(parents=True, exist_ok=True)
     paths.mlflow_artifacts.mkdir(parents=True, exist_ok=True)
     rebase_home(paths)  # a moved home: its artifacts are where it is now
+    quiet_downloads()
     mlflow.set_tracking_uri(paths.mlflow_tracking_uri)
     mlflow.set_registry_uri(paths.mlflow_tracking_uri)
     name = model_name(territory)

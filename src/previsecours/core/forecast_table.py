@@ -126,8 +126,15 @@ def reference_3y(
         for k, (n, panel) in enumerate(panels):
             idx = panel.starts.get_indexer(wall_shift_index(starts, -YEAR_SHIFT * n, tz))
             found[k][:, idx >= 0] = panel.counts[:, idx[idx >= 0]]
-        with np.errstate(invalid="ignore"):
-            mean = np.nanmean(found, axis=0) if panels else found.sum(axis=0)
+        # The mean of the years known at each cell, NaN where none is (a counts store's gaps)
+        # — computed, not np.nanmean, whose warning would land on the command's stderr.
+        known = np.isfinite(found).sum(axis=0)
+        total = np.nansum(found, axis=0)
+        mean = (
+            np.divide(total, known, out=np.full(total.shape, np.nan), where=known > 0)
+            if panels
+            else total
+        )
         blocks.append(
             pd.DataFrame(
                 {

@@ -37,7 +37,8 @@ def seasonal_scale(history: FloatArray, season: int) -> float:
     if history.shape[-1] <= season:
         return float("nan")
     diff = history[..., season:] - history[..., :-season]
-    return float(np.nanmean(diff**2))
+    known = diff[np.isfinite(diff)]  # unknown periods (a counts store's gaps) left out
+    return float(np.mean(known**2)) if known.size else float("nan")
 
 
 def rmsse(y: FloatArray, mean: FloatArray, scale: float) -> float:
@@ -83,5 +84,7 @@ def class_accuracy_2018(y: FloatArray, mean: FloatArray) -> float:
 
 def mape(y: FloatArray, mean: FloatArray) -> float:
     """Mean absolute percentage error: only for large counts (département weeks)."""
-    keep = y > 0
+    keep = y > 0  # also leaves unknown actuals (NaN) out
+    if not keep.any():
+        return float("nan")
     return float(100.0 * np.mean(np.abs(mean[keep] - y[keep]) / y[keep]))
