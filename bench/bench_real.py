@@ -24,12 +24,13 @@ of the coverage figures) — a sum's interval is the sum's own, not a sum of qua
 
 Writes bench/results/real_data.md. Usage:
     .venv/bin/python bench/bench_real.py [--datasets sdis91 montco911 denver berlin]
-        [--origins N] [--peers ...] [--reuse]
+        [--origins N] [--horizon 4w] [--peers ...] [--reuse] [--name NAME]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -330,6 +331,7 @@ def level_rows(ds: RealDataset, run: dict) -> dict[tuple[str, str], dict[str, Ro
                             mu_sum.reshape(-1),
                             sq[k][series_ix],
                             ab[k][series_ix],
+                            cat[sel][series_ix],
                         )
                     )
                 if parts:
@@ -342,11 +344,23 @@ def score(ds: RealDataset, run: dict) -> dict[tuple[str, str], pd.DataFrame | No
     rows = level_rows(ds, run)
     origin_end = rows.pop("_origin_end")  # type: ignore[arg-type]
     totals = {s.name for s in level_specs(ds, run["model_level"]) if s.total}
+    one_category = {
+        s.name for s in level_specs(ds, run["model_level"]) if s.rows not in ("ALL", "category")
+    }
     tables: dict[tuple[str, str], pd.DataFrame | None] = {}
-    for key, per_model in rows.items():
+    # Each category's dispersion as the platform fits it, beside the others (`earlier_alphas`):
+    # a category scored alone (SDIS 91's SUAP) reads its α from the rows of every category.
+    of_categories: dict[tuple[str, str], Any] = {}
+    for key, per_model in sorted(rows.items(), key=lambda kv: kv[0][0] != "each category"):
         metrics = {}
         for model, r in per_model.items():
-            alphas = earlier_alphas(r, origin_end, run["coverage_target"])
+            if key[0] == "each category":
+                alphas = earlier_alphas(r, origin_end, run["coverage_target"])
+                of_categories[(model, key[1])] = alphas
+            elif key[0] in one_category and (model, key[1]) in of_categories:
+                alphas = of_categories[(model, key[1])]
+            else:
+                alphas = earlier_alphas(r, origin_end, run["coverage_target"])
             metrics[label(model)] = pooled_metrics(r, alphas, mape=key[0] in totals)
         table = pd.DataFrame(metrics).T
         if "rmsse" not in table.columns:  # no scale: less than a season before every origin
@@ -469,6 +483,7 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, help="CatBoost iterations (development only)")
     parser.add_argument("--reuse", action="store_true", help="rescore the cached predictions")
     parser.add_argument("--name", default="real_data", help="results file name")
+    parser.add_argument("--horizon", help="another horizon than each dataset's (e.g. 4w)")
     args = parser.parse_args()
 
     from previsecours.core.calendar import horizon_periods
@@ -484,13 +499,26 @@ def main() -> None:
     for name in args.datasets:
         t0 = time.perf_counter()
         ds = load(name, root)
+        if args.horizon:  # a longer horizon: the last origin moves back by the difference
+            title = f"{ds.title.rsplit(',', 1)[0]}, {args.horizon} ahead"
+            longer = horizon_periods(args.horizon, "day") - horizon_periods(
+                str(ds.overrides.get("horizon", train.get("horizon", "7d"))), "day"
+            )
+            last = dt.date.fromisoformat(ds.span[1]) - dt.timedelta(days=max(longer, 0))
+            overrides = {**ds.overrides, "horizon": args.horizon}
+            ds = replace(ds, title=title, overrides=overrides, span=(ds.span[0], str(last)))
         n = args.origins or ds.default_origins
         horizon = str(ds.overrides.get("horizon", train.get("horizon", "7d")))
         days = horizon_periods(horizon, "day")
         tz = ds.territory.timezone if ds.overrides.get("frequency", "hour") == "hour" else None
         origins = spread_origins(*ds.span, n, timezone=tz, days=days)
         peers = tuple(args.peers) if args.peers is not None else ds.peers
-        cache = WORK / "real" / f"{name}.pkl"
+        # Another results name (other origins or horizon) keeps its own cache.
+        cache = (
+            WORK
+            / "real"
+            / (f"{name}.pkl" if args.name == "real_data" else f"{args.name}-{name}.pkl")
+        )
         if args.reuse and cache.is_file():
             run = pd.read_pickle(cache)
         else:

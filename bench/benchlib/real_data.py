@@ -120,7 +120,8 @@ def per_origin_scales(
 @dataclass(frozen=True)
 class Rows:
     """One model's forecasts at one level × grain, flat: window index, series index, actual,
-    mean, and the series' scales at the window's origin."""
+    mean, the series' scales at the window's origin, and each row's category (`ALL` for
+    totals): the platform fits one dispersion per category (core.backtest)."""
 
     window: np.ndarray
     series: np.ndarray
@@ -128,27 +129,43 @@ class Rows:
     mean: np.ndarray
     scale_sq: np.ndarray
     scale_abs: np.ndarray
+    group: np.ndarray
 
 
-def earlier_alphas(rows: Rows, origins_end: Mapping[int, tuple[int, int]], target: float) -> dict:
-    """NB dispersion for each window from the windows that ended by its origin (none: absent).
+Alphas = dict[int, dict[str, float]]  # window → category (or `ALL`) → α
+
+
+def earlier_alphas(rows: Rows, origins_end: Mapping[int, tuple[int, int]], target: float) -> Alphas:
+    """NB dispersion of each window's categories from the windows that ended by its origin
+    (none: absent), as the platform's backtest fits it (core.backtest.fitted_dispersions): each
+    category's own from CATEGORY_MIN_VALUES values on, else the one of every category's rows.
     `origins_end`: window → (origin, end) comparable positions."""
-    out = {}
+    from previsecours.core.backtest import CATEGORY_MIN_VALUES
+
+    groups = np.unique(rows.group)
+    out: Alphas = {}
     for k, (origin, _) in origins_end.items():
         earlier = [j for j, (_, end) in origins_end.items() if end <= origin]
         if not earlier:
             continue
         keep = np.isin(rows.window, earlier)
-        out[k] = fit_dispersion(rows.y[keep], rows.mean[keep], target)
+        pooled = fit_dispersion(rows.y[keep], rows.mean[keep], target)
+        out[k] = {}
+        for g in groups:
+            sel = keep & (rows.group == g)
+            enough = len(groups) == 1 or sel.sum() >= CATEGORY_MIN_VALUES
+            out[k][str(g)] = (
+                fit_dispersion(rows.y[sel], rows.mean[sel], target) if enough else pooled
+            )
     return out
 
 
 def pooled_metrics(
-    rows: Rows, alphas: Mapping[int, float], *, mape: bool = False
+    rows: Rows, alphas: Mapping[int, Mapping[str, float]], *, mape: bool = False
 ) -> dict[str, float]:
     """RMSSE and MASE pooled over series, origins and periods (each error scaled by its series'
     in-sample seasonal-naive error before its origin), bias %, MAPE (totals), and 80/95 %
-    coverage of NB intervals on the windows that have a dispersion (`alphas`)."""
+    coverage of NB intervals on the windows that have a dispersion (`alphas`, per category)."""
     ok = np.isfinite(rows.y) & (rows.scale_sq > 0) & np.isfinite(rows.scale_sq)
     if not ok.any():
         return {"n": 0.0}
@@ -164,11 +181,13 @@ def pooled_metrics(
         out["mape"] = float(100 * np.mean(np.abs(rows.mean[pos] - rows.y[pos]) / rows.y[pos]))
     for level, name in ((0.8, "coverage_80"), (0.95, "coverage_95")):
         inside, count = 0.0, 0
-        for k, alpha in alphas.items():
-            sel = ok & (rows.window == k)
-            if sel.any():
-                inside += interval_coverage(rows.y[sel], rows.mean[sel], alpha, level) * sel.sum()
-                count += int(sel.sum())
+        for k, per_group in alphas.items():
+            for group, alpha in per_group.items():
+                sel = ok & (rows.window == k) & (rows.group == group)
+                if sel.any():
+                    covered = interval_coverage(rows.y[sel], rows.mean[sel], alpha, level)
+                    inside += covered * sel.sum()
+                    count += int(sel.sum())
         out[name] = inside / count if count else float("nan")
     return out
 

@@ -70,6 +70,7 @@ def rows(y: list[float], mean: list[float], window: list[int], scale: list[float
         np.asarray(mean, dtype=float),
         s,
         np.sqrt(s),
+        np.full(n, "ALL"),
     )
 
 
@@ -95,15 +96,15 @@ def test_intervals_use_the_dispersion_of_earlier_windows_only() -> None:
     mean = np.full(600, 50.0)
     y = rng.negative_binomial(5, 5 / (5 + 50), size=600).astype(float)  # overdispersed
     window = np.repeat([0, 1, 2], 200)
-    r = Rows(window, np.zeros(600, int), y, mean, np.ones(600), np.ones(600))
+    r = Rows(window, np.zeros(600, int), y, mean, np.ones(600), np.ones(600), np.full(600, "ALL"))
     positions = {0: (0, 10), 1: (10, 20), 2: (20, 30)}
     alphas = earlier_alphas(r, positions, 0.82)
     assert set(alphas) == {1, 2}  # the first window has nothing before it
-    assert alphas[1] > 0.05  # overdispersion measured, not Poisson
+    assert alphas[1]["ALL"] > 0.05  # overdispersion measured, not Poisson
     out = pooled_metrics(r, alphas)
     assert 0.7 < out["coverage_80"] < 0.92
     assert out["coverage_95"] > out["coverage_80"]
-    poisson = pooled_metrics(r, {1: 0.0, 2: 0.0})
+    poisson = pooled_metrics(r, {1: {"ALL": 0.0}, 2: {"ALL": 0.0}})
     assert poisson["coverage_80"] < 0.5
 
 
@@ -149,3 +150,25 @@ def test_denver_absent_hours_stay_unknown() -> None:
     games = ds.covariates["home_game"]
     assert games.notna().all() and 3000 < games.sum() < 3500  # hours with a home game (was NaN)
     assert ds.known_ahead == ("home_game",)  # a schedule; temperature stays lagged
+
+
+def test_each_category_has_its_own_dispersion_as_the_platform_fits_it() -> None:
+    rng = np.random.default_rng(1)
+    n = 300  # per category and window
+    calm = rng.poisson(30.0, 3 * n).astype(float)
+    wild = rng.negative_binomial(3, 3 / (3 + 30), size=3 * n).astype(float)
+    y = np.concatenate([calm, wild])
+    window = np.tile(np.repeat([0, 1, 2], n), 2)
+    group = np.repeat(["A", "B"], 3 * n)
+    r = Rows(
+        window, np.zeros(6 * n, int), y, np.full(6 * n, 30.0), np.ones(6 * n), np.ones(6 * n), group
+    )
+    positions = {0: (0, 10), 1: (10, 20), 2: (20, 30)}
+    alphas = earlier_alphas(r, positions, 0.8)
+    assert alphas[2]["A"] < 0.5 * alphas[2]["B"]  # the calm category keeps narrow intervals
+    out = pooled_metrics(r, alphas)
+    calm_only = pooled_metrics(
+        Rows(*(getattr(r, f)[group == "A"] for f in Rows.__annotations__)), alphas
+    )
+    assert 0.7 < calm_only["coverage_80"] < 0.9  # not over-covered by the wild one's α
+    assert 0.7 < out["coverage_80"] < 0.9

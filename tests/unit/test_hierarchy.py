@@ -167,3 +167,20 @@ def test_pooled_hierarchy_round_trips_and_older_models_stay_bottom_up(
     assert Hierarchy.from_dict(data).pooled_area == pooled_hierarchy.pooled_area == "essonne"
     del data["pooled_area"]  # metadata of a model version registered before pooling existed
     assert Hierarchy.from_dict(data).pooled_area is None
+
+
+def test_a_category_reads_its_own_alpha_then_the_pooled_one() -> None:
+    d = Dispersion(
+        {
+            "station:day:category": 0.05,
+            "station:day:category:SUAP": 0.01,
+            "station:hour:category:SUAP": 0.002,
+            "station:hour:category": 0.03,
+        }
+    )
+    assert d.alpha("station", "day", "SUAP") == 0.01
+    assert d.alpha("station", "day", "INCN") == 0.05  # no own α: the pooled one
+    # A grain not scored: the category's own widest α over the level, then the pool's.
+    assert d.alpha("station", "week", "SUAP") == 0.01
+    assert d.alpha("station", "week", "INCN") == 0.05
+    assert d.alpha("station", "day", "ALL") == 0.0  # the totals' α is not the categories'

@@ -56,6 +56,11 @@ GRAINS: Final[dict[str, tuple[str, ...]]] = {
 KINDS: Final = ("ALL", "category")
 INTERVAL_SAMPLE: Final = 10_000
 INTERVAL_METRICS: Final = ("pinball", "coverage_80", "coverage_95")  # need a dispersion
+# A category's own dispersion from this many (actual, mean) values on; fewer: its level's pooled
+# one. Categories differ in kind (a calm SUAP, a stormy AUTR): a pooled α widens the calm ones'
+# intervals, but a coverage-fitted α needs values enough (bench_real: each category's own from
+# 10 values on brought SDIS 91's and Berlin's categories nearest their targets).
+CATEGORY_MIN_VALUES: Final = 10
 
 Progress = Callable[[str, int, int], None]
 """Told after each step of a long computation: (what was done, steps done, steps in all)."""
@@ -352,21 +357,28 @@ def evaluate(
     windows = {w.index: w for w in result.windows}
     for model, frame in result.predictions.groupby("model", sort=False):
         pairs = level_pairs(
-            frame, series, hierarchy, actuals, frequency=frequency, timezone=timezone
+            frame,
+            series,
+            hierarchy,
+            actuals,
+            frequency=frequency,
+            timezone=timezone,
+            per_category=True,
         )
-        alphas: dict[str, float] = {}
-        earlier_alphas: dict[int, dict[str, float]] = {}
+        alphas, earlier_alphas = fitted_dispersions(pairs, windows, coverage_target)
         for key, per_window in pairs.items():
-            y = np.concatenate([p[0] for p in per_window.values()])
-            mu = np.concatenate([p[1] for p in per_window.values()])
-            alphas[key] = fit_dispersion(y, mu, coverage_target, max_rows=INTERVAL_SAMPLE)
+            level, grain, kind = key.split(":", 2)
+            if kind not in KINDS:  # one category: its α only (its metrics: `promote`'s)
+                continue
             for k, (yk, muk, scale) in per_window.items():
-                earlier = [j for j in per_window if windows[j].end <= windows[k].origin]
-                alpha = _fitted_on(per_window, earlier, coverage_target)
-                earlier_alphas.setdefault(k, {})[key] = alpha
-                level, grain, kind = key.split(":", 2)
+                alpha = earlier_alphas[k][key]
                 measured = scores(yk, muk, scale, alpha, level=level, grain=grain)
-                if not earlier:  # no dispersion known at its origin: no interval to judge
+                if kind == "category":  # each category's rows within its own intervals
+                    measured.update(
+                        _categories_intervals(pairs, level, grain, k, earlier_alphas[k])
+                    )
+                if not any(windows[j].end <= windows[k].origin for j in per_window):
+                    # no dispersion known at its origin: no interval to judge
                     measured.update(dict.fromkeys(INTERVAL_METRICS, math.nan))
                 for metric, value in measured.items():
                     rows.append((model, k, level, grain, kind, metric, value))
@@ -383,6 +395,65 @@ def evaluate(
     pooled.insert(1, "window", "all")
     metrics["window"] = metrics["window"].astype(str)
     return Evaluation(pd.concat([pooled, metrics], ignore_index=True), dispersions, per_origin)
+
+
+def fitted_dispersions(
+    pairs: Mapping[str, Mapping[int, tuple[np.ndarray, np.ndarray, float]]],
+    windows: Mapping[int, Window],
+    target: float,
+) -> tuple[dict[str, float], dict[int, dict[str, float]]]:
+    """α per "level:grain:kind" fitted on every window, and per window on the windows that
+    ended by its origin (none: Poisson). A category's own α (`category:<code>`) from
+    `CATEGORY_MIN_VALUES` values on; with fewer, its level's pooled `category` α."""
+    every: dict[str, float] = {}
+    earlier: dict[int, dict[str, float]] = {k: {} for w in pairs.values() for k in w}
+    # The pooled kinds first: a category with few values borrows theirs.
+    for key in sorted(pairs, key=lambda k: k.split(":", 2)[2].startswith("category:")):
+        per_window = pairs[key]
+        every[key] = _own_or_pooled(key, per_window, list(per_window), target, every)
+        for k in per_window:
+            before = [j for j in per_window if windows[j].end <= windows[k].origin]
+            earlier[k][key] = _own_or_pooled(key, per_window, before, target, earlier[k])
+    return every, earlier
+
+
+def _own_or_pooled(
+    key: str,
+    per_window: Mapping[int, tuple[np.ndarray, np.ndarray, float]],
+    fit_windows: Sequence[int],
+    target: float,
+    fitted: Mapping[str, float],
+) -> float:
+    level, grain, kind = key.split(":", 2)
+    pooled = f"{level}:{grain}:category"
+    n = sum(len(per_window[j][0]) for j in fit_windows)
+    if kind.startswith("category:") and n < CATEGORY_MIN_VALUES and pooled in fitted:
+        return fitted[pooled]
+    return _fitted_on(per_window, fit_windows, target)
+
+
+def _categories_intervals(
+    pairs: Mapping[str, Mapping[int, tuple[np.ndarray, np.ndarray, float]]],
+    level: str,
+    grain: str,
+    window: int,
+    alphas: Mapping[str, float],
+) -> dict[str, float]:
+    """`INTERVAL_METRICS` of every category's rows of a level × grain × window pooled, each
+    category within its own α's intervals (the n-weighted mean of the categories' own)."""
+    prefix = f"{level}:{grain}:category:"
+    parts = [
+        (interval_scores(*pairs[key][window][:2], alphas[key]), len(pairs[key][window][0]))
+        for key in pairs
+        if key.startswith(prefix) and window in pairs[key]
+    ]
+    total = sum(n for _, n in parts)
+    if not total:
+        return {}
+    return {
+        metric: float(sum(measured[metric] * n for measured, n in parts if n) / total)
+        for metric in INTERVAL_METRICS
+    }
 
 
 def _fitted_on(
@@ -520,22 +591,13 @@ def _at_grain(
 def scores(
     y: np.ndarray, mean: np.ndarray, scale: float, alpha: float, *, level: str, grain: str
 ) -> dict[str, float]:
-    # Quantiles cost ~1 µs each: interval metrics of big level × grain blocks (commune × hour)
-    # are estimated on a fixed random sample of rows, point metrics on every row.
-    rows = np.arange(len(y))
-    if len(rows) > INTERVAL_SAMPLE:
-        rows = np.sort(np.random.default_rng(0).choice(rows, INTERVAL_SAMPLE, replace=False))
-    q = nb_quantiles(mean[rows], alpha, QUANTILES)
-    ys = y[rows]
     out = {
         "rmsse": m.rmsse(y, mean, scale),
         "mae": m.mae(y, mean),
         "rmse": m.rmse(y, mean),
         "poisson_deviance": m.poisson_deviance(y, mean),
         "bias_pct": m.bias_pct(y, mean),
-        "pinball": m.pinball(ys, q, QUANTILES),
-        "coverage_80": m.coverage(ys, q[:, 1], q[:, 3]),
-        "coverage_95": m.coverage(ys, q[:, 0], q[:, 4]),
+        **interval_scores(y, mean, alpha),
         "alpha": alpha,
         "n": float(len(y)),  # paired values: how much the metrics above can be trusted
     }
@@ -544,6 +606,22 @@ def scores(
     if level == "departement" and grain in ("day", "week"):
         out["mape"] = m.mape(y, mean)
     return out
+
+
+def interval_scores(y: np.ndarray, mean: np.ndarray, alpha: float) -> dict[str, float]:
+    """`INTERVAL_METRICS` of the NB intervals with dispersion `alpha`."""
+    # Quantiles cost ~1 µs each: interval metrics of big level × grain blocks (commune × hour)
+    # are estimated on a fixed random sample of rows, point metrics on every row.
+    rows = np.arange(len(y))
+    if len(rows) > INTERVAL_SAMPLE:
+        rows = np.sort(np.random.default_rng(0).choice(rows, INTERVAL_SAMPLE, replace=False))
+    q = nb_quantiles(mean[rows], alpha, QUANTILES)
+    ys = y[rows]
+    return {
+        "pinball": m.pinball(ys, q, QUANTILES),
+        "coverage_80": m.coverage(ys, q[:, 1], q[:, 3]),
+        "coverage_95": m.coverage(ys, q[:, 0], q[:, 4]),
+    }
 
 
 def metric_table(metrics: pd.DataFrame, metric: str, kind: str = "ALL") -> pd.DataFrame:

@@ -88,19 +88,29 @@ class Hierarchy:
 
 @dataclass(frozen=True)
 class Dispersion:
-    """NB dispersion α per "level:grain:kind" (kind: `ALL` or `category`); 0 = Poisson."""
+    """NB dispersion α per "level:grain:kind"; 0 = Poisson. Kinds: `ALL` (each area's total),
+    `category` (every category's rows pooled) and `category:<code>` (one category's own: the
+    pooled one where it had too few values, `core.backtest.fitted_dispersions`)."""
 
     alphas: Mapping[str, float] = field(default_factory=dict)
 
     def alpha(self, level: str, grain: str, category: str) -> float:
-        kind = "ALL" if category == ALL_CATEGORIES else "category"
-        key = f"{level}:{grain}:{kind}"
-        if key in self.alphas:
-            return float(self.alphas[key])
+        kinds = ["ALL"] if category == ALL_CATEGORIES else [f"category:{category}", "category"]
+        for kind in kinds:
+            key = f"{level}:{grain}:{kind}"
+            if key in self.alphas:
+                return float(self.alphas[key])
         # A grain the backtest did not score (e.g. weeks of an hourly model): the level's
         # largest fitted α, since model errors correlate over time and widen sums.
-        same = [a for k, a in self.alphas.items() if k.startswith(f"{level}:") and k.endswith(kind)]
-        return float(max(same, default=0.0))
+        for kind in kinds:
+            same = [
+                a
+                for k, a in self.alphas.items()
+                if k.startswith(f"{level}:") and k.endswith(f":{kind}")
+            ]
+            if same:
+                return float(max(same))
+        return 0.0
 
 
 def fit_hierarchy(

@@ -272,7 +272,8 @@ def _window_scores(
     rows = []
     for key, per_window in pairs.items():
         level, grain, kind = key.split(":", 2)
-        category = ALL_CATEGORIES if kind == "ALL" else "category"
+        # `category:<code>`: that category's own α; `category`: the pooled one.
+        category = ALL_CATEGORIES if kind == "ALL" else kind.removeprefix("category:")
         alpha = forecaster.dispersion.alpha(level, grain, category)
         for k, (y, mu, scale) in per_window.items():
             for metric, value in scores(y, mu, scale, alpha, level=level, grain=grain).items():
