@@ -57,10 +57,10 @@ KINDS: Final = ("ALL", "category")
 INTERVAL_SAMPLE: Final = 10_000
 INTERVAL_METRICS: Final = ("pinball", "coverage_80", "coverage_95")  # need a dispersion
 # A category's own dispersion from this many (actual, mean) values on; fewer: its level's pooled
-# one. Categories differ in kind (a calm SUAP, a stormy AUTR): a pooled α widens the calm ones'
-# intervals, but a coverage-fitted α needs values enough (bench_real: each category's own from
-# 10 values on brought SDIS 91's and Berlin's categories nearest their targets).
-CATEGORY_MIN_VALUES: Final = 10
+# one. Categories differ in kind (a calm SUAP, a stormy AUTR): one α for all widens the calm
+# ones' intervals, and even a weekly model's 4 values per category measured nearer the targets
+# than the pool (bench/experiments/exp_category_dispersion.py).
+CATEGORY_MIN_VALUES: Final = 4
 
 Progress = Callable[[str, int, int], None]
 """Told after each step of a long computation: (what was done, steps done, steps in all)."""
