@@ -19,8 +19,9 @@ and weekly sums, and the total (and its sums). Metrics, pooled over origins: RMS
 MASE, each error scaled by its series' in-sample seasonal-naive error (season: a week of hours, a
 week of days, 52 weeks) over all data before its origin; bias %; MAPE at totals; coverage of the
 80/95 % negative-binomial intervals around each model's mean, the dispersion fitted at that
-level × grain on the windows that ended by the origin (the first window has none and is left out
-of the coverage figures) — a sum's interval is the sum's own, not a sum of quantiles.
+level × grain on the windows that ended by the origin, each category its own as the platform
+fits it (the first window has none and is left out of the coverage figures) — a sum's interval
+is the sum's own, not a sum of quantiles.
 
 Writes bench/results/real_data.md. Usage:
     .venv/bin/python bench/bench_real.py [--datasets sdis91 montco911 denver berlin]
