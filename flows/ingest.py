@@ -83,18 +83,18 @@ def inbox_file(settings: Settings, path: str) -> Path:
 def ingest(  # noqa: PLR0917 - flow parameters are what the UI shows
     paths: list[str] | None = None,
     territory: str | None = None,
-    fmt: str = "events",
+    fmt: str | None = None,  # None: the territory's (pipelines.ingest.extract_format)
     preset: str | None = None,
     frequency: str | None = None,
     replace: bool = False,
     home: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ingest extracts (default: every new file of the inbox) into the curated store."""
-    if fmt not in ("events", "counts"):
+    if fmt not in (None, "events", "counts"):
         raise ValueError(f"fmt must be events or counts, not {fmt!r}")
     settings = load_settings(territory, Path(home) if home else None)
     options = pipeline.IngestOptions(
-        format="counts" if fmt == "counts" else "events",
+        format=None if fmt is None else "counts" if fmt == "counts" else "events",
         preset=preset,
         frequency=frequency,
         replace=replace,

@@ -255,8 +255,13 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
     ] = None,
     territory: TerritoryOption = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="events (one row per intervention) or counts.")
-    ] = "events",
+        str | None,
+        typer.Option(
+            "--format",
+            help="events (one row per intervention) or counts. Default: counts with --preset "
+            "or --frequency, or for a territory that maps no event columns; else events.",
+        ),
+    ] = None,
     preset: Annotated[
         str | None, typer.Option(help="Counts preset, e.g. sdis91-weekly (SDIS 91 open data).")
     ] = None,
@@ -271,7 +276,7 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
     from previsecours.adapters.ingest_files import pending_files
     from previsecours.pipelines import ingest as pipeline
 
-    if fmt not in ("events", "counts"):
+    if fmt not in (None, "events", "counts"):
         raise typer.BadParameter("must be events or counts", param_hint="--format")
     _check_counts_options(fmt, preset, frequency)
     settings = settings_from(ctx, territory)
@@ -280,7 +285,7 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
         typer.echo(f"nothing to ingest: no extract in {settings.paths.inbox}")
         return
     options = pipeline.IngestOptions(
-        format="counts" if fmt == "counts" else "events",
+        format=None if fmt is None else "counts" if fmt == "counts" else "events",
         preset=preset,
         frequency=frequency,
         replace=replace,
@@ -295,8 +300,8 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
         raise typer.Exit(code=1)
 
 
-def _check_counts_options(fmt: str, preset: str | None, frequency: str | None) -> None:
-    """--preset and --frequency describe a counts extract: known values, with --format counts."""
+def _check_counts_options(fmt: str | None, preset: str | None, frequency: str | None) -> None:
+    """--preset and --frequency describe a counts extract: known values, not --format events."""
     from previsecours.core.ingest import COUNTS_PRESETS
     from previsecours.core.schema import FREQUENCIES
     from previsecours.errors import InputError
@@ -307,9 +312,9 @@ def _check_counts_options(fmt: str, preset: str | None, frequency: str | None) -
         )
     if frequency is not None and frequency not in FREQUENCIES:
         raise InputError(f"--frequency {frequency!r}: expected one of {', '.join(FREQUENCIES)}")
-    if fmt != "counts" and (preset is not None or frequency is not None):
+    if fmt == "events" and (preset is not None or frequency is not None):
         option = "--preset" if preset is not None else "--frequency"
-        raise InputError(f"{option} describes a counts extract: add --format counts")
+        raise InputError(f"{option} describes a counts extract, not --format events")
 
 
 @app.command()

@@ -91,7 +91,14 @@ def test_a_counts_only_territory_loads_takes_counts_and_refuses_events(tmp_path:
     assert sorted(stored["category"].unique()) == ["EMS", "FIRE"]
     assert int(stored["count"].sum()) == sum(int(c) for c in counts["calls"])
 
+    # A counts-only territory's extracts are counts without --format: the scheduled ingestion
+    # of its inbox (no option at all) takes them.
     code, out = run(tmp_path, "ingest", str(tmp_path / "daily.csv"), "-t", str(path))
+    assert code == 0, out
+    assert "ACCEPTED — 40 rows read, 0 added, 40 already stored" in out
+    code, out = run(
+        tmp_path, "ingest", str(tmp_path / "daily.csv"), "-t", str(path), "--format", "events"
+    )
     assert code == 1
     assert "REJECTED" in out
     assert "territory countyland maps no event columns" in " ".join(out.split())

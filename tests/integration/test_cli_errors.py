@@ -81,6 +81,11 @@ def _one_error_line(done: subprocess.CompletedProcess[str]) -> str:
             2,
             "--preset 'nonsense': unknown counts preset (known: sdis91-weekly, sdis91-weekly-",
         ),
+        (
+            ("ingest", "x.csv", "--format", "events", "--preset", "sdis91-weekly-totals"),
+            2,
+            "--preset describes a counts extract, not --format events",
+        ),
         (("territory", "-t", "/nonexistent/atlantis.yaml"), 2, "no such territory file"),
     ],
     ids=lambda v: "-".join(v) if isinstance(v, tuple) else None,

@@ -73,3 +73,30 @@ def test_flow_run_publishes_summary_and_tables_of_what_happened(
     assert not (inbox / "june.csv").exists()  # taken from the inbox, its report filed
     assert (inbox / "processed" / "june.csv.report.json").is_file()
     assert (inbox / "rejected" / "broken.csv.report.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_flow_takes_a_counts_only_territorys_inbox_without_options(
+    prefect_api: None, tmp_path: Path
+) -> None:
+    """The scheduled ingestion passes no format: a service publishing counts only (no event
+    columns mapped) has its extracts read as counts."""
+    import pandas as pd
+    from flows.ingest import ingest
+
+    from previsecours.adapters.store import read_counts
+    from previsecours.settings import load_settings
+    from tests.integration.test_any_extract import counts_only_territory
+
+    path = counts_only_territory(tmp_path)
+    settings = load_settings(str(path), tmp_path)
+    days = pd.date_range("2024-03-01", periods=5, freq="D").strftime("%Y-%m-%d")
+    counts = pd.DataFrame(
+        [(d, "A", "Medical", "3") for d in days], columns=["day", "district", "kind", "calls"]
+    )
+    settings.paths.inbox.mkdir(parents=True, exist_ok=True)
+    counts.to_csv(settings.paths.inbox / "daily.csv", index=False)
+
+    reports = ingest(territory=str(path), home=str(tmp_path))
+    assert [(r["status"], r["kind"]) for r in reports] == [("accepted", "counts")]
+    assert int(read_counts(settings.paths, settings.territory, "day")["count"].sum()) == 15

@@ -69,6 +69,7 @@ from previsecours.core.ingest_decide import (
 from previsecours.core.ingest_report import ExtractFailure, IngestReport
 from previsecours.core.level_shift import brought_level_shifts
 from previsecours.core.schema import CANONICAL_COLUMNS, COUNT_COLUMNS, Frequency
+from previsecours.core.territory import Territory
 from previsecours.settings import Settings
 
 Format = Literal["events", "counts"]
@@ -83,10 +84,21 @@ _QUARANTINE_COUNT_COLUMNS: tuple[str, ...] = ("period_text", *COUNT_COLUMNS)
 
 @dataclass(frozen=True)
 class IngestOptions:
-    format: Format = "events"
+    format: Format | None = None  # None: the territory's (`extract_format`)
     preset: str | None = None
     frequency: str | None = None
     replace: bool = False
+
+
+def extract_format(options: IngestOptions, territory: Territory) -> Format:
+    """The format asked for, else the one the options or the territory imply: counts with a
+    counts preset or frequency, or for a territory that maps no event columns (a service that
+    publishes counts only: Denver, Berlin); events otherwise."""
+    if options.format is not None:
+        return options.format
+    if options.preset is not None or options.frequency is not None:
+        return "counts"
+    return "events" if territory.mapping.maps_events else "counts"
 
 
 def ingest_file(
@@ -127,7 +139,7 @@ def _process(
     base = IngestReport(
         extract=str(path),
         territory=settings.territory.name,
-        kind=options.format,
+        kind=extract_format(options, settings.territory),
         status="rejected",
         ingested_at=now.isoformat(timespec="seconds"),
         data_version=data_version(settings.paths),
@@ -161,9 +173,10 @@ def _validate_and_merge(
     from previsecours.adapters.validation import validate
 
     territory = settings.territory
-    needed = required_export_columns(territory, options.format, options.preset, source)
+    kind = extract_format(options, territory)
+    needed = required_export_columns(territory, kind, options.preset, source)
     _check_table(raw, source, needed, settings)
-    if options.format == "counts":
+    if kind == "counts":
         mapped = map_counts(
             raw.frame,
             territory,
@@ -179,13 +192,13 @@ def _validate_and_merge(
     frame = mapped.frame
     suites = settings.project.expectations
     parameters = suite_parameters(territory, params, now)
-    if options.format == "counts":  # counts may be at any level the territory knows
+    if kind == "counts":  # counts may be at any level the territory knows
         parameters["areas"] = counts_area_codes(territory)
     failures = validate(frame, suites, suite, parameters, skipped_reasons(territory))
     issues = name_cut_column(row_issues(failures, frame), raw.truncated_column, territory)
     valid = np.ones(len(frame), dtype=bool)
     valid[issues["position"].to_numpy()] = False
-    if options.format == "counts":
+    if kind == "counts":
         assert mapped.frequency is not None
         stored = store.read_counts(settings.paths, territory, mapped.frequency)
         before = History.of_counts(stored, cast(Frequency, mapped.frequency))
@@ -211,7 +224,7 @@ def _validate_and_merge(
             incoming, merge=merge, stored=stored, params=params, source=source, settings=settings
         )
     faulty = faulty_cells(failures, issues)
-    issues = with_conflicts(issues, frame, valid, merge, options.format)
+    issues = with_conflicts(issues, frame, valid, merge, kind)
     return _Outcome(mapped, issues, extract_failures, merge, keep, faulty, before)
 
 
