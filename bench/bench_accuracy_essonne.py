@@ -120,7 +120,7 @@ def main() -> None:
     report.add(
         f"\n{len(events):,} generated events {start} … {end} (seed {args.seed}) in "
         f"{time.perf_counter() - t0:.1f} s. Prévisecours: params.yaml `train:` "
-        f"(model level {modelled}, {params.n_windows} windows of {params.horizon}, "
+        f"(model level {modelled}, {params.windows_for('hour')} windows of {params.horizon}, "
         f"{params.train_years:g} training years, "
         f"CatBoost {dict(params.model_params.get('catboost', {}))})."
     )

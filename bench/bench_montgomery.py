@@ -59,7 +59,7 @@ def main() -> None:
         f"\n{len(events):,} calls kept of {rows_read:,} "
         f"({events['alert_time'].min().date()} … {events['alert_time'].max().date()}), read and "
         f"mapped in {time.perf_counter() - t0:.0f} s. Prévisecours: params.yaml `train:` with "
-        f"model level commune ({params.n_windows} windows of {params.horizon}, "
+        f"model level commune ({params.windows_for('hour')} windows of {params.horizon}, "
         f"{params.train_years:g} training years)."
     )
     if args.windows and args.windows != production_windows:

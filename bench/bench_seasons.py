@@ -70,12 +70,12 @@ def main() -> None:
     report.add(
         f"\nparams.yaml `train:` (allocation {production.allocation}, "
         f"{production.train_years:g} training years, CatBoost "
-        f"{dict(production.model_params.get('catboost', {}))}); {production.n_windows} windows "
-        f"of {production.horizon} as in production, then {args.windows}, {args.step_weeks} weeks "
-        "apart."
+        f"{dict(production.model_params.get('catboost', {}))}); "
+        f"{production.windows_for('hour')} windows of {production.horizon} as in production, "
+        f"then {args.windows}, {args.step_weeks} weeks apart."
     )
     start = dt.date(END.year - 6, 1, 1)
-    cases = [(f"{production.n_windows} December windows, seed 7", 7, production)]
+    cases = [(f"{production.windows_for('hour')} December windows, seed 7", 7, production)]
     cases += [(f"{args.windows} windows, seed {seed}", seed, seasons) for seed in args.seeds]
     histories: dict[int, pd.DataFrame] = {}
     windows, days, verdicts = [], [], {}

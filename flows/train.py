@@ -25,7 +25,7 @@ from flows.runners import DaskCluster, task_runner
 from previsecours.config import is_candidate
 from previsecours.core.backtest import BacktestResult, merge_results
 from previsecours.core.history import History
-from previsecours.core.training import PanelData, TrainingFit, window_fits
+from previsecours.core.training import PanelData, TrainingFit, backtest_config, window_fits
 from previsecours.pipelines import train as pipeline
 from previsecours.settings import Settings, load_settings
 
@@ -62,7 +62,8 @@ def fanned_out_fit(settings: Settings) -> TrainingFit:
     """The panel here, one task per backtest window, then the evaluation and final fit here."""
     snapshot = pipeline.snapshot(settings)
     data = pipeline.panel(settings, snapshot[1])
-    windows = range(settings.params.train.n_windows)
+    params = data.params or settings.params.train  # a counts store fixes the frequency
+    windows = range(backtest_config(params, settings.territory).n_windows)
     futures = [backtest_window.submit(settings, data, k) for k in windows]
     return fit_after_windows(settings, snapshot, data, [f.result() for f in futures])
 

@@ -82,6 +82,12 @@ class IngestParams:
     dvc_remote: str = ".dvc-remote"
 
 
+# Rolling backtest windows by frequency: 4 weeks of hours or days; a weekly model's window is one
+# value per series, so 13 (a quarter) — 4 values were too few to choose a candidate or to fit a
+# category's dispersion on.
+DEFAULT_WINDOWS: Final[dict[str, int]] = {"hour": 4, "day": 4, "week": 13}
+
+
 @dataclass(frozen=True, config=STRICT)
 class TrainParams:
     """`train:` — the modelled grain, the backtest and the models."""
@@ -94,7 +100,7 @@ class TrainParams:
     # Backtest origins: local dates or times of the territory ("2017-01-02", "2017-02-06T06:00"),
     # each the first period starting at or after it; empty: `n_windows` rolling windows.
     origins: tuple[str, ...] = ()
-    n_windows: int = 4
+    n_windows: int | None = None  # rolling windows; None: `DEFAULT_WINDOWS` of the frequency
     step: int | None = None
     refit: bool = True
     train_years: float = 2.0
@@ -238,6 +244,10 @@ class TrainParams:
 
     def frequency_of(self, territory: HasFrequency) -> Literal["hour", "day", "week"]:
         return self.frequency or territory.frequency  # type: ignore[return-value]
+
+    def windows_for(self, frequency: str) -> int:
+        """The rolling backtest windows: `n_windows`, else the frequency's default."""
+        return self.n_windows or DEFAULT_WINDOWS[frequency]
 
 
 @dataclass(frozen=True, config=STRICT)

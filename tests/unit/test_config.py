@@ -110,3 +110,12 @@ def test_a_broken_yaml_file_is_one_clear_error(tmp_path: Path) -> None:
     broken.write_text("train: [unclosed\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(broken)
+
+
+def test_rolling_windows_default_by_frequency_and_an_explicit_count_wins() -> None:
+    from previsecours.config import TrainParams
+
+    default = TrainParams()
+    # A weekly model's window is one value per series: a quarter of them, not 4.
+    assert [default.windows_for(f) for f in ("hour", "day", "week")] == [4, 4, 13]
+    assert replace(default, n_windows=6).windows_for("week") == 6

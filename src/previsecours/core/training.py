@@ -207,7 +207,7 @@ def backtest_config(params: TrainParams, territory: Territory) -> BacktestConfig
     timezone = territory.timezone
     return BacktestConfig(
         horizon=horizon_periods(params.horizon, frequency),
-        n_windows=params.n_windows,
+        n_windows=params.windows_for(frequency),
         step=params.step,
         refit=params.refit,
         train_periods=round(params.train_years * YEAR_HOURS / PERIOD_HOURS[frequency]),
