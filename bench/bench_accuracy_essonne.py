@@ -102,7 +102,7 @@ def main() -> None:
 
     root = Project.locate().root
     section = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
-    production_windows = section.get("n_windows")
+    production_windows = TrainParams(**section).windows_for("hour")
     if args.windows:
         section["n_windows"] = args.windows
     params = TrainParams(**section)
