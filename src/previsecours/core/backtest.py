@@ -371,15 +371,16 @@ def evaluate(
             if kind not in KINDS:  # one category: its α only (its metrics: `promote`'s)
                 continue
             for k, (yk, muk, scale) in per_window.items():
-                alpha = earlier_alphas[k][key]
-                measured = scores(yk, muk, scale, alpha, level=level, grain=grain)
-                if kind == "category":  # each category's rows within its own intervals
-                    measured.update(
-                        _categories_intervals(pairs, level, grain, k, earlier_alphas[k])
-                    )
-                if not any(windows[j].end <= windows[k].origin for j in per_window):
+                intervals: dict[str, float] | None = None  # scored with the key's own α
+                if not _earlier(per_window, windows, k):
                     # no dispersion known at its origin: no interval to judge
-                    measured.update(dict.fromkeys(INTERVAL_METRICS, math.nan))
+                    intervals = dict.fromkeys(INTERVAL_METRICS, math.nan)
+                elif kind == "category":  # each category's rows within its own intervals
+                    intervals = _categories_intervals(pairs, level, grain, k, earlier_alphas[k])
+                alpha = earlier_alphas[k][key]
+                measured = scores(
+                    yk, muk, scale, alpha, level=level, grain=grain, intervals=intervals
+                )
                 for metric, value in measured.items():
                     rows.append((model, k, level, grain, kind, metric, value))
         dispersions[str(model)] = Dispersion(alphas)
@@ -412,9 +413,14 @@ def fitted_dispersions(
         per_window = pairs[key]
         every[key] = _own_or_pooled(key, per_window, list(per_window), target, every)
         for k in per_window:
-            before = [j for j in per_window if windows[j].end <= windows[k].origin]
+            before = _earlier(per_window, windows, k)
             earlier[k][key] = _own_or_pooled(key, per_window, before, target, earlier[k])
     return every, earlier
+
+
+def _earlier(per_window: Mapping[int, Any], windows: Mapping[int, Window], k: int) -> list[int]:
+    """The windows of `per_window` that ended by window `k`'s origin."""
+    return [j for j in per_window if windows[j].end <= windows[k].origin]
 
 
 def _own_or_pooled(
@@ -438,7 +444,7 @@ def _categories_intervals(
     grain: str,
     window: int,
     alphas: Mapping[str, float],
-) -> dict[str, float]:
+) -> dict[str, float] | None:
     """`INTERVAL_METRICS` of every category's rows of a level × grain × window pooled, each
     category within its own α's intervals (the n-weighted mean of the categories' own)."""
     prefix = f"{level}:{grain}:category:"
@@ -449,7 +455,7 @@ def _categories_intervals(
     ]
     total = sum(n for _, n in parts)
     if not total:
-        return {}
+        return None
     return {
         metric: float(sum(measured[metric] * n for measured, n in parts if n) / total)
         for metric in INTERVAL_METRICS
@@ -589,15 +595,24 @@ def _at_grain(
 
 
 def scores(
-    y: np.ndarray, mean: np.ndarray, scale: float, alpha: float, *, level: str, grain: str
+    y: np.ndarray,
+    mean: np.ndarray,
+    scale: float,
+    alpha: float,
+    *,
+    level: str,
+    grain: str,
+    intervals: Mapping[str, float] | None = None,
 ) -> dict[str, float]:
+    """Point and interval metrics; `intervals`: the `INTERVAL_METRICS` measured otherwise
+    (default: of the NB intervals with dispersion `alpha`)."""
     out = {
         "rmsse": m.rmsse(y, mean, scale),
         "mae": m.mae(y, mean),
         "rmse": m.rmse(y, mean),
         "poisson_deviance": m.poisson_deviance(y, mean),
         "bias_pct": m.bias_pct(y, mean),
-        **interval_scores(y, mean, alpha),
+        **(interval_scores(y, mean, alpha) if intervals is None else intervals),
         "alpha": alpha,
         "n": float(len(y)),  # paired values: how much the metrics above can be trusted
     }
