@@ -6,9 +6,15 @@ import math
 import warnings
 
 import numpy as np
+import pytest
 
 from previsecours.core import metrics as m
-from previsecours.core.intervals import fit_dispersion, interval_coverage, nb_quantiles
+from previsecours.core.intervals import (
+    finite_sample_share,
+    fit_dispersion,
+    interval_coverage,
+    nb_quantiles,
+)
 
 RNG = np.random.default_rng(3)
 Y = RNG.poisson(3.0, 400).astype(float)
@@ -85,6 +91,34 @@ def test_dispersion_fit_reaches_its_coverage_target() -> None:
     q = nb_quantiles(mean[:2000], alpha, (0.1, 0.9))
     inside = ((y[:2000] >= q[:, 0]) & (y[:2000] <= q[:, 1])).mean()
     assert abs(inside - interval_coverage(y[:2000], mean[:2000], alpha)) < 1e-9
+
+
+def test_finite_sample_share_covers_a_new_value_as_often_as_the_target() -> None:
+    assert finite_sample_share(0.82, 8) == 1.0  # 7 of 8 covered: a 9th inside 7 times in 9
+    assert finite_sample_share(0.82, 28) == 24 / 28
+    assert finite_sample_share(0.80, 9) == 8 / 9  # (9 + 1) × 0.8 is 8, not 8.000…1
+    assert finite_sample_share(0.82, 0) == 0.82
+    assert 0.82 <= finite_sample_share(0.82, 50_000) < 0.8201
+
+
+@pytest.mark.parametrize("n_fitted", [8, 28])
+def test_a_dispersion_fitted_on_few_values_covers_the_next_one_at_its_target(
+    n_fitted: int,
+) -> None:
+    """Fitted on n NB values, the 80 % interval around a new value's mean holds it ≥ 82 % of
+    the time; covering 82 % of the fitted values only (the rule before) fell short at n = 8."""
+    rng = np.random.default_rng(11)
+    hits = {True: 0.0, False: 0.0}
+    reps = 1000
+    for _ in range(reps):
+        mean = rng.uniform(50, 150, n_fitted + 1)
+        y = rng.negative_binomial(25, 25 / (25 + mean)).astype(float)  # α = 0.04
+        for finite in hits:
+            alpha = fit_dispersion(y[:-1], mean[:-1], 0.82, finite_sample=finite)
+            hits[finite] += interval_coverage(y[-1:], mean[-1:], alpha)
+    assert hits[True] / reps >= 0.82 - 0.02  # Monte Carlo noise: sd ≈ 0.012
+    if n_fitted == 8:
+        assert hits[False] / reps < 0.80  # 7 of 8: about 7 / 9
 
 
 def test_poisson_data_keeps_alpha_zero() -> None:
