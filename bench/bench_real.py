@@ -5,7 +5,9 @@ Montgomery County 911 calls by township × hour, 168 h; Denver hourly EMS calls,
 temperature and home games, 168 h; Berlin daily missions by type, 14 days), the platform runs
 its production backtest, `core.training.backtest`, with params.yaml's `train:` section (its
 CatBoost, its baselines, its allocation) and `train.origins` set to N explicit local dates
-(Mondays spread over the last 1–2 years of the data): a refit at every origin, nothing at or
+(by default every Monday of the last 1–2 years of the data — every other one for Berlin's
+14-day windows — so that the windows before an origin are those a training at that origin
+would have backtested): a refit at every origin, nothing at or
 after the origin read (training rows, lagged features and covariates, category shares).
 Prévisecours is the CatBoost: `previsecours train` registers the CatBoost, never a baseline, and
 `promote` makes it champion when it beats the champion — the first version, seasonal naive —
@@ -19,9 +21,11 @@ and weekly sums, and the total (and its sums). Metrics, pooled over origins: RMS
 MASE, each error scaled by its series' in-sample seasonal-naive error (season: a week of hours, a
 week of days, 52 weeks) over all data before its origin; bias %; MAPE at totals; coverage of the
 80/95 % negative-binomial intervals around each model's mean, the dispersion fitted at that
-level × grain on the windows that ended by the origin, each category its own as the platform
-fits it (the first window has none and is left out of the coverage figures) — a sum's interval
-is the sum's own, not a sum of quantiles.
+level × grain on the latest windows that ended by the origin — as many as a training's backtest
+has (4; 13 for weekly data), each category its own, as the platform fits it; the first windows,
+with fewer before them, are left out of the coverage figures — a sum's interval is the sum's
+own, not a sum of quantiles. With the default adjacent origins, those windows are the very ones
+a training at that origin would have backtested: the coverage is what a user's forecast gets.
 
 Writes bench/results/real_data.md. Usage:
     .venv/bin/python bench/bench_real.py [--datasets sdis91 montco911 denver berlin]
@@ -352,16 +356,17 @@ def score(ds: RealDataset, run: dict) -> dict[tuple[str, str], pd.DataFrame | No
     # Each category's dispersion as the platform fits it, beside the others (`earlier_alphas`):
     # a category scored alone (SDIS 91's SUAP) reads its α from the rows of every category.
     of_categories: dict[tuple[str, str], Any] = {}
+    fitted_on = run["params"].windows_for(run["frequency"])  # the windows a training has
     for key, per_model in sorted(rows.items(), key=lambda kv: kv[0][0] != "each category"):
         metrics = {}
         for model, r in per_model.items():
             if key[0] == "each category":
-                alphas = earlier_alphas(r, origin_end, run["coverage_target"])
+                alphas = earlier_alphas(r, origin_end, run["coverage_target"], fitted_on)
                 of_categories[(model, key[1])] = alphas
             elif key[0] in one_category and (model, key[1]) in of_categories:
                 alphas = of_categories[(model, key[1])]
             else:
-                alphas = earlier_alphas(r, origin_end, run["coverage_target"])
+                alphas = earlier_alphas(r, origin_end, run["coverage_target"], fitted_on)
             metrics[label(model)] = pooled_metrics(r, alphas, mape=key[0] in totals)
         table = pd.DataFrame(metrics).T
         if "rmsse" not in table.columns:  # no scale: less than a season before every origin

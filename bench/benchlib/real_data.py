@@ -135,18 +135,26 @@ class Rows:
 Alphas = dict[int, dict[str, float]]  # window → category (or `ALL`) → α
 
 
-def earlier_alphas(rows: Rows, origins_end: Mapping[int, tuple[int, int]], target: float) -> Alphas:
+def earlier_alphas(
+    rows: Rows,
+    origins_end: Mapping[int, tuple[int, int]],
+    target: float,
+    last: int | None = None,
+) -> Alphas:
     """NB dispersion of each window's categories from the windows that ended by its origin
-    (none: absent), as the platform's backtest fits it (core.backtest.fitted_dispersions): each
-    category's own from CATEGORY_MIN_VALUES values on, else the one of every category's rows.
-    `origins_end`: window → (origin, end) comparable positions."""
+    (none: absent) — with `last`, the `last` latest of them, as many as a training's backtest
+    has, its α resting on as many values (fewer: absent) — as the platform fits it
+    (core.backtest.fitted_dispersions):
+    each category's own from CATEGORY_MIN_VALUES values on, else the one of every category's
+    rows. `origins_end`: window → (origin, end) comparable positions."""
     from previsecours.core.backtest import CATEGORY_MIN_VALUES
 
     groups = np.unique(rows.group)
     out: Alphas = {}
     for k, (origin, _) in origins_end.items():
-        earlier = [j for j, (_, end) in origins_end.items() if end <= origin]
-        if not earlier:
+        ended = [j for _, j in sorted((e, j) for j, (_, e) in origins_end.items() if e <= origin)]
+        earlier = ended[-last:] if last else ended
+        if not earlier or len(earlier) < (last or 1):
             continue
         keep = np.isin(rows.window, earlier)
         pooled = fit_dispersion(rows.y[keep], rows.mean[keep], target)
@@ -222,7 +230,7 @@ def load_sdis91(root: Path, shared: Path = SHARED) -> RealDataset:
         ),
         overrides={"frequency": "week", "horizon": "1w"},
         span=("2014-01-06", "2015-12-21"),
-        default_origins=52,
+        default_origins=103,  # every Monday of 2014–2015 (adjacent windows, as a training's)
         covariates=covariates,
         # statsforecast's SeasonalWindowAverage(52 weeks × 4) needs 4 years of training rows,
         # the fits see 2: the core's seasonal window average is the same rule, scored here.
@@ -270,7 +278,7 @@ def load_montco(root: Path, shared: Path = SHARED) -> RealDataset:
         history=History.of_events(events),
         overrides={"model_level": "commune"},
         span=("2016-03-07", "2016-08-15"),
-        default_origins=8,
+        default_origins=24,  # every Monday of the span
         peers=("sf_seasonal_naive", "sf_window_average", "lgbm_poisson"),
         notes=(
             f"{len(events):,} calls with a known township and category, read and mapped by the "
@@ -317,7 +325,7 @@ def load_denver(shared: Path = SHARED, root: Path = ROOT) -> RealDataset:
         history=History.of_counts(counts, "hour"),
         overrides={"frequency": "hour"},
         span=("2016-01-04", "2017-12-18"),
-        default_origins=8,
+        default_origins=103,  # every Monday of 2016–2017
         covariates=covariates,
         # The schedule is known ahead; observed temperature read ahead would be a perfect
         # weather forecast: an upper bound, measured, not adopted.
@@ -372,7 +380,7 @@ def load_berlin(shared: Path = SHARED, root: Path = ROOT) -> RealDataset:
         history=History.of_counts(counts, "day"),
         overrides={"frequency": "day", "horizon": "14d"},
         span=("2023-01-02", "2024-12-16"),
-        default_origins=8,
+        default_origins=52,  # every other Monday: adjacent 14-day windows
         peers=("sf_seasonal_naive", "sf_window_average", "mstl_ets", "lgbm_poisson", "prophet"),
         notes=(
             "Territory territories/berlin.yaml (Europe/Berlin, DE-BE holidays, one area); "

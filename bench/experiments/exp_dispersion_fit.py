@@ -2,15 +2,15 @@
 
 The platform fits each level × grain × category's negative-binomial α on its backtest windows
 (4 for hourly and daily data, 13 for weekly) and the forecast's intervals use it. This replays
-that on bench/bench_real.py runs at adjacent origins (`--name dense`: every week, every two
-weeks at Berlin's 14-day horizon, so the windows just before an origin are what the
-production backtest at that origin would have scored): at each origin, α from the `last`
-windows before it, by each rule below, then the coverage of the 80 / 95 % intervals of the
-chosen CatBoost (`catboost`) at that origin, pooled over the origins with `last` windows
-before them. Rules:
+that on bench/bench_real.py's cached runs (bench/out/real/<dataset>.pkl), whose origins are
+adjacent (every Monday; every other one at Berlin's 14-day horizon), so the windows just before
+an origin are those a training at that origin would have backtested: at each origin, α from
+the 4 windows before it (13 for weekly data) by each rule below, then the coverage of the
+80 / 95 % intervals of the chosen CatBoost (`catboost`) at that origin, pooled over the origins
+with as many windows before them. Rules:
 
-- `coverage 82 %` (the platform's before): the smallest α whose 80 % interval covers 82 % of
-  the values;
+- `coverage 82 %` (the platform's rule before this experiment): the smallest α whose 80 %
+  interval covers 82 % of the values;
 - `finite-sample 82 %` (the platform's since this experiment: core.intervals
   `finite_sample_share`): the same, the share to cover in the fitted values raised so that a
   new value is covered 82 % of the time (split-conformal: ⌈(n + 1) · 0.82⌉ of n; on 28 values
@@ -18,17 +18,13 @@ before them. Rules:
   `finite-sample 80 %` aims at 80 %;
 - `likelihood`: the α maximising the NB likelihood of the values around their means (uses
   every value's size, not only inside/outside: less noise on few values);
-- `80 and 95 %`: α of the 80 % interval as today, the 95 % interval's own α calibrated to
+- `80 and 95 %`: α of the 80 % interval by the rule before, the 95 % interval's own α calibrated to
   cover 95.5 % (two dispersions: a tail heavier than the NB's shows in the 95 % only).
 
-Writes bench/results/dispersion_fit.md. Usage (bench/ on the path), after the dense runs
-(`--peers` with nothing: the platform only; ~20 min on 2 cores in all):
-    .venv/bin/python bench/bench_real.py --datasets sdis91 --origins 103 --peers --name dense
-    .venv/bin/python bench/bench_real.py --datasets montco911 --origins 24 --peers --name dense
-    .venv/bin/python bench/bench_real.py --datasets denver --origins 103 --peers --name dense
-    .venv/bin/python bench/bench_real.py --datasets berlin --origins 52 --peers --name dense
+Writes bench/results/dispersion_fit.md. Usage (bench/ on the path), after
+`.venv/bin/python bench/bench_real.py` (or a run with `--name NAME`, read with `--name NAME`):
     PYTHONPATH=bench .venv/bin/python bench/experiments/exp_dispersion_fit.py
-        [--datasets sdis91 montco911 denver berlin]
+        [--datasets sdis91 montco911 denver berlin] [--name NAME]
 """
 
 from __future__ import annotations
@@ -115,7 +111,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--name", default="dense", help="bench_real.py run (--name) to read")
+    parser.add_argument("--name", default="real_data", help="bench_real.py run (--name) to read")
     args = parser.parse_args()
     root = Project.locate().root
     report = Report("dispersion_fit", "Fitting a dispersion on a few windows", __doc__ or "")
@@ -124,7 +120,8 @@ def main() -> None:
     distance = dict.fromkeys(RULES, 0.0)
     for name in args.datasets:
         ds = load(name, root)
-        run = pd.read_pickle(WORK / "real" / f"{args.name}-{name}.pkl")
+        cache = f"{name}.pkl" if args.name == "real_data" else f"{args.name}-{name}.pkl"
+        run = pd.read_pickle(WORK / "real" / cache)
         last = 13 if run["frequency"] == "week" else 4
         rows = bench_real.level_rows(ds, run)
         origin_end = rows.pop("_origin_end")  # type: ignore[arg-type]
@@ -144,7 +141,7 @@ def main() -> None:
     report.table(
         "Coverage 80 / 95 % (✗: outside 75–88 / 91–98 %)",
         frame,
-        note=f"α of each origin from the {4} windows before it (13 for weekly data).",
+        note="α of each origin from the 4 windows before it (13 for weekly data).",
     )
     summary = pd.DataFrame(
         {

@@ -108,6 +108,31 @@ def test_intervals_use_the_dispersion_of_earlier_windows_only() -> None:
     assert poisson["coverage_80"] < 0.5
 
 
+def test_a_window_s_dispersion_rests_on_as_many_windows_as_a_training_has() -> None:
+    """With `last`, window k's α is fitted on the `last` windows that ended latest by its
+    origin: a stormy early window no longer widens late intervals."""
+    rng = np.random.default_rng(3)
+    n = 400
+    wild = rng.negative_binomial(2, 2 / (2 + 40), size=n).astype(float)
+    calm = rng.poisson(40.0, 3 * n).astype(float)
+    y = np.concatenate([wild, calm])
+    window = np.repeat([0, 1, 2, 3], n)
+    r = Rows(
+        window,
+        np.zeros(4 * n, int),
+        y,
+        np.full(4 * n, 40.0),
+        np.ones(4 * n),
+        np.ones(4 * n),
+        np.full(4 * n, "ALL"),
+    )
+    positions = {k: (10 * k, 10 * k + 10) for k in range(4)}
+    every, latest = earlier_alphas(r, positions, 0.82), earlier_alphas(r, positions, 0.82, 1)
+    assert latest[1]["ALL"] == every[1]["ALL"]  # one window before it either way
+    assert latest[3]["ALL"] < 0.2 * every[3]["ALL"]  # window 2 alone: calm
+    assert set(earlier_alphas(r, positions, 0.82, 2)) == {2, 3}  # 2 windows before them
+
+
 def test_a_sum_is_over_complete_local_days() -> None:
     from bench_real import summed
 
