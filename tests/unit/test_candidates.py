@@ -118,6 +118,24 @@ def test_level_offsets_start_each_row_from_the_series_own_level() -> None:
         np.testing.assert_allclose(model.predict(features), features[column], rtol=1e-2)
 
 
+def test_a_yearly_level_without_a_year_of_training_rows_is_the_recent_level(tmp_path) -> None:
+    """Less than a year of rows: the "year" level is a few months' mean, so the fit starts from
+    the recent level; the saved model reads the same. A year of rows: the yearly level."""
+    rng = np.random.default_rng(1)
+    n = 400
+    features = pd.DataFrame({"roll_4": rng.uniform(5, 50, n), "roll_52": rng.uniform(5, 50, n)})
+    y = rng.poisson(features["roll_4"].to_numpy()).astype(float)
+    settings = {"offset_column": "year", "iterations": 1, "learning_rate": 1e-4, "thread_count": 1}
+    for span, column in ((0.5, "roll_4"), (1.5, "roll_52")):
+        rows = features.assign(years_since_2000=np.linspace(16.0, 16.0 + span, n))
+        model = CatBoostCount({**settings, "ignored_features": ["years_since_2000"]}).fit(rows, y)
+        np.testing.assert_allclose(model.predict(rows), rows[column], rtol=1e-2)
+        model.save(tmp_path / "m.cbm")
+        loaded = CatBoostCount.load(tmp_path / "m.cbm")
+        np.testing.assert_allclose(loaded.predict(rows), model.predict(rows))
+    assert model.offset_column == "year"  # the setting is kept for the next fit
+
+
 COMBINATIONS = {
     "recent_glm": ("recent", "poisson_glm"),
     "all_three": ("yearly", "recent", "poisson_glm"),

@@ -21,12 +21,16 @@ for its log-linear trend): trees cannot extrapolate it, so every forecast falls 
 the latest training weeks and inherits their level — in August the July level, around All
 Saints the October one. The trend still reaches the trees through the yearly history features
 (`roll_8736`, `ref_3y`, …); the measured effect is in bench/README.md (experiment log).
-Likewise, with less than a year of training rows (Montgomery's 8 months of calls), the
-seasonal position (`SEASON_POSITION`: month, week and day of year and their cyclic encodings)
-is a time index too: the forecast weeks hold values no training row had, so they fall in the
-leaves of the latest weeks. `fit` ignores those features when the training rows span less
-than a year (by `years_since_2000`; weeks missing inside a longer span — a gap in published
-counts — do not count). Measured on Montgomery's real calls: bench/results/montgomery.md.
+With less than a year of training rows a "year" level is no year's level — the mean of the
+few months known, or where fewer than six, the training rows' mean: at Montgomery, whose calls
+start in December, a winter level for a summer week — so such a fit reads the "recent" level
+instead (its metadata says so; measured: bench/results/real_data.md). Likewise, with less
+than a year of training rows (Montgomery's 8 months of calls), the seasonal position
+(`SEASON_POSITION`: month, week and day of year and their cyclic encodings) is a time index
+too: the forecast weeks hold values no training row had, so they fall in the leaves of the
+latest weeks. `fit` ignores those features when the training rows span less than a year (by
+`years_since_2000`; weeks missing inside a longer span — a gap in published counts — do not
+count). Measured on Montgomery's real calls: bench/results/montgomery.md.
 """
 
 from __future__ import annotations
@@ -64,13 +68,16 @@ class CatBoostCount:
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         merged = {**DEFAULTS, **(params or {})}
         self.offset_column: str | None = merged.pop("offset_column", None)
+        # The level the fitted trees start from: `offset_column`, but a yearly level without a
+        # year of training rows is the recent one (`fit`).
+        self.offset_kind: str | None = self.offset_column
         self.offset_fallback = 0.0
         self.params = merged
         self.model: CatBoostRegressor | None = None
 
     def _offset(self, features: pd.DataFrame) -> np.ndarray:
         level = np.full(len(features), np.nan)
-        if self.offset_column == PROFILE:
+        if self.offset_kind == PROFILE:
             if {"total_ref_3y_pm2", "area_share"} <= set(features.columns):
                 level = features["total_ref_3y_pm2"].to_numpy(np.float64) * features[
                     "area_share"
@@ -79,25 +86,27 @@ class CatBoostCount:
             if rolls:  # before three years of history: the area's last-year mean
                 longest = max(rolls, key=lambda c: int(c.split("_")[1]))
                 level = np.where(np.isnan(level), features[longest].to_numpy(np.float64), level)
-        elif self.offset_column in (YEAR, RECENT):
-            column = level_column(features, self.offset_column)
+        elif self.offset_kind in (YEAR, RECENT):
+            column = level_column(features, self.offset_kind)
             if column is not None:
                 level = features[column].to_numpy(np.float64)
-        elif self.offset_column and self.offset_column in features:
-            level = features[self.offset_column].to_numpy(np.float64)
+        elif self.offset_kind and self.offset_kind in features:
+            level = features[self.offset_kind].to_numpy(np.float64)
         return np.where(
             np.isnan(level), self.offset_fallback, np.log(np.maximum(level, LEVEL_FLOOR))
         )
 
     def fit(self, features: pd.DataFrame, y: np.ndarray) -> CatBoostCount:
         self.offset_fallback = float(np.log(max(float(np.mean(y)), LEVEL_FLOOR)))
+        short = under_a_year(features)
+        self.offset_kind = RECENT if self.offset_column == YEAR and short else self.offset_column
         asked = [*self.params.get("ignored_features", []), *partial_season(features)]
         ignored = [c for c in dict.fromkeys(asked) if c in features]  # CatBoost refuses others
         params = {**self.params, "ignored_features": ignored}
         self.model = CatBoostRegressor(**params, verbose=False, allow_writing_files=False)
         self.model.fit(Pool(features, y, baseline=self._offset(features)))
         metadata = self.model.get_metadata()
-        metadata["offset_column"] = self.offset_column or ""
+        metadata["offset_column"] = self.offset_kind or ""  # what `predict` reads
         metadata["offset_fallback"] = repr(self.offset_fallback)
         return self
 
@@ -126,20 +135,26 @@ class CatBoostCount:
         out.model = CatBoostRegressor()
         out.model.load_model(str(path), format="cbm")
         metadata = dict(out.model.get_metadata())
-        out.offset_column = metadata.get("offset_column") or None
+        out.offset_column = out.offset_kind = metadata.get("offset_column") or None
         out.offset_fallback = float(metadata.get("offset_fallback", "0.0"))
         return out
 
 
 def partial_season(features: pd.DataFrame) -> list[str]:
     """The seasonal-position columns, when the rows span less than a year (else none)."""
-    if "years_since_2000" not in features:
-        return []
-    t = features["years_since_2000"].to_numpy(np.float64)
-    t = t[np.isfinite(t)]
-    if t.size == 0 or t.max() - t.min() >= A_YEAR:
+    if not under_a_year(features):
         return []
     return [c for c in SEASON_POSITION if c in features]
+
+
+def under_a_year(features: pd.DataFrame) -> bool:
+    """Whether the rows span less than a year (by `years_since_2000`; without it: unknown,
+    False)."""
+    if "years_since_2000" not in features:
+        return False
+    t = features["years_since_2000"].to_numpy(np.float64)
+    t = t[np.isfinite(t)]
+    return bool(t.size) and float(t.max() - t.min()) < A_YEAR
 
 
 def level_column(features: pd.DataFrame, kind: str) -> str | None:
