@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -118,7 +119,9 @@ def test_level_offsets_start_each_row_from_the_series_own_level() -> None:
         np.testing.assert_allclose(model.predict(features), features[column], rtol=1e-2)
 
 
-def test_a_yearly_level_without_a_year_of_training_rows_is_the_recent_level(tmp_path) -> None:
+def test_a_yearly_level_without_a_year_of_training_rows_is_the_recent_level(
+    tmp_path: Path,
+) -> None:
     """Less than a year of rows: the "year" level is a few months' mean, so the fit starts from
     the recent level; the saved model reads the same. A year of rows: the yearly level."""
     rng = np.random.default_rng(1)
