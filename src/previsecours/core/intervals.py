@@ -155,4 +155,4 @@ def finite_sample_share(target: float, n: int) -> float:
     changes nothing."""
     if n <= 0:
         return target
-    return min(1.0, math.ceil((n + 1) * target - 1e-9) / n)
+    return min(1.0, math.ceil((n + 1) * target - 1e-9) / n)  # 1e-9: (9 + 1) × 0.8 is 8.000…1
