@@ -154,7 +154,7 @@ def earlier_alphas(
     for k, (origin, _) in origins_end.items():
         ended = [j for _, j in sorted((e, j) for j, (_, e) in origins_end.items() if e <= origin)]
         earlier = ended[-last:] if last else ended
-        if not earlier or len(earlier) < (last or 1):
+        if len(earlier) < (last or 1):  # none, or fewer than a training has
             continue
         keep = np.isin(rows.window, earlier)
         pooled = fit_dispersion(rows.y[keep], rows.mean[keep], target)

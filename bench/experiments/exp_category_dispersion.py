@@ -21,13 +21,16 @@ import numpy as np
 import pandas as pd
 
 from benchlib.common import WORK, Report
-from benchlib.real_data import Alphas, Rows, load, pooled_metrics
+from benchlib.real_data import Alphas, Rows, earlier_alphas, load, pooled_metrics
 
 
 def alphas_before(rows: Rows, origin_end: dict, last: int, target: float, own: bool) -> Alphas:
-    """Each origin's α per category from the `last` windows before it (pooled or own)."""
+    """Each origin's α per category from the `last` windows before it: each category's own as
+    the platform fits it (`earlier_alphas`), or every category's rows pooled."""
     from previsecours.core.intervals import fit_dispersion
 
+    if own:
+        return earlier_alphas(rows, origin_end, target, last)
     out: Alphas = {}
     for k, (origin, _) in origin_end.items():
         before = sorted(j for j, (_, end) in origin_end.items() if end <= origin)[-last:]
@@ -35,10 +38,7 @@ def alphas_before(rows: Rows, origin_end: dict, last: int, target: float, own: b
             continue
         keep = np.isin(rows.window, before)
         pooled = fit_dispersion(rows.y[keep], rows.mean[keep], target)
-        out[k] = {}
-        for g in np.unique(rows.group):
-            sel = keep & (rows.group == g)
-            out[k][str(g)] = fit_dispersion(rows.y[sel], rows.mean[sel], target) if own else pooled
+        out[k] = {str(g): pooled for g in np.unique(rows.group)}
     return out
 
 
