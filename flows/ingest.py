@@ -90,11 +90,10 @@ def ingest(  # noqa: PLR0917 - flow parameters are what the UI shows
     home: str | None = None,
 ) -> list[dict[str, Any]]:
     """Ingest extracts (default: every new file of the inbox) into the curated store."""
-    if fmt not in (None, "events", "counts"):
-        raise ValueError(f"fmt must be events or counts, not {fmt!r}")
+    kind = pipeline.named_format(fmt)  # before anything is read: a wrong name fails at once
     settings = load_settings(territory, Path(home) if home else None)
     options = pipeline.IngestOptions(
-        format=None if fmt is None else "counts" if fmt == "counts" else "events",
+        format=kind,
         preset=preset,
         frequency=frequency,
         replace=replace,

@@ -276,16 +276,18 @@ def ingest(  # noqa: PLR0917 - Typer maps parameters to options
     from previsecours.adapters.ingest_files import pending_files
     from previsecours.pipelines import ingest as pipeline
 
-    if fmt not in (None, "events", "counts"):
-        raise typer.BadParameter("must be events or counts", param_hint="--format")
-    _check_counts_options(fmt, preset, frequency)
+    try:
+        kind = pipeline.named_format(fmt)
+    except ValueError:
+        raise typer.BadParameter("must be events or counts", param_hint="--format") from None
+    _check_counts_options(kind, preset, frequency)
     settings = settings_from(ctx, territory)
     files = list(paths) if paths else pending_files(settings.paths)
     if not files:
         typer.echo(f"nothing to ingest: no extract in {settings.paths.inbox}")
         return
     options = pipeline.IngestOptions(
-        format=None if fmt is None else "counts" if fmt == "counts" else "events",
+        format=kind,
         preset=preset,
         frequency=frequency,
         replace=replace,

@@ -90,6 +90,14 @@ class IngestOptions:
     replace: bool = False
 
 
+def named_format(name: str | None) -> Format | None:
+    """An entry point's format name (`--format`, the flow's `fmt`) as `IngestOptions` takes it:
+    events, counts, or None (the territory's); ValueError for any other."""
+    if name not in (None, "events", "counts"):
+        raise ValueError(f"format must be events or counts, not {name!r}")
+    return cast("Format | None", name)
+
+
 def extract_format(options: IngestOptions, territory: Territory) -> Format:
     """The format asked for, else the one the options or the territory imply: counts with a
     counts preset or frequency, or for a territory that maps no event columns (a service that
