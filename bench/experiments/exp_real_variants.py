@@ -1,14 +1,15 @@
 """Quick model experiments on the real datasets, rescored against the cached peers.
 
-Runs the production backtest (`core.training.backtest`, CatBoost only) with each `--variant`'s
-overrides of params.yaml's `train:` section, puts its predictions in place of the CatBoost's in
-bench/bench_real.py's cached run (bench/out/real/<dataset>.pkl: run bench_real.py once first),
-and prints, per dataset × level × grain, the variant's RMSSE and coverage beside the best peer's.
-For iterating only: confirm a choice with bench/bench_real.py.
+Runs the production backtest (`core.training.backtest`, params.yaml's models) with each
+`--variant`'s overrides of params.yaml's `train:` section, puts its predictions in place of the
+CatBoost's in bench/bench_real.py's cached run (bench/out/real/<dataset>.pkl: run bench_real.py
+once first), and prints, per dataset × level × grain, the variant's RMSSE and coverage beside
+the best peer's. For iterating only: confirm a choice with bench/bench_real.py.
 
-A variant is `name:key=value,key=value`; keys are `train:` keys, `catboost.<param>` or
-`poisson_glm.<param>`; values are YAML. In a value, `@recent` is the rolling mean of about four
-weeks of the frequency (roll_672, roll_28, roll_4) and `@year` the longest one.
+A variant is `name:key=value,key=value`; keys are `train:` keys, `catboost.<param>`,
+`poisson_glm.<param>` or `known_ahead` (the dataset's covariates read at the period, a YAML
+list, in place of its own); values are YAML. In a value, `@recent` is the rolling mean of about
+four weeks of the frequency (roll_672, roll_28, roll_4) and `@year` the longest one.
 
 Usage (bench/ on the path):
     PYTHONPATH=bench .venv/bin/python bench/experiments/exp_real_variants.py
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -56,7 +58,7 @@ def resolve(value: Any, frequency: str) -> Any:
 
 
 def section_of(base: dict, changes: dict[str, Any], frequency: str) -> dict:
-    section = {**base, "models": ["catboost"]}
+    section = dict(base)  # all its models: the combinations it may choose need them
     for key, value in changes.items():
         head, _, tail = key.partition(".")
         if tail:
@@ -91,8 +93,12 @@ def main() -> None:
         others = cached["predictions"][cached["predictions"]["model"] != "catboost"]
         for text in args.variant or ["base:"]:
             vname, changes = parse_variant(text)
+            ahead = changes.pop("known_ahead", ds.known_ahead)
+            variant_ds = replace(ds, known_ahead=tuple(ahead))
             t0 = time.perf_counter()
-            run = bench_real.run_models(ds, section_of(train, changes, frequency), origins, ())
+            run = bench_real.run_models(
+                variant_ds, section_of(train, changes, frequency), origins, ()
+            )
             seconds = time.perf_counter() - t0
             mine = run["predictions"]
             mine = mine[mine["model"] == "catboost"]
