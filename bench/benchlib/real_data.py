@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.history import History
-from previsecours.core.intervals import fit_dispersion, interval_coverage
+from previsecours.core.intervals import fit_dispersion, interval_coverage, pit_coverage
 from previsecours.core.territory import Territory
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: its territories/
@@ -173,7 +173,9 @@ def pooled_metrics(
 ) -> dict[str, float]:
     """RMSSE and MASE pooled over series, origins and periods (each error scaled by its series'
     in-sample seasonal-naive error before its origin), bias %, MAPE (totals), and 80/95 %
-    coverage of NB intervals on the windows that have a dispersion (`alphas`, per category)."""
+    coverage of NB intervals on the windows that have a dispersion (`alphas`, per category),
+    and how often the randomized PIT falls in each interval's band (`pit_80`, `pit_95`: the
+    distribution's calibration, which integer intervals over-state on small counts)."""
     ok = np.isfinite(rows.y) & (rows.scale_sq > 0) & np.isfinite(rows.scale_sq)
     if not ok.any():
         return {"n": 0.0}
@@ -187,16 +189,16 @@ def pooled_metrics(
     if mape:
         pos = ok & (rows.y > 0)
         out["mape"] = float(100 * np.mean(np.abs(rows.mean[pos] - rows.y[pos]) / rows.y[pos]))
-    for level, name in ((0.8, "coverage_80"), (0.95, "coverage_95")):
-        inside, count = 0.0, 0
-        for k, per_group in alphas.items():
-            for group, alpha in per_group.items():
-                sel = ok & (rows.window == k) & (rows.group == group)
-                if sel.any():
-                    covered = interval_coverage(rows.y[sel], rows.mean[sel], alpha, level)
-                    inside += covered * sel.sum()
-                    count += int(sel.sum())
-        out[name] = inside / count if count else float("nan")
+    for level, suffix in ((0.8, "80"), (0.95, "95")):
+        for name, share in (("coverage", interval_coverage), ("pit", pit_coverage)):
+            inside, count = 0.0, 0
+            for k, per_group in alphas.items():
+                for group, alpha in per_group.items():
+                    sel = ok & (rows.window == k) & (rows.group == group)
+                    if sel.any():
+                        inside += share(rows.y[sel], rows.mean[sel], alpha, level) * sel.sum()
+                        count += int(sel.sum())
+            out[f"{name}_{suffix}"] = inside / count if count else float("nan")
     return out
 
 

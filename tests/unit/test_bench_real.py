@@ -104,8 +104,9 @@ def test_intervals_use_the_dispersion_of_earlier_windows_only() -> None:
     out = pooled_metrics(r, alphas)
     assert 0.7 < out["coverage_80"] < 0.92
     assert out["coverage_95"] > out["coverage_80"]
+    assert 0.7 < out["pit_80"] < 0.92 and out["pit_95"] > out["pit_80"]
     poisson = pooled_metrics(r, {1: {"ALL": 0.0}, 2: {"ALL": 0.0}})
-    assert poisson["coverage_80"] < 0.5
+    assert poisson["coverage_80"] < 0.5 and poisson["pit_80"] < 0.5
 
 
 def test_a_window_s_dispersion_rests_on_as_many_windows_as_a_training_has() -> None:

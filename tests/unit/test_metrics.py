@@ -14,6 +14,7 @@ from previsecours.core.intervals import (
     fit_dispersion,
     interval_coverage,
     nb_quantiles,
+    pit_coverage,
 )
 
 RNG = np.random.default_rng(3)
@@ -125,6 +126,20 @@ def test_poisson_data_keeps_alpha_zero() -> None:
     mean = np.full(5000, 0.3)
     y = np.random.default_rng(2).poisson(mean).astype(float)
     assert fit_dispersion(y, mean, target=0.82) == 0.0
+
+
+@pytest.mark.parametrize("level", [0.8, 0.95])
+def test_pit_coverage_shows_calibration_where_integer_intervals_cannot(level: float) -> None:
+    """Calibrated small counts: the integer interval over-covers, the PIT band does not; a
+    too-narrow distribution (Poisson around NB data) is caught by both."""
+    rng = np.random.default_rng(7)
+    mean = rng.uniform(0.2, 1.5, 40_000)
+    poisson = rng.poisson(mean).astype(float)
+    assert interval_coverage(poisson, mean, 0.0, level) > min(level + 0.08, 0.98)
+    assert abs(pit_coverage(poisson, mean, 0.0, level) - level) < 0.01
+    wide = rng.negative_binomial(0.5, 0.5 / (0.5 + mean * 20)).astype(float)  # α = 2
+    assert pit_coverage(wide, mean * 20, 0.0, level) < level - 0.1
+    assert abs(pit_coverage(wide, mean * 20, 2.0, level) - level) < 0.01
 
 
 def test_quantiles_are_scipys_exactly_from_tiny_to_huge_counts_and_any_dispersion() -> None:

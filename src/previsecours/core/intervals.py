@@ -110,6 +110,22 @@ def interval_coverage(y: FloatArray, mean: FloatArray, alpha: float, level: floa
     return float(np.mean(inside))
 
 
+def pit_coverage(y: FloatArray, mean: FloatArray, alpha: float, level: float = 0.8) -> float:
+    """How often a randomized PIT falls in the central `level` band: the calibration of the
+    distribution itself, which integer intervals cannot show on small counts.
+
+    Why: around a mean of 0.5 no integer interval holds 80 % — [0, 0] holds 61 %, [0, 1] 91 %
+    — so a calibrated hourly forecast's 80 % interval covers 90 % or more. The PIT of a count y
+    is uniform on [F(y − 1), F(y)]; a calibrated forecast puts it in [lo, hi] with probability
+    `level`, whatever its means (Czado, Gneiting & Held 2009, randomized PIT)."""
+    lo, hi = (1 - level) / 2, (1 + level) / 2
+    below, upto = nb_cdf(y - 1, mean, alpha), nb_cdf(y, mean, alpha)
+    overlap = np.clip(np.minimum(upto, hi) - np.maximum(below, lo), 0.0, None)
+    width = upto - below
+    share = np.divide(overlap, width, out=np.zeros_like(width), where=width > 0)
+    return float(np.mean(share))
+
+
 def fit_dispersion(
     y: FloatArray,
     mean: FloatArray,
