@@ -234,14 +234,18 @@ def load_sdis91(root: Path, shared: Path = SHARED) -> RealDataset:
         span=("2014-01-06", "2015-12-21"),
         default_origins=103,  # every Monday of 2014–2015 (adjacent windows, as a training's)
         covariates=covariates,
+        # The school calendar is published years ahead; observed temperature read ahead would
+        # be a perfect weather forecast: an upper bound, measured, not adopted.
+        known_ahead=("has_vacation",),
         # statsforecast's SeasonalWindowAverage(52 weeks × 4) needs 4 years of training rows,
         # the fits see 2: the core's seasonal window average is the same rule, scored here.
         peers=("sf_seasonal_naive", "mstl_ets", "lgbm_poisson", "prophet"),
         notes=(
             "Counts built from the shared CSV directly (the `sdis91-weekly-totals` preset would "
             "store the same rows); week 2015-W01 is absent from the source: unknown, not scored.",
-            "Covariates: flu incidence, mean temperature, school holidays (read lagged by the "
-            "horizon by core.features).",
+            "Covariates: flu incidence and mean temperature, read lagged by the horizon by "
+            "core.features (nothing after the origin); school holidays known ahead (a "
+            "calendar): read at the forecast week.",
             "statsforecast's SeasonalWindowAverage(4 × 52 weeks) is not run: it needs 4 years "
             "of training rows and the fits see 2; the core's seasonal window average (the same "
             "rule, on all history before the origin) is scored instead.",
