@@ -292,7 +292,7 @@ def load_montco(root: Path, shared: Path = SHARED) -> RealDataset:
             "core.ingest.map_events, territories/montgomery-pa.yaml), not stored by `ingest`.",
             "8.5 months of data: the origins span its last 5 months (no 1–2 years exist).",
             "Model level commune (township): the territory declares no coverage zones.",
-            "MSTL and Prophet not run here: 68 townships × 8 origins = 544 fits each, past "
+            "MSTL and Prophet not run here: 68 townships × 24 origins = 1,632 fits each, past "
             "this run's time box (bench_montgomery.py's budget rule skipped them too).",
         ),
     )
