@@ -138,6 +138,7 @@ def test_pit_coverage_shows_calibration_where_integer_intervals_cannot(level: fl
     assert interval_coverage(poisson, mean, 0.0, level) > min(level + 0.08, 0.98)
     assert abs(pit_coverage(poisson, mean, 0.0, level) - level) < 0.01
     wide = rng.negative_binomial(0.5, 0.5 / (0.5 + mean * 20)).astype(float)  # α = 2
+    assert interval_coverage(wide, mean * 20, 0.0, level) < level - 0.1
     assert pit_coverage(wide, mean * 20, 0.0, level) < level - 0.1
     assert abs(pit_coverage(wide, mean * 20, 2.0, level) - level) < 0.01
 
