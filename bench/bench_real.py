@@ -33,7 +33,7 @@ so a calibrated hourly 80 % interval covers 90 % or more.
 
 Writes bench/results/real_data.md. Usage:
     .venv/bin/python bench/bench_real.py [--datasets sdis91 montco911 denver berlin]
-        [--origins N] [--horizon 4w] [--peers ...] [--reuse] [--name NAME]
+        [--origins N] [--horizon 4w] [--peers ...] [--reuse | --reuse-peers] [--name NAME]
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,6 +178,21 @@ def run_models(
         "peer_info": peer_info,
         "coverage_target": used.coverage_target,
         "params": used,
+    }
+
+
+def with_cached_peers(run: dict, cached: dict) -> dict:
+    """`run` (the platform's models, no peer) with the peers' predictions of the cached run at
+    the same windows: a change of the platform rescored without refitting the peers."""
+    if run["windows"] != cached["windows"] or not run["starts"].equals(cached["starts"]):
+        raise SystemExit("--reuse-peers: the cached run has other windows; run without it")
+    predictions = cached["predictions"]
+    peer_rows = predictions[predictions["model"].isin(cached["peer_info"]["seconds"])]
+    return {
+        **run,
+        "predictions": pd.concat([run["predictions"], peer_rows], ignore_index=True),
+        "peer_seconds": cached["peer_seconds"],
+        "peer_info": cached["peer_info"],
     }
 
 
@@ -487,6 +503,22 @@ def report_dataset(
     report.add("\n### Verdicts (RMSSE)\n\n" + "\n".join(verdicts))
 
 
+def cached_or_run(
+    cache: Path, args: argparse.Namespace, fit: Callable[[tuple[str, ...]], dict], peers: tuple
+) -> dict:
+    """The cached run (`--reuse`), a refit with the cached peers (`--reuse-peers`), or a run
+    of everything; a run is cached."""
+    if args.reuse and cache.is_file():
+        return pd.read_pickle(cache)
+    if args.reuse_peers and cache.is_file():
+        run = with_cached_peers(fit(()), pd.read_pickle(cache))
+    else:
+        run = fit(peers)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    pd.to_pickle(run, cache)
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
@@ -494,6 +526,11 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", help="peers to run (default: per dataset)")
     parser.add_argument("--iterations", type=int, help="CatBoost iterations (development only)")
     parser.add_argument("--reuse", action="store_true", help="rescore the cached predictions")
+    parser.add_argument(
+        "--reuse-peers",
+        action="store_true",
+        help="refit the platform, keep the cached peers' predictions (same origins)",
+    )
     parser.add_argument("--name", default="real_data", help="results file name")
     parser.add_argument("--horizon", help="another horizon than each dataset's (e.g. 4w)")
     args = parser.parse_args()
@@ -531,12 +568,7 @@ def main() -> None:
             / "real"
             / (f"{name}.pkl" if args.name == "real_data" else f"{args.name}-{name}.pkl")
         )
-        if args.reuse and cache.is_file():
-            run = pd.read_pickle(cache)
-        else:
-            run = run_models(ds, train, origins, peers)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            pd.to_pickle(run, cache)
+        run = cached_or_run(cache, args, partial(run_models, ds, train, origins), peers)
         report_dataset(
             report, ds, run, origins=origins, horizon=horizon, peers=peers, summary=summary
         )
@@ -553,6 +585,11 @@ def main() -> None:
     if not_run:
         report.add("\nNot run this time: " + ", ".join(not_run) + ".")
     report.add(NOT_DONE)
+    if args.reuse_peers:
+        report.add(
+            "\nThe peers' predictions are those the run before cached (`--reuse-peers`), at the "
+            "same windows; the platform was refit."
+        )
     if args.reuse:
         report.add(
             "\nThe tables were rescored (`--reuse`) from the predictions the run cached in "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,6 +148,30 @@ def test_a_sum_is_over_complete_local_days() -> None:
     assert dt.date(2025, 3, 30) in local
     assert days.counts[0, local.index(dt.date(2025, 3, 30))] == 23
     assert dt.date(2025, 3, 31) not in local  # incomplete: left out
+
+
+def test_a_refit_keeps_the_cached_peers_and_only_them() -> None:
+    from bench_real import with_cached_peers
+
+    starts = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
+
+    def run(models: list[str], peers: dict[str, float], first: float = 0.0) -> dict[str, Any]:
+        rows = pd.DataFrame({"model": models, "mean": first + np.arange(len(models))})
+        return {
+            "predictions": rows,
+            "windows": [(0, 2, 4)],
+            "starts": starts,
+            "peer_seconds": float(len(peers)),
+            "peer_info": {"seconds": peers, "skipped": {}, "versions": {}},
+        }
+
+    cached = run(["catboost", "seasonal_naive", "lgbm_poisson", "prophet"], {"lgbm_poisson": 1.0})
+    new = with_cached_peers(run(["catboost", "seasonal_naive"], {}, first=10.0), cached)
+    assert list(new["predictions"]["model"]) == ["catboost", "seasonal_naive", "lgbm_poisson"]
+    assert list(new["predictions"]["mean"]) == [10.0, 11.0, 2.0]  # the refit's, the peer's
+    assert new["peer_info"] == cached["peer_info"] and new["peer_seconds"] == 1.0
+    with pytest.raises(SystemExit, match="other windows"):
+        with_cached_peers(run(["catboost"], {}) | {"windows": [(0, 1, 4)]}, cached)
 
 
 needs_shared = pytest.mark.skipif(
