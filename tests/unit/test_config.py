@@ -102,7 +102,7 @@ def test_a_home_overrides_the_project_key_by_key(tmp_path: Path, repo_root: Path
     home.write_text(yaml.safe_dump({"train": {"n_windows": 2}}), encoding="utf-8")
     params = load_params(repo_root / "params.yaml", home)
     assert params.train.n_windows == 2
-    assert params.train.model_params["catboost"]["iterations"] == 300  # kept from the project
+    assert params.train.model_params["catboost"]["iterations"] == 150  # kept from the project
 
 
 def test_a_broken_yaml_file_is_one_clear_error(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ from catboost import CatBoostRegressor, Pool
 
 DEFAULTS: Final[dict[str, Any]] = {
     "loss_function": "Poisson",
-    "iterations": 300,
+    "iterations": 150,
     "depth": 6,
     "learning_rate": 0.1,
     "leaf_estimation_iterations": 1,
