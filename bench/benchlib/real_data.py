@@ -189,15 +189,19 @@ def pooled_metrics(
     if mape:
         pos = ok & (rows.y > 0)
         out["mape"] = float(100 * np.mean(np.abs(rows.mean[pos] - rows.y[pos]) / rows.y[pos]))
+    # Each window × category's rows and α, selected once for the four figures.
+    cells = [
+        (sel, alpha)
+        for k, per_group in alphas.items()
+        for group, alpha in per_group.items()
+        if (sel := ok & (rows.window == k) & (rows.group == group)).any()
+    ]
+    count = sum(int(sel.sum()) for sel, _ in cells)
     for level, suffix in ((0.8, "80"), (0.95, "95")):
         for name, share in (("coverage", interval_coverage), ("pit", pit_coverage)):
-            inside, count = 0.0, 0
-            for k, per_group in alphas.items():
-                for group, alpha in per_group.items():
-                    sel = ok & (rows.window == k) & (rows.group == group)
-                    if sel.any():
-                        inside += share(rows.y[sel], rows.mean[sel], alpha, level) * sel.sum()
-                        count += int(sel.sum())
+            inside = sum(
+                share(rows.y[sel], rows.mean[sel], alpha, level) * sel.sum() for sel, alpha in cells
+            )
             out[f"{name}_{suffix}"] = inside / count if count else float("nan")
     return out
 
