@@ -13,6 +13,7 @@ import pytest
 from previsecours.core.backtest import (
     BacktestConfig,
     backtest_windows,
+    interval_scores,
     rolling_windows,
     run_backtest,
 )
@@ -172,3 +173,18 @@ def test_fits_at_explicit_origins_see_only_targets_before_them(
     by_window = result.predictions.groupby("window")["actual"]
     assert by_window.min().tolist() == [w.origin for w in result.windows]
     assert by_window.size().tolist() == [167, 168]
+
+
+def test_interval_scores_show_the_calibration_integer_intervals_hide() -> None:
+    """Around half a call an hour a calibrated 80 % interval covers 90 % and more; its PIT
+    share is 80 %, and falls below it when the distribution is too narrow."""
+    rng = np.random.default_rng(0)
+    mean = np.full(20_000, 0.5)
+    calibrated = interval_scores(rng.poisson(mean).astype(float), mean, 0.0)
+    assert calibrated["coverage_80"] > 0.88
+    assert calibrated["pit_80"] == pytest.approx(0.80, abs=0.015)
+    assert calibrated["pit_95"] == pytest.approx(0.95, abs=0.01)
+    wider = rng.poisson(rng.gamma(1 / 2.0, 2.0 * mean)).astype(float)  # α = 2, read as Poisson
+    too_narrow = interval_scores(wider, mean, 0.0)
+    assert too_narrow["pit_80"] < 0.78
+    assert too_narrow["pit_95"] < 0.93

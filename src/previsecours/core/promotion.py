@@ -37,7 +37,16 @@ import pandas as pd
 
 from previsecours.config import PromotionPolicy
 
-KEY_METRICS: Final = ("rmsse", "mae", "bias_pct", "pinball", "coverage_80", "coverage_95")
+KEY_METRICS: Final = (
+    "rmsse",
+    "mae",
+    "bias_pct",
+    "pinball",
+    "coverage_80",
+    "coverage_95",
+    "pit_80",
+    "pit_95",
+)
 TABLE_COLUMNS: Final = ("level", "metric", "challenger", "reference", "improvement_pct")
 CATEGORY_TABLE_COLUMNS: Final = (
     "level",
@@ -51,10 +60,16 @@ IMPROVEMENT_NOTE: Final = (
     "`improvement_pct`: how much smaller the challenger's error is than the reference's, in % of "
     "the reference's — positive: the challenger is better. Error: the metric itself (RMSSE, MAE, "
     "pinball: lower is better), |bias_pct| (`bias_pct` is each model's signed bias), "
-    "|coverage − nominal| for a coverage."
+    "|coverage − nominal| for a coverage or a PIT share."
 )
 # What "closer to perfect" means for each metric: its target, or None when lower is better.
-_TARGETS: Final[dict[str, float]] = {"bias_pct": 0.0, "coverage_80": 0.80, "coverage_95": 0.95}
+_TARGETS: Final[dict[str, float]] = {
+    "bias_pct": 0.0,
+    "coverage_80": 0.80,
+    "coverage_95": 0.95,
+    "pit_80": 0.80,
+    "pit_95": 0.95,
+}
 _HIGHER_IS_BETTER: Final = frozenset({"class_accuracy_2018"})
 _NOT_AN_ERROR: Final = frozenset({"alpha", "n"})
 
