@@ -9,6 +9,7 @@ section and the key. Each section is a validated dataclass, so `dataclasses.repl
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
@@ -114,6 +115,8 @@ class TrainParams:
     register: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
     catboost: Mapping[str, Any] | None = None
+    # Settings over `catboost:` for one frequency's data, under the candidates' (`for_frequency`).
+    catboost_by_frequency: Mapping[Literal["hour", "day", "week"], Mapping[str, Any]] | None = None
     # CatBoost variants (each a few settings over `catboost:`) the backtest compares; the best
     # is the one trained and registered (core/training.py `choose_candidate`). None: `catboost:`.
     candidates: Mapping[str, Mapping[str, Any]] | None = None
@@ -241,6 +244,14 @@ class TrainParams:
             for name in self.combinations or {}
             if set(self.members(name)) <= backtested
         }
+
+    def for_frequency(self, frequency: Literal["hour", "day", "week"]) -> TrainParams:
+        """These params for `frequency`'s data: its `catboost_by_frequency` settings merged over
+        `catboost:` (idempotent: the mapping stays, and merging it again changes nothing)."""
+        own = (self.catboost_by_frequency or {}).get(frequency)
+        if not own:
+            return self
+        return replace(self, catboost={**(self.catboost or {}), **own})
 
     def frequency_of(self, territory: HasFrequency) -> Literal["hour", "day", "week"]:
         return self.frequency or territory.frequency  # type: ignore[return-value]

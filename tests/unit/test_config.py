@@ -119,3 +119,30 @@ def test_rolling_windows_default_by_frequency_and_an_explicit_count_wins() -> No
     # A weekly model's window is one value per series: a quarter of them, not 4.
     assert [default.windows_for(f) for f in ("hour", "day", "week")] == [4, 4, 13]
     assert replace(default, n_windows=6).windows_for("week") == 6
+
+
+def test_catboost_settings_of_the_modelled_frequency_go_over_the_common_ones() -> None:
+    train = Params.parse(
+        {
+            "train": {
+                "catboost": {"iterations": 150, "depth": 6},
+                "catboost_by_frequency": {"week": {"iterations": 300}},
+                "candidates": {"fast": {"iterations": 50}},
+            }
+        }
+    ).train
+    assert train.for_frequency("hour") is train
+    weekly = train.for_frequency("week")
+    assert weekly.catboost == {"iterations": 300, "depth": 6}
+    assert weekly.for_frequency("week") == weekly  # applied twice: the same
+    assert weekly.catboost_params("fast")["iterations"] == 50  # a candidate's own still wins
+    with pytest.raises(ConfigError, match="catboost_by_frequency"):
+        Params.parse({"train": {"catboost_by_frequency": {"month": {"iterations": 300}}}})
+
+
+def test_the_project_fits_more_trees_on_daily_and_weekly_sums(repo_root: Path) -> None:
+    train = load_params(repo_root / "params.yaml").train
+    trees = {
+        f: train.for_frequency(f).catboost_params()["iterations"] for f in ("hour", "day", "week")
+    }
+    assert trees == {"hour": 150, "day": 300, "week": 300}

@@ -140,10 +140,12 @@ def history_params(params: TrainParams, history: History, territory: Territory) 
 
     Events → `params` with the modelled level resolved for the territory (`model_level_for`).
     Stored counts → their own frequency and level (core.stored_counts), categories modelled
-    directly (no events to measure shares from).
+    directly (no events to measure shares from). Either way, CatBoost's settings are those of
+    the modelled frequency (`TrainParams.for_frequency`).
     """
     if history.frequency is None:
-        return replace(params, model_level=model_level_for(params, territory))
+        with_level = replace(params, model_level=model_level_for(params, territory))
+        return with_level.for_frequency(params.frequency_of(territory))
     history.require()
     frequency = history.frequency
     if params.frequency is not None and params.frequency != frequency:
@@ -153,7 +155,8 @@ def history_params(params: TrainParams, history: History, territory: Territory) 
         )
     _, level = with_level_codes(history.frame, territory)
     counts_level = cast(ModelLevel, level)  # commune, station or departement
-    return replace(params, frequency=frequency, model_level=counts_level, split_categories=False)
+    counts = replace(params, frequency=frequency, model_level=counts_level, split_categories=False)
+    return counts.for_frequency(frequency)
 
 
 def model_level_for(params: TrainParams, territory: Territory) -> ModelLevel:
