@@ -7,7 +7,8 @@ with one window per week of 2014–2015 (origin steps of one week, refit at each
 history before it). Covariates (flu incidence, mean temperature, school holidays) enter lagged
 by the horizon: last week's values, known when forecasting.
 
-Prévisecours is the project's CatBoost with params.yaml's `train: catboost` settings and the
+Prévisecours is the project's CatBoost with params.yaml's weekly settings (`train: catboost`,
+`catboost_by_frequency: week`, no candidate or combination) and the
 project's weekly features (core.features, core.backtest — the production code; there is no
 weekly territory in production, so the backtest is called directly). The core baselines run
 beside it; the peers (statsforecast, mlforecast + LightGBM, Prophet) get the same 5 series and
@@ -32,7 +33,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from benchlib.accuracy import METRICS, PEERS, label, verdict
 from benchlib.common import WORK, PeerTask, Report, peer_predictions, run_peers, write_inputs
@@ -145,6 +145,7 @@ def core_backtest(run: Callable[[], BacktestResult], reuse: bool) -> tuple[Backt
 
 def main(reuse_core: bool = False) -> None:
     from previsecours.adapters.territory_files import load_territory
+    from previsecours.config import load_params
     from previsecours.core.backtest import BacktestConfig, run_backtest
     from previsecours.core.features import area_attributes, make_spec
     from previsecours.core.panel import DensePanel, panel_from_counts
@@ -156,7 +157,7 @@ def main(reuse_core: bool = False) -> None:
         "Accuracy against the peers — real SDIS 91 weekly totals",
         (__doc__ or "").split("\n\n")[0],
     )
-    train = yaml.safe_load((root / "params.yaml").read_text(encoding="utf-8"))["train"]
+    weekly = load_params(root / "params.yaml").train.for_frequency("week")
     territory = load_territory(root / "territories" / "essonne.yaml")
     counts, covariates = load(
         str(root.parent / "shared" / "data" / "sdis91" / "weekly_totals_by_category_2010_2015.csv")
@@ -178,7 +179,7 @@ def main(reuse_core: bool = False) -> None:
         step=1,
         refit=True,
         models=CORE_MODELS,
-        model_params={"catboost": dict(train.get("catboost") or {})},
+        model_params={"catboost": weekly.catboost_params()},
     )
     result, core_seconds = core_backtest(
         lambda: run_backtest(panel, spec, territory, attributes, config, covariates=covariates),
@@ -215,7 +216,7 @@ def main(reuse_core: bool = False) -> None:
         f"\n{n_windows} one-week windows, origins "
         f"{panel.starts[result.windows[0].origin].date()} … "
         f"{panel.starts[result.windows[-1].origin].date()}; "
-        "CatBoost = params.yaml `train: catboost`. "
+        "CatBoost = params.yaml `train: catboost`, its weekly settings. "
         f"Core models {core_seconds:.0f} s, peers {peer_seconds:.0f} s (2 shared cores)."
     )
     verdicts = []
