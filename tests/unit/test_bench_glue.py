@@ -147,3 +147,31 @@ def test_issue_criteria_pool_windows_and_name_the_best_baseline() -> None:
     assert table.loc["bias % departement × day", "met"] == "**no**"
     assert table.loc["80 % coverage station × day", "met"] == "yes"  # 0.82
     assert table.loc["80 % coverage departement × day", "met"] == "**no**"  # 0.92
+
+
+def test_the_noise_floor_reads_one_for_a_perfect_mean_and_more_for_a_wrong_one() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "exp_noise_floor", BENCH / "experiments" / "exp_noise_floor.py"
+    )
+    assert spec and spec.loader
+    floor = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(floor)
+    rng = np.random.default_rng(0)
+    mean = rng.uniform(0.5, 20.0, 50_000)
+    actual = rng.poisson(mean).astype(float)
+    predictions = pd.concat(
+        [
+            pd.DataFrame({"model": accuracy.OURS, "mean": mean, "actual": actual}),
+            pd.DataFrame({"model": "lgbm_poisson", "mean": 1.2 * mean, "actual": actual}),
+        ]
+    )
+    table = floor.floor_table(predictions)
+    ours, peer = (
+        table.loc[accuracy.LABELS[accuracy.OURS]],
+        table.loc[accuracy.LABELS["lgbm_poisson"]],
+    )
+    assert ours["mse_over_poisson"] == pytest.approx(1.0, abs=0.02)
+    assert ours["rmse_vs_ours"] == 1.0
+    # 20 % too high: the squared bias 0.04 μ² on top of the Poisson variance μ.
+    expected = 1 + 0.04 * float(np.mean(mean**2)) / float(np.mean(mean))
+    assert peer["mse_over_poisson"] == pytest.approx(expected, rel=0.03)
