@@ -115,7 +115,8 @@ class TrainParams:
     register: bool = True
     models: tuple[str, ...] = DEFAULT_MODELS
     catboost: Mapping[str, Any] | None = None
-    # Settings over `catboost:` for one frequency's data, under the candidates' (`for_frequency`).
+    # CatBoost settings for one frequency's data, under `catboost:`'s and the candidates' (a home
+    # setting `catboost: {iterations: …}` sets it for every frequency): `for_frequency`.
     catboost_by_frequency: Mapping[Literal["hour", "day", "week"], Mapping[str, Any]] | None = None
     # CatBoost variants (each a few settings over `catboost:`) the backtest compares; the best
     # is the one trained and registered (core/training.py `choose_candidate`). None: `catboost:`.
@@ -246,12 +247,12 @@ class TrainParams:
         }
 
     def for_frequency(self, frequency: Literal["hour", "day", "week"]) -> TrainParams:
-        """These params for `frequency`'s data: its `catboost_by_frequency` settings merged over
-        `catboost:` (idempotent: the mapping stays, and merging it again changes nothing)."""
+        """These params for `frequency`'s data: `catboost:` over its `catboost_by_frequency`
+        settings (idempotent: the mapping stays, and merging it again changes nothing)."""
         own = (self.catboost_by_frequency or {}).get(frequency)
         if not own:
             return self
-        return replace(self, catboost={**(self.catboost or {}), **own})
+        return replace(self, catboost={**own, **(self.catboost or {})})
 
     def frequency_of(self, territory: HasFrequency) -> Literal["hour", "day", "week"]:
         return self.frequency or territory.frequency  # type: ignore[return-value]

@@ -102,7 +102,7 @@ def test_a_home_overrides_the_project_key_by_key(tmp_path: Path, repo_root: Path
     home.write_text(yaml.safe_dump({"train": {"n_windows": 2}}), encoding="utf-8")
     params = load_params(repo_root / "params.yaml", home)
     assert params.train.n_windows == 2
-    assert params.train.model_params["catboost"]["iterations"] == 150  # kept from the project
+    assert params.train.model_params["catboost"]["depth"] == 6  # kept from the project
 
 
 def test_a_broken_yaml_file_is_one_clear_error(tmp_path: Path) -> None:
@@ -121,19 +121,19 @@ def test_rolling_windows_default_by_frequency_and_an_explicit_count_wins() -> No
     assert replace(default, n_windows=6).windows_for("week") == 6
 
 
-def test_catboost_settings_of_the_modelled_frequency_go_over_the_common_ones() -> None:
+def test_catboost_settings_of_the_modelled_frequency_lie_under_the_common_ones() -> None:
     train = Params.parse(
         {
             "train": {
-                "catboost": {"iterations": 150, "depth": 6},
-                "catboost_by_frequency": {"week": {"iterations": 300}},
+                "catboost": {"depth": 6},
+                "catboost_by_frequency": {"week": {"iterations": 300, "depth": 4}},
                 "candidates": {"fast": {"iterations": 50}},
             }
         }
     ).train
     assert train.for_frequency("hour") is train
     weekly = train.for_frequency("week")
-    assert weekly.catboost == {"iterations": 300, "depth": 6}
+    assert weekly.catboost == {"iterations": 300, "depth": 6}  # `catboost:` sets every frequency
     assert weekly.for_frequency("week") == weekly  # applied twice: the same
     assert weekly.catboost_params("fast")["iterations"] == 50  # a candidate's own still wins
     with pytest.raises(ConfigError, match="catboost_by_frequency"):
@@ -146,3 +146,14 @@ def test_the_project_fits_more_trees_on_daily_and_weekly_sums(repo_root: Path) -
         f: train.for_frequency(f).catboost_params()["iterations"] for f in ("hour", "day", "week")
     }
     assert trees == {"hour": 150, "day": 300, "week": 300}
+
+
+def test_a_home_setting_the_trees_sets_them_for_every_frequency(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    home = tmp_path / "params.yaml"
+    home.write_text(yaml.safe_dump({"train": {"catboost": {"iterations": 500}}}), "utf-8")
+    train = load_params(repo_root / "params.yaml", home).train
+    assert {train.for_frequency(f).catboost_params()["iterations"] for f in ("hour", "week")} == {
+        500
+    }

@@ -12,8 +12,12 @@ from previsecours.core.synthetic_territory import synthetic_territory
 from previsecours.core.training import history_params
 
 PARAMS = TrainParams(
-    catboost={"iterations": 150, "depth": 6},
-    catboost_by_frequency={"day": {"iterations": 300}, "week": {"iterations": 300}},
+    catboost={"depth": 6},
+    catboost_by_frequency={
+        "hour": {"iterations": 150},
+        "day": {"iterations": 300},
+        "week": {"iterations": 300},
+    },
 )
 
 
