@@ -632,8 +632,8 @@ def interval_scores(y: np.ndarray, mean: np.ndarray, alpha: float) -> dict[str, 
     rows = np.arange(len(y))
     if len(rows) > INTERVAL_SAMPLE:
         rows = np.sort(np.random.default_rng(0).choice(rows, INTERVAL_SAMPLE, replace=False))
-    q = nb_quantiles(mean[rows], alpha, QUANTILES)
     ys, mus = y[rows], mean[rows]
+    q = nb_quantiles(mus, alpha, QUANTILES)
     return {
         "pinball": m.pinball(ys, q, QUANTILES),
         "coverage_80": m.coverage(ys, q[:, 1], q[:, 3]),
