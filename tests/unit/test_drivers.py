@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from previsecours.core.drivers import explain, feature_group
+from previsecours.core.features import make_spec
 from previsecours.core.forecast_schema import DRIVER_COLUMNS
 
 NAMES = ["hour", "hour_sin", "hour_cos", "weekday", "is_holiday", "roll_24", "ref_3y", "area_id"]
@@ -26,6 +27,8 @@ def test_groups_cover_the_feature_spec_names() -> None:
     assert feature_group("ref_3y_pm2") == "past_years"
     assert feature_group("cov_grippe") == "flu"
     assert feature_group("something_new") == "other"
+    spec = make_spec("hour", 168, ("temp", "game"), known_ahead=("game",))
+    assert [c for c in spec.columns if feature_group(c) == "other"] == []
 
 
 def test_words_follow_values_and_signs() -> None:
