@@ -9,7 +9,9 @@ CatBoost, its baselines, its allocation) and `train.origins` set to N explicit l
 14-day windows — so that the windows before an origin are those a training at that origin
 would have backtested): a refit at every origin, nothing at or
 after the origin read (training rows, lagged features and covariates, category shares).
-Prévisecours is the CatBoost: `previsecours train` registers the CatBoost, never a baseline, and
+Prévisecours is the CatBoost: `previsecours train` registers the CatBoost, never a baseline —
+at each origin the candidate or combination a training retrained every week would have chosen
+then (its own windows and those earlier trainings scored: core/choice.py's choice memory) — and
 `promote` makes it champion when it beats the champion — the first version, seasonal naive —
 at the primary level; that rule is checked here on the total at the native grain. The peers
 (statsforecast, mlforecast + LightGBM, Prophet) run in their own environment on the same
@@ -141,7 +143,7 @@ def run_models(
     config = backtest_config(used, territory)
     windows = outcome.result.windows
     keys = ["model", "window", "area_code", "category", "period_start", "mean"]
-    core_rows, choices, candidate_scores = chosen_before_origin(outcome, used.choosable)
+    core_rows, choices, candidate_scores = chosen_before_origin(outcome, used)
     frames = [core_rows[[*keys, "actual"]]]
     peer_info: dict = {"seconds": {}, "skipped": {}, "versions": {}}
     peer_seconds = 0.0
@@ -197,14 +199,13 @@ def with_cached_peers(run: dict, cached: dict) -> dict:
 
 
 def chosen_before_origin(
-    outcome: Any, choosable: Sequence[str]
+    outcome: Any, params: Any
 ) -> tuple[pd.DataFrame, dict[int, str], pd.DataFrame]:
     """The backtest's predictions with `catboost` as a user would have had it at each origin:
-    the CatBoost candidate or combination among `choosable` (`TrainParams.choosable`) that
-    scored best (mean RMSSE over the levels × grains, as `core.training.choose_candidate`) on
-    the windows that ended by that origin — the first window takes the first of them. The
-    core's own choice uses every window (in-sample for the windows it scores), right for
-    training, not for scoring; each candidate's own rows stay under its name
+    the CatBoost candidate or combination among `params.choosable` that a weekly-retrained
+    platform would have chosen then (`choices_before_origin`) — the first window takes the
+    first of them. The core's own choice here read every window (in-sample for the windows it
+    scores), right for training, not for scoring; each candidate's own rows stay under its name
     (`catboost:<name>`). Also each candidate's mean RMSSE per window (what the choice read)."""
     predictions = outcome.result.predictions
     if not outcome.candidate:
@@ -227,8 +228,14 @@ def chosen_before_origin(
         .unstack("model")
         .reindex(columns=names)
     )
-    names = [n for n in choosable if n in names]
-    choices = choices_before_origin(per_window, outcome.result.windows, names)
+    names = [n for n in params.choosable if n in names]
+    choices = choices_before_origin(
+        per_window,
+        outcome.result.windows,
+        names,
+        own=params.windows_for(outcome.spec.frequency),
+        keep=params.choice_windows,
+    )
     return picked(predictions, choices), choices, per_window
 
 
@@ -236,17 +243,53 @@ def choices_before_origin(
     per_window: pd.DataFrame,
     windows: Sequence[Any],
     names: Sequence[str],
-    last: int | None = None,
+    *,
+    own: int,
+    keep: int,
 ) -> dict[int, str]:
-    """Each window's candidate: the lowest mean of `per_window` over the windows that ended by
-    its origin (the `last` of them only, when given), among `names` (none: the first)."""
+    """Each window's candidate as `train` would have chosen it at its origin, retrained every
+    week before: core.choice on the windows that ended by that origin — the training's own
+    (the `own` latest: `train.n_windows`) and those earlier trainings scored (the choice
+    memory), `keep` in all (`train.choice_windows`) — among `names` (none: the first).
+    `per_window`: each candidate's mean RMSSE per window (window index × model)."""
+    from previsecours.core.choice import choose, with_memory
+
+    by_index = {w.index: w for w in windows}
+    long = per_window.rename_axis(index="window", columns="model").stack().rename("rmsse")
+    long = long.reset_index()
+    long["origin"] = [by_index[k].origin for k in long["window"]]  # positions: ordered alike
+    long["last"] = [by_index[k].end - 1 for k in long["window"]]
+    long["fingerprint"] = "bench"
     choices: dict[int, str] = {}
     for w in windows:
-        earlier = [v.index for v in windows if v.end <= w.origin and v.index in per_window.index]
-        earlier = earlier[-last:] if last else earlier
-        means = per_window.loc[earlier, list(names)].mean() if earlier else pd.Series(dtype=float)
-        choices[w.index] = names[0] if means.isna().all() else str(means.idxmin())
+        ended = long[long["last"] < w.origin]
+        origins = sorted(ended["origin"].unique())[-own:]
+        mine = ended[ended["origin"].isin(origins)]
+        scores = with_memory(mine, ended[~ended["origin"].isin(origins)], keep)
+        choices[w.index] = (choose(scores, names) if len(scores) else None) or names[0]
     return choices
+
+
+def replay_choice(run: dict) -> dict:
+    """A cached run's `catboost` rows chosen again by `choices_before_origin` (the params of
+    this code: `--reuse` rescoring a choice rule without refitting)."""
+    from previsecours.core.backtest import Window
+
+    params = run["params"]
+    per_window = run["candidate_window_rmsse"]
+    if per_window.empty:
+        return run
+    names = [n for n in params.choosable if n in per_window.columns]
+    windows = [Window(*w) for w in run["windows"]]
+    choices = choices_before_origin(
+        per_window,
+        windows,
+        names,
+        own=params.windows_for(run["frequency"]),
+        keep=params.choice_windows,
+    )
+    others = run["predictions"][run["predictions"]["model"] != OURS]
+    return {**run, "predictions": picked(others, choices), "candidate_choices": choices}
 
 
 def picked(predictions: pd.DataFrame, choices: Mapping[int, str]) -> pd.DataFrame:
@@ -436,10 +479,10 @@ def report_dataset(
         counts = pd.Series(list(choices.values())).value_counts()
         report.add(
             "- Prévisecours (CatBoost) at each origin is what params.yaml's `choose_from` "
-            "(CatBoost candidates, combinations) offered that scored best on the windows ended "
-            "by that origin (the first: the first offered): "
-            + ", ".join(f"{m} {n}×" for m, n in counts.items())
-            + "."
+            "(CatBoost candidates, combinations) offered that scored best on the windows a "
+            "training retrained every week would have read then — its own and the latest "
+            "remembered ones, `train.choice_windows` in all (core/choice.py; the first origin: "
+            "the first offered): " + ", ".join(f"{m} {n}×" for m, n in counts.items()) + "."
         )
     if run["dropped"]:
         report.add(
@@ -509,7 +552,7 @@ def cached_or_run(
     """The cached run (`--reuse`), a refit with the cached peers (`--reuse-peers`), or a run
     of everything; a run is cached."""
     if args.reuse and cache.is_file():
-        return pd.read_pickle(cache)
+        return replay_choice(pd.read_pickle(cache))
     if args.reuse_peers and cache.is_file():
         run = with_cached_peers(fit(()), pd.read_pickle(cache))
     else:

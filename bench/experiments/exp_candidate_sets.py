@@ -3,14 +3,16 @@
 bench/bench_real.py caches each dataset's run (bench/out/real/<dataset>.pkl) with every CatBoost
 candidate's and combination's forecasts and their mean RMSSE per backtest window. For each
 `--set` (names without the `catboost:` prefix, the first taking the first origin), this replays
-what Prévisecours would have forecast at each origin — the member of the set that scored best
-on the windows ended by that origin, as bench_real.py does for the whole set — and prints, per
-dataset × level × grain, its RMSSE gap to the best peer (%, negative: ahead), and the mean gap.
-Nothing is refitted: run bench_real.py once with every name of the sets in params.yaml first.
+what Prévisecours would have forecast at each origin — the member of the set a training
+retrained every week would have chosen then (bench_real.choices_before_origin: its own windows
+and the remembered ones, `--keep` in all, default `train.choice_windows`; 0: its own only) —
+and prints, per dataset × level × grain, its RMSSE gap to the best peer (%, negative: ahead),
+and the mean gap. Nothing is refitted: run bench_real.py once with every name of the sets in
+params.yaml first.
 
 Usage (bench/ on the path):
     PYTHONPATH=bench .venv/bin/python bench/experiments/exp_candidate_sets.py
-        --set yearly_level,recent_level --set yearly_level,recent_level,all_three
+        --set yearly_level,recent_level --set yearly_level,recent_level,all_three [--keep 0]
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--set", action="append", required=True, dest="sets")
-    parser.add_argument("--last", type=int, help="choose on the last N earlier windows only")
+    parser.add_argument(
+        "--keep", type=int, help="windows the choice reads (default: train.choice_windows)"
+    )
     args = parser.parse_args()
     root = Project.locate().root
     rows = []
@@ -44,7 +48,14 @@ def main() -> None:
         others = cached["predictions"][cached["predictions"]["model"] != OURS]
         for text in args.sets:
             names = [f"catboost:{n}" for n in text.split(",")]
-            choices = bench_real.choices_before_origin(scores, windows, names, args.last)
+            params = cached["params"]
+            choices = bench_real.choices_before_origin(
+                scores,
+                windows,
+                names,
+                own=params.windows_for(cached["frequency"]),
+                keep=args.keep if args.keep is not None else params.choice_windows,
+            )
             run = {**cached, "predictions": bench_real.picked(others, choices)}
             for (level, grain), table in bench_real.score(ds, run).items():
                 if table is None:

@@ -128,6 +128,9 @@ class TrainParams:
     # The candidates and combinations the backtest may choose from, the first preferred on a
     # tie (None, or none of them judged: every candidate and judged combination).
     choose_from: tuple[str, ...] | None = None
+    # Backtest windows the choice reads: this training's and the latest ones earlier trainings
+    # of the same models scored (core/choice.py); 0: this training's only.
+    choice_windows: int = Field(default=52, ge=0)
     poisson_glm: Mapping[str, Any] | None = None
 
     @field_validator("origins", mode="before")

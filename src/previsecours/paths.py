@@ -128,3 +128,8 @@ class Paths:
     def backtest_dir(self, territory: str) -> Path:
         """The DVC backtest stage's outputs."""
         return self.data / "backtest" / territory
+
+    def choice_file(self, territory: str) -> Path:
+        """The choice memory: the windows the last training's choice read (core/choice.py);
+        a persistent output of the backtest stage, read by the next one."""
+        return self.data / "choice" / f"{territory}.parquet"

@@ -95,6 +95,30 @@ def test_train_logs_runs_metrics_artifacts_and_registers(
     assert (trained_home.paths.home / "metrics" / "backtest-essonne.json").is_file()
 
 
+def test_the_next_training_chooses_on_the_windows_this_one_scored(
+    trained_home: Settings, result: TrainResult
+) -> None:
+    import mlflow
+
+    from previsecours.adapters.training_files import read_choice_memory
+    from previsecours.pipelines.train import fit, with_origins
+
+    client = mlflow.MlflowClient(trained_home.paths.mlflow_tracking_uri)
+    assert client.get_run(result.run_id).data.metrics["choice_windows"] == 2
+    logged = {a.path for a in client.list_artifacts(result.run_id, "backtest")}
+    assert "backtest/choice_windows.parquet" in logged
+    memory = read_choice_memory(trained_home.paths, "essonne")
+    first = sorted(memory["origin"].unique())
+    assert len(first) == 2 and memory["model"].str.startswith("catboost:").all()
+    # A training on the same models at other origins reads the window it did not score.
+    earlier = first[0] - pd.Timedelta(days=7)
+    local = [f"{t.tz_convert('Europe/Paris'):%Y-%m-%dT%H:%M}" for t in (earlier, first[1])]
+    later = fit(with_origins(trained_home, local))
+    scores = later.files.window_scores
+    assert sorted(scores["origin"].unique()) == [earlier, *first]
+    assert not scores.duplicated(["origin", "model"]).any()  # a window both scored: once
+
+
 def test_registered_model_forecasts_every_level_consistently(
     trained_home: Settings, result: TrainResult
 ) -> None:

@@ -223,3 +223,25 @@ def test_each_category_has_its_own_dispersion_as_the_platform_fits_it() -> None:
     )
     assert 0.7 < calm_only["coverage_80"] < 0.9  # not over-covered by the wild one's α
     assert 0.7 < out["coverage_80"] < 0.9
+
+
+def test_each_origin_s_choice_reads_the_windows_ended_by_it_as_a_weekly_platform_does() -> None:
+    from bench_real import choices_before_origin
+    from previsecours.core.backtest import Window
+
+    windows = [Window(k, 10 * k, 10 * k + 7) for k in range(8)]
+    # all_four better on windows 0–3, all_three on 4–5 by a little, then clearly on 6.
+    per_window = pd.DataFrame(
+        {
+            "catboost:all_four": [0.5, 0.5, 0.5, 0.5, 0.60, 0.60, 0.9, 0.9],
+            "catboost:all_three": [0.7, 0.7, 0.7, 0.7, 0.55, 0.55, 0.1, 0.1],
+        }
+    )
+    names = ["catboost:all_four", "catboost:all_three"]
+    remembered = choices_before_origin(per_window, windows, names, own=2, keep=52)
+    # Window 0: nothing before, the first offered; window 6 reads 0–5: all_four on average;
+    # window 7 reads 0–6: all_three by then.
+    assert [remembered[k] for k in range(8)] == [names[0]] * 7 + [names[1]]
+    alone = choices_before_origin(per_window, windows, names, own=2, keep=0)
+    # A training's own 2 windows only: all_three from window 6 (windows 4 and 5).
+    assert [alone[k] for k in range(8)] == [names[0]] * 6 + [names[1]] * 2

@@ -13,12 +13,13 @@ import pytest
 from previsecours.config import Params, TrainParams
 from previsecours.core.backtest import BacktestResult, Evaluation, Window, with_combinations
 from previsecours.core.calendar import DAY_FLAGS
+from previsecours.core.choice import choose
 from previsecours.core.features import make_spec
 from previsecours.core.hierarchy import Dispersion
 from previsecours.core.models.boosting import CatBoostCount, level_column
 from previsecours.core.models.combination import Combination
 from previsecours.core.models.glm import PoissonGLM
-from previsecours.core.training import as_catboost, choose_candidate, final_model
+from previsecours.core.training import as_catboost, final_model
 from previsecours.errors import ConfigError
 
 CANDIDATES: dict[str, dict[str, Any]] = {
@@ -61,8 +62,21 @@ def test_candidates_are_named_and_not_empty(bad: dict[str, Any]) -> None:
         Params.parse({"train": {"candidates": bad}})
 
 
+def window_scores(rmsse: dict[str, list[float]]) -> pd.DataFrame:
+    """Each model's score on consecutive weekly windows (core/choice.py's table)."""
+    origins = pd.date_range("2025-01-06", periods=len(next(iter(rmsse.values()))), freq="7D")
+    return pd.DataFrame(
+        [
+            ("f", origin, origin + pd.Timedelta(days=6), model, value)
+            for model, values in rmsse.items()
+            for origin, value in zip(origins, values, strict=True)
+        ],
+        columns=["fingerprint", "origin", "last", "model", "rmsse"],
+    )
+
+
 def test_the_candidate_with_the_lowest_mean_rmsse_is_chosen() -> None:
-    table = metrics(
+    table = window_scores(
         {
             "catboost:yearly": [0.70, 0.90],  # mean 0.80
             "catboost:recent": [0.72, 0.80],  # mean 0.76: best on average, not on the first row
@@ -70,10 +84,10 @@ def test_the_candidate_with_the_lowest_mean_rmsse_is_chosen() -> None:
         }
     )
     models = ("catboost:yearly", "catboost:recent", "seasonal_naive")
-    assert choose_candidate(table, models) == "catboost:recent"
-    assert choose_candidate(table, ("catboost", "seasonal_naive")) is None
-    unscored = metrics({"seasonal_naive": [0.1, 0.1]})
-    assert choose_candidate(unscored, models) == "catboost:yearly"  # nothing scored: the first
+    assert choose(table, models) == "catboost:recent"
+    assert choose(table, ("catboost", "seasonal_naive")) is None
+    unscored = window_scores({"seasonal_naive": [0.1, 0.1]})
+    assert choose(unscored, models) == "catboost:yearly"  # nothing scored: the first
 
 
 def test_the_chosen_candidate_is_renamed_catboost_everywhere() -> None:
@@ -179,14 +193,14 @@ def test_the_backtest_chooses_among_choose_from_when_it_is_judged() -> None:
         choose_from=("all_three", "recent"),
     )
     assert params.choosable == ("catboost:all_three", "catboost:recent")
-    table = metrics(
+    table = window_scores(
         {
             "catboost:yearly": [0.1, 0.1],  # best, but not offered
             "catboost:recent": [0.8, 0.8],
             "catboost:all_three": [0.7, 0.7],
         }
     )
-    assert choose_candidate(table, params.choosable) == "catboost:all_three"
+    assert choose(table, params.choosable) == "catboost:all_three"
     # Without its partner backtested, all_three is not judged: what remains offered.
     alone = replace(params, models=("catboost",))
     assert alone.choosable == ("catboost:recent",)

@@ -4,6 +4,9 @@
   period_start, count);
 - `data/backtest/<territory>/`: predictions and metrics (Parquet) and `backtest.json`
   (dispersion, timings, feature spec);
+- `data/choice/<territory>.parquet`: the choice memory, the windows the last training's choice
+  of candidate read (core/choice.py), which the next training reads (kept across `dvc repro`:
+  a persistent output);
 - `metrics/backtest-<territory>.json` and `metrics/train-<territory>.json`: what
   `dvc metrics show` lists.
 """
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.backtest import flat_metrics
+from previsecours.core.choice import WINDOW_SCORE_COLUMNS
 from previsecours.core.hierarchy import Dispersion
 from previsecours.core.panel import DensePanel
 from previsecours.core.training import BacktestFiles, PanelData
@@ -62,6 +66,14 @@ def write_backtest(paths: Paths, territory: str, files: BacktestFiles) -> None:
         "candidate": files.candidate,
     }
     (out / "backtest.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
+    choice = paths.choice_file(territory)
+    choice.parent.mkdir(parents=True, exist_ok=True)
+    partial = choice.with_suffix(".partial")  # a killed write leaves the memory whole
+    scores = files.window_scores
+    (
+        scores if len(scores.columns) else pd.DataFrame(columns=list(WINDOW_SCORE_COLUMNS))
+    ).to_parquet(partial, index=False)
+    partial.replace(choice)
     summary = {
         model: {k: round(v, 5) for k, v in flat_metrics(files.metrics, model).items()}
         for model in files.metrics["model"].unique()
@@ -84,7 +96,14 @@ def read_backtest(paths: Paths, territory: str) -> BacktestFiles | None:
         feature_spec=meta["feature_spec"],
         dropped=meta.get("dropped", {}),
         candidate=meta.get("candidate", ""),
+        window_scores=read_choice_memory(paths, territory),
     )
+
+
+def read_choice_memory(paths: Paths, territory: str) -> pd.DataFrame:
+    """The windows the last training's choice read (empty when none was recorded)."""
+    path = paths.choice_file(territory)
+    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
 
 
 def write_train_record(paths: Paths, territory: str, record: Mapping[str, Any]) -> Path:

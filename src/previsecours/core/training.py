@@ -34,7 +34,6 @@ from previsecours.config import (
     CANDIDATE_PREFIX,
     ModelLevel,
     TrainParams,
-    is_candidate,
 )
 from previsecours.core.backtest import (
     BacktestConfig,
@@ -48,6 +47,7 @@ from previsecours.core.backtest import (
     with_intervals,
 )
 from previsecours.core.calendar import PERIOD_HOURS, horizon_periods, local_time
+from previsecours.core.choice import choose, models_fingerprint, window_scores, with_memory
 from previsecours.core.features import (
     AreaAttributes,
     FeatureSpec,
@@ -89,6 +89,9 @@ class BacktestOutcome:
     spec: FeatureSpec
     seconds: Mapping[str, float]
     candidate: str = ""  # the CatBoost candidate the backtest chose ("": no candidates)
+    # The windows the choice read, this backtest's and remembered ones (core/choice.py): the
+    # choice memory the next training reads.
+    window_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ class BacktestFiles:
     feature_spec: Mapping[str, Any]
     dropped: Mapping[str, str] = field(default_factory=dict)  # model → why it could not fit
     candidate: str = ""  # the CatBoost candidate chosen, trained as `catboost`
+    window_scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # what the choice read
 
     @classmethod
     def of(cls, outcome: BacktestOutcome) -> BacktestFiles:
@@ -115,6 +119,7 @@ class BacktestFiles:
             feature_spec=outcome.spec.to_dict(),
             dropped=outcome.result.dropped,
             candidate=outcome.candidate,
+            window_scores=outcome.window_scores,
         )
 
 
@@ -297,9 +302,11 @@ def backtest(
     progress: Progress | None = None,
     *,
     fitted: BacktestResult | None = None,
+    memory: pd.DataFrame | None = None,
 ) -> BacktestOutcome:
     """Every model over the backtest windows, evaluated at every level × grain; the predictions
-    carry each row's quantiles (dispersion fitted on the earlier windows).
+    carry each row's quantiles (dispersion fitted on the earlier windows); the candidate chosen
+    on these windows and the ones earlier trainings scored (`memory`, core/choice.py).
 
     Nothing at or after a window's origin reaches its forecast: training rows and features
     before it (core.backtest), and the allocation (`fitted_hierarchy`) is measured before the
@@ -352,27 +359,18 @@ def backtest(
         frequency=spec.frequency,
     )
     seconds["evaluation"] = time.perf_counter() - t0
-    chosen = choose_candidate(evaluation.metrics, params.choosable)
+    own = window_scores(
+        evaluation.metrics,
+        result.windows,
+        data.panel.starts,
+        fingerprint=models_fingerprint(params, territory.name, spec.to_dict()),
+    )
+    scores = with_memory(own, memory, params.choice_windows)
+    chosen = choose(scores, params.choosable)
     result, evaluation = as_catboost(replace(result, predictions=predictions), evaluation, chosen)
-    return BacktestOutcome(result, evaluation, hierarchy, spec, seconds, chosen_candidate(chosen))
-
-
-def choose_candidate(metrics: pd.DataFrame, models: tuple[str, ...]) -> str | None:
-    """Among `models` (`TrainParams.choosable`: CatBoost candidates and combinations), the one
-    with the lowest RMSSE averaged over every level × grain the backtest scored — series and
-    totals, the modelled grain and its daily and weekly sums alike, since planners read them
-    all; None without candidates. A tie: the first."""
-    names = [m for m in models if is_candidate(m)]
-    if not names:
-        return None
-    scored = metrics[
-        (metrics["window"] == "all")
-        & (metrics["metric"] == "rmsse")
-        & (metrics["kind"] == "ALL")
-        & metrics["model"].isin(names)
-    ]
-    means = scored.groupby("model", sort=False)["value"].mean().reindex(names)
-    return names[0] if means.isna().all() else str(means.idxmin())
+    return BacktestOutcome(
+        result, evaluation, hierarchy, spec, seconds, chosen_candidate(chosen), scores
+    )
 
 
 def chosen_candidate(model: str | None) -> str:

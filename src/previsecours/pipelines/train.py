@@ -1,10 +1,11 @@
 """Training, written once: `fit` computes, `record` writes.
 
 - `fit(settings)`: read the store (read-only) and the data version it holds, build the
-  modelled panel with its covariates, backtest every model over rolling origins, fit the final
-  CatBoost. It writes nothing and talks to no server, so it may run on any Dask worker that
-  sees the home (`ops/retrain_all.py`), and its backtest windows may be fanned out as tasks
-  first (`flows/train.py` passes them as `fitted`).
+  modelled panel with its covariates, backtest every model over rolling origins, choose the
+  candidate on those windows and the ones earlier trainings scored (the choice memory, a file
+  `record` writes), fit the final CatBoost. It writes nothing and talks to no server, so it
+  may run on any Dask worker that sees the home (`ops/retrain_all.py`), and its backtest
+  windows may be fanned out as tasks first (`flows/train.py` passes them as `fitted`).
 - `record(settings, fit)`: the backtest files and DVC's metrics, the MLflow parent run with a
   child run per model, and a new registered model version (`adapters/tracking.py`).
 The CLI's `train`, the DVC stages (`panel`, `backtest`, `train --from-backtest`), the Prefect
@@ -105,8 +106,9 @@ def fit(
     params = history_params(settings.params.train, history, territory)
     seconds["panel"] = time.perf_counter() - clock
     if files is None:
+        memory = training_files.read_choice_memory(settings.paths, territory.name)
         files = BacktestFiles.of(
-            backtest(history, territory, params, data, progress, fitted=fitted)
+            backtest(history, territory, params, data, progress, fitted=fitted, memory=memory)
         )
     seconds.update(files.seconds)
     t0 = time.perf_counter()
@@ -206,7 +208,8 @@ def backtest_stage(
     end = history.end(territory, params.frequency_of(territory))
     stored = training_files.read_panel(settings.paths, territory.name, end)
     data = panel(settings, history) if stored is None else with_covariates(stored, territory)
-    files = BacktestFiles.of(backtest(history, territory, params, data, progress))
+    memory = training_files.read_choice_memory(settings.paths, territory.name)
+    files = BacktestFiles.of(backtest(history, territory, params, data, progress, memory=memory))
     training_files.write_backtest(settings.paths, territory.name, files)
     return files
 

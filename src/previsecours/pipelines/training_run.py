@@ -16,7 +16,7 @@ import pandas as pd
 from previsecours.core.backtest import flat_metrics
 from previsecours.core.features import FEATURE_SPEC_VERSION
 from previsecours.core.models.bundle import TrainedForecaster
-from previsecours.core.training import TrainingFit, input_example
+from previsecours.core.training import BacktestFiles, TrainingFit, input_example
 from previsecours.settings import Settings
 
 
@@ -33,6 +33,12 @@ def training_tags(settings: Settings, forecaster: TrainedForecaster) -> dict[str
         "git_commit": git_commit(settings.project.root),
         SPEC_VERSION_KEY: str(FEATURE_SPEC_VERSION),
     }
+
+
+def _choice_windows(files: BacktestFiles) -> dict[str, float]:
+    """How many windows the candidate's choice read (this backtest's and remembered ones)."""
+    scores = files.window_scores
+    return {"choice_windows": float(scores["origin"].nunique())} if not scores.empty else {}
 
 
 def log_training(
@@ -88,6 +94,7 @@ def log_training(
                 (ranked(catboost), None),
                 (flat_metrics(headline, "catboost"), None),
                 ({f"seconds_{k}": v for k, v in seconds.items()}, None),
+                (_choice_windows(files), None),
             ]
         )
         tracking.log_params(
@@ -114,6 +121,8 @@ def log_training(
                 )
         tracking.log_frame(files.predictions, "backtest", "predictions.parquet")
         tracking.log_frame(files.metrics, "backtest", "metrics.parquet")
+        if not files.window_scores.empty:  # each candidate's score on the windows it was chosen on
+            tracking.log_frame(files.window_scores, "backtest", "choice_windows.parquet")
         tracking.log_json(forecaster.spec.to_dict(), "feature_spec.json")
         tracking.log_json(forecaster.metadata()["dispersion"], "dispersion.json")
         importance = forecaster.model.feature_importance()  # type: ignore[attr-defined]
