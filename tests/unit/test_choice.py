@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -100,3 +101,17 @@ def test_the_fingerprint_changes_with_the_models_not_with_the_windows() -> None:
     assert models_fingerprint(replace(params, catboost={"iterations": 60}), "essonne", spec) != key
     assert models_fingerprint(params, "berlin", spec) != key
     assert models_fingerprint(params, "essonne", {**spec, "horizon": 24}) != key
+
+
+def test_the_memory_file_round_trips_and_an_unknown_layout_is_no_memory(tmp_path: Path) -> None:
+    from previsecours.adapters.training_files import read_choice_memory
+    from previsecours.paths import Paths
+
+    paths = Paths(tmp_path)
+    assert read_choice_memory(paths, "essonne").empty  # no training yet
+    memory = scores("2025-01-06", [0.6] * 3, [0.7] * 3)
+    paths.choice_file("essonne").parent.mkdir(parents=True)
+    memory.to_parquet(paths.choice_file("essonne"), index=False)
+    pd.testing.assert_frame_equal(read_choice_memory(paths, "essonne"), memory)
+    memory.drop(columns="fingerprint").to_parquet(paths.choice_file("essonne"), index=False)
+    assert read_choice_memory(paths, "essonne").empty

@@ -101,9 +101,13 @@ def read_backtest(paths: Paths, territory: str) -> BacktestFiles | None:
 
 
 def read_choice_memory(paths: Paths, territory: str) -> pd.DataFrame:
-    """The windows the last training's choice read (empty when none was recorded)."""
+    """The windows the last training's choice read (empty when none was recorded, or in a
+    layout this code does not write: the next training then chooses on its own windows)."""
     path = paths.choice_file(territory)
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+    if not path.is_file():
+        return pd.DataFrame()
+    frame = pd.read_parquet(path)
+    return frame if set(WINDOW_SCORE_COLUMNS) <= set(frame.columns) else pd.DataFrame()
 
 
 def write_train_record(paths: Paths, territory: str, record: Mapping[str, Any]) -> Path:
