@@ -9,9 +9,11 @@ process (`python -m previsecours`, start-up and imports included), default param
 
     synth-territory · generate · ingest · train · promote · forecast
 
-then drops the last week's extract in the inbox and runs the `weekly-retrain` Prefect flow in a
-fresh process, as `make demo` does (temporary Prefect API: its start-up is counted, apart),
-which ingests it, monitors the first forecast against it, trains, promotes and forecasts.
+then, for each of the two weeks after that history, drops the week's extract in the inbox and
+runs the `weekly-retrain` Prefect flow in a fresh process, as `make demo` does (temporary
+Prefect API: its start-up is counted, apart), which ingests it, monitors the last forecast
+against it, trains, promotes and forecasts. The first week's flow is the home's first Prefect
+run (its database is created and migrated); the second is any later week's.
 
 Where the time goes:
 - the commands' own step timings (`train`: panel, backtest, evaluation, final fit, logging;
@@ -51,6 +53,7 @@ from benchlib.common import WORK, Report
 NAME = "small5"
 STATIONS = 7  # Essonne's densities: 27 communes, 5 coverage zones (the modelled series)
 PROFILES = WORK / "small_territory"
+WEEK_SEEDS = (8, 9)  # the two weeks after the history, one weekly-retrain flow each
 FLOW = (
     "import sys, time\n"
     "t0 = time.perf_counter()\n"
@@ -187,11 +190,12 @@ def phases(profile: Path) -> dict[str, float]:
 
 def build(
     home: Path, territories: Path, args: argparse.Namespace, env: dict[str, str], cwd: Path
-) -> tuple[Path, list[Timed], Path]:
-    """The territory, its history up to a week before `--end`, and the last week's extract."""
+) -> tuple[Path, list[Timed], list[Path]]:
+    """The territory, its history up to two weeks before `--end`, and the extracts of the two
+    weeks after it."""
     end = date.fromisoformat(args.end)
     start = date(end.year - args.years + 1, 1, 1)
-    cut = end - timedelta(days=7)
+    cut = end - timedelta(days=7 * len(WEEK_SEEDS))
     timed = [
         run(
             "synth-territory",
@@ -219,26 +223,15 @@ def build(
             cwd,
         )
     )
-    last_week = home / "last_week.csv"
-    run(
-        "generate (week)",
-        cli(
-            home,
-            "generate",
-            *t,
-            "--start",
-            str(cut + timedelta(days=1)),
-            "--end",
-            str(end),
-            "--seed",
-            "8",
-            "--out",
-            str(last_week),
-        ),
-        env,
-        cwd,
-    )
-    return yaml_file, timed, last_week
+    weeks = []
+    for k, seed in enumerate(WEEK_SEEDS):
+        week = home / f"week_{k + 1}.csv"
+        first = cut + timedelta(days=7 * k + 1)
+        args_week = ["--start", str(first), "--end", str(first + timedelta(days=6))]
+        command = cli(home, "generate", *t, *args_week, "--seed", str(seed), "--out", str(week))
+        run(f"generate (week {k + 1})", command, env, cwd)
+        weeks.append(week)
+    return yaml_file, timed, weeks
 
 
 def forecast_digest(home: Path) -> str:
@@ -285,17 +278,16 @@ def main() -> None:
     )
     print(f"work folder: {root}")
     try:
-        yaml_file, timed, last_week = build(home, territories, args, env, cwd)
+        yaml_file, timed, weeks = build(home, territories, args, env, cwd)
         t = ["-t", str(yaml_file)]
         for command in ("ingest", "train", "promote", "forecast"):
             timed.append(run(command, cli(home, command, *t), env, cwd))
         digest = forecast_digest(home)
-        flow = None
-        if not args.skip_flow:
-            inbox = home / "data" / "inbox"
-            shutil.copy(last_week, inbox / last_week.name)
+        flows = []
+        for k, week in enumerate([] if args.skip_flow else weeks):
+            shutil.copy(week, home / "data" / "inbox" / week.name)
             argv = [sys.executable, "-c", FLOW, str(yaml_file), str(home)]
-            flow = run("weekly-retrain", argv, env, cwd)
+            flows.append(run(f"weekly-retrain, week {k + 1}", argv, env, cwd))
         imports = import_seconds(env, cwd)
         profiles: dict[str, dict[str, float]] = {}
         if args.profile:
@@ -307,21 +299,22 @@ def main() -> None:
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
-    tables(report, timed, flow, imports, profiles, digest)
+    tables(report, timed, flows, imports, profiles, digest)
     report.write()
 
 
 def tables(  # noqa: PLR0917 (one call, every table's input)
     report: Report,
     timed: list[Timed],
-    flow: Timed | None,
+    flows: list[Timed],
     imports: dict[str, float],
     profiles: dict[str, dict[str, float]],
     digest: str,
 ) -> None:
     rows = [{"command": t.command, "seconds": t.seconds, "exit": t.code} for t in timed]
-    if flow is not None:
-        rows.append({"command": "weekly-retrain flow", "seconds": flow.seconds, "exit": flow.code})
+    for k, flow in enumerate(flows):
+        name = f"weekly-retrain flow, week {k + 1}" + (" (first Prefect run)" if k == 0 else "")
+        rows.append({"command": name, "seconds": flow.seconds, "exit": flow.code})
     report.table(
         "Each command in a fresh process (wall seconds)",
         pd.DataFrame(rows).set_index("command"),
@@ -334,18 +327,22 @@ def tables(  # noqa: PLR0917 (one call, every table's input)
         if steps:
             frame = pd.DataFrame({"seconds": steps}).rename_axis("step")
             report.table(f"`{t.command}`: its own steps", frame, digits=1)
-    if flow is not None:
+    if flows:
         parts = {
-            "flow import": _flow_import(flow.stdout),
-            **flow_steps(flow.stdout + flow.stderr),
+            f"week {k + 1}": {
+                "flow import": _flow_import(flow.stdout),
+                **flow_steps(flow.stdout + flow.stderr),
+            }
+            for k, flow in enumerate(flows)
         }
-        frame = pd.DataFrame({"seconds": parts}).rename_axis("part")
+        frame = pd.DataFrame(parts).rename_axis("part")
         report.table(
-            "`weekly-retrain` flow (one process): its parts",
+            "`weekly-retrain` flow (one process a week): its parts",
             frame,
             digits=1,
             note="`weekly-retrain` is the whole flow run; `prefect start-up`: the temporary API's "
-            "start (none under `make serve`, whose server is already up).",
+            "start (none under `make serve`, whose server is already up), which creates and "
+            "migrates the home's Prefect database on its first run.",
         )
     report.table(
         "Imports in a fresh process (seconds, interpreter start-up excluded)",
