@@ -143,7 +143,7 @@ def run_models(
     config = backtest_config(used, territory)
     windows = outcome.result.windows
     keys = ["model", "window", "area_code", "category", "period_start", "mean"]
-    core_rows, choices, candidate_scores = chosen_before_origin(outcome, used)
+    core_rows, choices, candidate_scores = chosen_before_origin(outcome, used, data.panel.starts)
     frames = [core_rows[[*keys, "actual"]]]
     peer_info: dict = {"seconds": {}, "skipped": {}, "versions": {}}
     peer_seconds = 0.0
@@ -199,33 +199,27 @@ def with_cached_peers(run: dict, cached: dict) -> dict:
 
 
 def chosen_before_origin(
-    outcome: Any, params: Any
+    outcome: Any, params: Any, starts: pd.DatetimeIndex
 ) -> tuple[pd.DataFrame, dict[int, str], pd.DataFrame]:
     """The backtest's predictions with `catboost` as a user would have had it at each origin:
     the CatBoost candidate or combination among `params.choosable` that a weekly-retrained
     platform would have chosen then (`choices_before_origin`) — the first window takes the
     first of them. The core's own choice here read every window (in-sample for the windows it
     scores), right for training, not for scoring; each candidate's own rows stay under its name
-    (`catboost:<name>`). Also each candidate's mean RMSSE per window (what the choice read)."""
+    (`catboost:<name>`). Also each candidate's score per window (`outcome.window_scores`, the
+    core's: what the choice reads), as window index × model."""
     predictions = outcome.result.predictions
     if not outcome.candidate:
         return predictions, {}, pd.DataFrame()
     own = f"catboost:{outcome.candidate}"
     predictions = predictions.assign(model=predictions["model"].replace({OURS: own}))
-    metrics = outcome.evaluation.metrics
-    metrics = metrics.assign(model=metrics["model"].replace({OURS: own}))
     names = [m for m in predictions["model"].unique() if str(m).startswith("catboost:")]
+    utc = starts.tz_convert("UTC")
+    index_of = {utc[w.origin]: w.index for w in outcome.result.windows}
+    scores = outcome.window_scores
     per_window = (
-        metrics[
-            (metrics["window"] != "all")
-            & (metrics["metric"] == "rmsse")
-            & (metrics["kind"] == "ALL")
-            & metrics["model"].isin(names)
-        ]
-        .assign(window=lambda f: f["window"].astype(int))
-        .groupby(["model", "window"])["value"]
-        .mean()
-        .unstack("model")
+        scores.assign(window=scores["origin"].map(index_of))
+        .pivot(index="window", columns="model", values="rmsse")
         .reindex(columns=names)
     )
     names = [n for n in params.choosable if n in names]
