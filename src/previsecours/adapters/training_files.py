@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.backtest import flat_metrics
-from previsecours.core.choice import WINDOW_SCORE_COLUMNS
+from previsecours.core.choice import WINDOW_SCORE_COLUMNS, no_scores
 from previsecours.core.hierarchy import Dispersion
 from previsecours.core.panel import DensePanel
 from previsecours.core.training import BacktestFiles, PanelData
@@ -69,10 +69,7 @@ def write_backtest(paths: Paths, territory: str, files: BacktestFiles) -> None:
     choice = paths.choice_file(territory)
     choice.parent.mkdir(parents=True, exist_ok=True)
     partial = choice.with_suffix(".partial")  # a killed write leaves the memory whole
-    scores = files.window_scores
-    (
-        scores if len(scores.columns) else pd.DataFrame(columns=list(WINDOW_SCORE_COLUMNS))
-    ).to_parquet(partial, index=False)
+    files.window_scores.to_parquet(partial, index=False)
     partial.replace(choice)
     summary = {
         model: {k: round(v, 5) for k, v in flat_metrics(files.metrics, model).items()}
@@ -105,9 +102,9 @@ def read_choice_memory(paths: Paths, territory: str) -> pd.DataFrame:
     layout this code does not write: the next training then chooses on its own windows)."""
     path = paths.choice_file(territory)
     if not path.is_file():
-        return pd.DataFrame()
+        return no_scores()
     frame = pd.read_parquet(path)
-    return frame if set(WINDOW_SCORE_COLUMNS) <= set(frame.columns) else pd.DataFrame()
+    return frame if set(WINDOW_SCORE_COLUMNS) <= set(frame.columns) else no_scores()
 
 
 def write_train_record(paths: Paths, territory: str, record: Mapping[str, Any]) -> Path:

@@ -39,6 +39,11 @@ WINDOW_SCORE_COLUMNS: Final = ("fingerprint", "origin", "last", "model", "rmsse"
 NOT_IN_FINGERPRINT: Final = ("origins", "n_windows", "step", "choose_from", "choice_windows")
 
 
+def no_scores() -> pd.DataFrame:
+    """An empty choice memory, in its layout (no candidates, or nothing remembered yet)."""
+    return pd.DataFrame(columns=list(WINDOW_SCORE_COLUMNS))
+
+
 def models_fingerprint(params: TrainParams, territory: str, spec: Mapping[str, Any]) -> str:
     """The training settings a window's forecast depends on, hashed (territory, feature spec,
     `train:` but the window and choice settings)."""
@@ -65,7 +70,7 @@ def window_scores(
         & metrics["model"].map(lambda m: is_candidate(str(m)))
     ]
     if scored.empty:
-        return pd.DataFrame(columns=list(WINDOW_SCORE_COLUMNS))
+        return no_scores()
     means = scored.groupby(["window", "model"])["value"].mean().reset_index()
     by_index = {str(w.index): w for w in windows}
     utc = starts.tz_convert("UTC")

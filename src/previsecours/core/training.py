@@ -47,7 +47,13 @@ from previsecours.core.backtest import (
     with_intervals,
 )
 from previsecours.core.calendar import PERIOD_HOURS, horizon_periods, local_time
-from previsecours.core.choice import choose, models_fingerprint, window_scores, with_memory
+from previsecours.core.choice import (
+    choose,
+    models_fingerprint,
+    no_scores,
+    window_scores,
+    with_memory,
+)
 from previsecours.core.features import (
     AreaAttributes,
     FeatureSpec,
@@ -91,7 +97,7 @@ class BacktestOutcome:
     candidate: str = ""  # the CatBoost candidate the backtest chose ("": no candidates)
     # The windows the choice read, this backtest's and remembered ones (core/choice.py): the
     # choice memory the next training reads.
-    window_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    window_scores: pd.DataFrame = field(default_factory=no_scores)
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,7 @@ class BacktestFiles:
     feature_spec: Mapping[str, Any]
     dropped: Mapping[str, str] = field(default_factory=dict)  # model → why it could not fit
     candidate: str = ""  # the CatBoost candidate chosen, trained as `catboost`
-    window_scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # what the choice read
+    window_scores: pd.DataFrame = field(default_factory=no_scores)  # what the choice read
 
     @classmethod
     def of(cls, outcome: BacktestOutcome) -> BacktestFiles:
