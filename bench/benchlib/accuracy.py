@@ -61,6 +61,7 @@ LABELS = {
     "poisson_glm": "project alt.: Poisson GLM",
     "reference_3y": "project alt.: reference 3 years",
     "reference_3y_pm2": "project alt.: reference 3 years ±2 weeks",
+    "reference_3y_pm2_trend": "project alt.: reference 3 years ±2 weeks × recent growth",
 }
 """Peers are what a user would pick instead; "project alt." are the project's own other models."""
 METRICS = (

@@ -34,6 +34,7 @@ DEFAULT_MODELS: Final = (
     "seasonal_average_4",
     "reference_3y",
     "reference_3y_pm2",
+    "reference_3y_pm2_trend",
     "poisson_glm",
 )
 # Models whose own settings sit under their name in the `train:` section.

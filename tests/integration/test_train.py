@@ -67,7 +67,7 @@ def test_train_logs_runs_metrics_artifacts_and_registers(
     # The combinations (means of the candidates' and the GLM's forecasts) are judged too.
     chosen = parent.data.tags["catboost_candidate"]
     train = trained_home.params.train
-    # params.yaml's all_four needs reference_3y_pm2, which the small training does not
+    # params.yaml's all_four needs reference_3y_pm2_trend, which the small training does not
     # backtest: only all_three is judged (a combination of models not backtested cannot be).
     assert set(train.judged_combinations) == {"catboost:all_three"}
     judged = [*(f"catboost:{c}" for c in train.candidates or {}), *train.judged_combinations]

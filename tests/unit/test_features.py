@@ -141,3 +141,56 @@ def test_specs_without_known_ahead_still_load() -> None:
     assert FeatureSpec.from_dict(older).known_ahead == ()
     with pytest.raises(ValueError, match=r"\['rain'\] are not covariates"):
         FeatureSpec.from_dict({**spec.to_dict(), "known_ahead": ["rain"]})
+
+
+def _weekly(essonne: Territory, level: np.ndarray) -> DensePanel:
+    """One zone's weekly counts: `level` (a float per week) with a yearly season on it."""
+    weeks = len(level)
+    starts = pd.date_range(pd.Timestamp("2015-01-05", tz=TZ), periods=weeks, freq="7D")
+    season = 1.0 + 0.3 * np.sin(2 * np.pi * np.arange(weeks) / 52)
+    series = pd.DataFrame({"area_code": [essonne.coverage_zones[0]], "category": "ALL"})
+    return DensePanel(series, starts.as_unit("s"), (level * season)[None, :])
+
+
+def _trend_columns(essonne: Territory, panel: DensePanel, first: int) -> pd.DataFrame:
+    spec = make_spec("week", 1)
+    attrs = area_attributes(essonne, "station", list(panel.series["area_code"]))
+    last = panel.counts.shape[1]
+    block = build_features(panel, spec, essonne, attrs, first=first, last=last)
+    frame = block.matrix[["ref_3y_pm2", "ref_3y_pm2_trend"]].astype(np.float64)
+    return frame.assign(actual=block.y)
+
+
+def test_the_trend_reference_forecasts_a_growing_service_at_its_level(
+    essonne: Territory,
+) -> None:
+    # 5 % a year: the 3-year reference, centred two years back, forecasts ~10 % low; scaled by
+    # the last quarter's growth over the same quarter of the years before, it is near the level.
+    weeks = 52 * 5
+    panel = _weekly(essonne, 1000.0 * 1.05 ** (np.arange(weeks) / 52))
+    frame = _trend_columns(essonne, panel, first=52 * 4)
+    reference_error = (frame["ref_3y_pm2"] / frame["actual"] - 1).mean()
+    trend_error = (frame["ref_3y_pm2_trend"] / frame["actual"] - 1).abs().max()
+    assert reference_error < -0.08
+    assert trend_error < 0.02
+
+
+def test_the_trend_reference_is_the_reference_without_growth_or_past_years(
+    essonne: Territory,
+) -> None:
+    flat = _trend_columns(essonne, _weekly(essonne, np.full(52 * 5, 500.0)), first=52 * 4)
+    np.testing.assert_allclose(flat["ref_3y_pm2_trend"], flat["ref_3y_pm2"], rtol=1e-6)
+    # Less than a year before the rows: no growth known, the reference as it is (NaN included).
+    young = _weekly(essonne, 500.0 * 1.5 ** (np.arange(56) / 52))
+    early = _trend_columns(essonne, young, first=40)
+    pd.testing.assert_series_equal(
+        early["ref_3y_pm2_trend"], early["ref_3y_pm2"], check_names=False
+    )
+
+
+def test_specs_before_the_trend_reference_build_no_such_column() -> None:
+    older = make_spec("week", 1).to_dict()
+    del older["growth_window"]
+    spec = FeatureSpec.from_dict(older)
+    assert spec.growth_window == 0 and "ref_3y_pm2_trend" not in spec.columns
+    assert "ref_3y_pm2_trend" in make_spec("week", 1).columns

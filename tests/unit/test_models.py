@@ -41,6 +41,14 @@ def test_baselines_read_their_columns() -> None:
     with pytest.raises(ValueError, match="unknown model"):
         make_forecaster("prophet", spec)
     assert {"catboost", "poisson_glm", "reference_3y_pm2"} <= set(model_names())
+    # The trend reference, where no growth or reference is known: the reference, then older ones.
+    trend = pd.DataFrame(
+        {c: [np.nan] * 3 for c in spec.columns}
+        | {"ref_3y_pm2_trend": [4.4, np.nan, np.nan], "ref_3y_pm2": [4.0, 3.0, np.nan]}
+        | {"season_mean_4": [1.0, 1.0, 2.0]}
+    )
+    reference = make_forecaster("reference_3y_pm2_trend", spec)
+    assert reference.predict(trend).tolist() == [4.4, 3.0, 2.0]
 
 
 def test_catboost_beats_seasonal_naive_on_generated_data(essonne: Territory) -> None:

@@ -41,6 +41,10 @@ from previsecours.core.territory import Territory
 
 FEATURE_SPEC_VERSION: Final = 1
 FEATURE_DTYPE: Final = np.float32
+# The recent level of the trend-adjusted reference: a quarter, long enough that the territory's
+# count over it is stable (a season's mean), short enough to follow a trend within the year.
+GROWTH_WEEKS: Final = 13
+GROWTH_BOUNDS: Final = (0.5, 2.0)
 ROLLING_WINDOWS: Final[dict[str, tuple[int, ...]]] = {
     "hour": (24, 168, 672, 8736),
     "day": (7, 28, 91, 364),
@@ -66,6 +70,9 @@ class FeatureSpec:
     # Covariates read at the period itself, not a horizon late. Defaulted so the specs of
     # versions trained before it load unchanged (all their covariates were lagged).
     known_ahead: tuple[str, ...] = ()
+    # Periods of the recent level the trend-adjusted reference reads (`ref_3y_pm2_trend`);
+    # 0: no such column (the specs of versions trained before it load unchanged).
+    growth_window: int = 0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.known_ahead) - set(self.covariates))
@@ -98,6 +105,7 @@ class FeatureSpec:
             "season_mean_4",
             "ref_3y",
             "ref_3y_pm2",
+            *(("ref_3y_pm2_trend",) if self.growth_window else ()),
             *(("day_profile_7",) if self.day_profile_lags else ()),
             *(f"total_roll_{w}" for w in self.windows),
             "total_season_mean_4",
@@ -152,6 +160,7 @@ def make_spec(
         day_profile_lags=day_profile,
         covariates=covariates,
         known_ahead=tuple(c for c in covariates if c in known_ahead),
+        growth_window=GROWTH_WEEKS * week,
     )
 
 
@@ -281,9 +290,37 @@ def _territory_features(
         if lags:
             values = _mean_of_lags(totals, lags, first, last).reshape(len(uniques), -1)
             cols[name] = values[codes].reshape(-1)
+    if spec.growth_window:
+        growth = _growth(sums, valid, spec, span)
+        cols["ref_3y_pm2_trend"] = cols["ref_3y_pm2"] * growth[codes].reshape(-1)
     longest = f"roll_{max(spec.windows)}"
     with np.errstate(invalid="ignore", divide="ignore"):
         cols["area_share"] = cols[longest] / cols[f"total_{longest}"]
+
+
+def _growth(
+    sums: np.ndarray, valid: np.ndarray, spec: FeatureSpec, span: tuple[int, int]
+) -> np.ndarray:
+    """The territory's recent growth: its mean over the last `growth_window` periods known at
+    the horizon over the mean of the same periods 1, 2 and 3 years before (those known),
+    bounded by GROWTH_BOUNDS; 1 where either is unknown.
+
+    Why: the 3-year reference is centred two years back, so on a service growing 5 % a year
+    it forecasts 10 % low (Denver's EMS calls); scaled by this ratio it keeps its seasonal
+    shape at today's level (bench/results/real_data.md)."""
+    year = YEAR_PERIODS[spec.frequency]
+    recent = _rolling_mean(sums, valid, spec.horizon, spec.growth_window, span)
+    before = np.stack(
+        [
+            _rolling_mean(sums, valid, spec.horizon + year * j, spec.growth_window, span)
+            for j in (1, 2, 3)
+        ]
+    )
+    known = np.isfinite(before)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        past = np.where(known, before, 0.0).sum(axis=0) / known.sum(axis=0)
+        ratio = recent / past
+    return np.where(np.isfinite(ratio), np.clip(ratio, *GROWTH_BOUNDS), 1.0)
 
 
 def _shifted(y: np.ndarray, lag: int, first: int, last: int) -> np.ndarray:

@@ -5,6 +5,8 @@
 - `last_period`: the most recent period known at the horizon (weekly data: "last week").
 - `reference_3y` / `reference_3y_pm2`: the 2018 Prévisecours references, 3-year mean of the
   same week, and of the same weeks ±2 over 3 years.
+- `reference_3y_pm2_trend`: the latter at today's level, scaled by the territory's growth of
+  the last 13 weeks over the same weeks of the 3 years before (core.features `_growth`).
 A missing value (too little history) falls back to the next column of the chain, then to 0.
 """
 
@@ -45,6 +47,7 @@ def baseline(name: str, spec: FeatureSpec) -> ColumnBaseline:
         "last_period": (f"lag_{spec.horizon}", season),
         "reference_3y": ("ref_3y", "season_mean_4"),
         "reference_3y_pm2": ("ref_3y_pm2", "ref_3y", "season_mean_4"),
+        "reference_3y_pm2_trend": ("ref_3y_pm2_trend", "ref_3y_pm2", "ref_3y", "season_mean_4"),
     }
     return ColumnBaseline(name, chains[name])
 
@@ -55,4 +58,5 @@ BASELINES = (
     "last_period",
     "reference_3y",
     "reference_3y_pm2",
+    "reference_3y_pm2_trend",
 )
