@@ -113,21 +113,34 @@ def test_each_candidate_backtested_is_the_per_origin_route(
 def test_a_combined_candidate_backtested_is_the_per_origin_route(
     history: History, tmp_path: Path
 ) -> None:
-    """A combination (a CatBoost candidate and the Poisson GLM: the mean of their forecasts),
-    trained at o as one model, logged to MLflow and loaded back, forecasts what the backtest's
-    combined rows at o hold."""
+    """A combination (a CatBoost candidate, the Poisson GLM and the trend-adjusted reference:
+    the mean of their forecasts), trained at o as one model, logged to MLflow and loaded back,
+    forecasts what the backtest's combined rows at o hold (4.5 years of history: the
+    reference's growth is known)."""
     import mlflow
 
     from previsecours.adapters import tracking
 
     params = replace(
         PARAMS,
-        models=("catboost", "seasonal_naive", "poisson_glm"),
+        models=(
+            "catboost",
+            "seasonal_naive",
+            "poisson_glm",
+            "reference_3y_pm2",
+            "reference_3y_pm2_trend",
+        ),
         candidates=CANDIDATES,
-        combinations={"recent_glm": ("recent", "poisson_glm")},
+        combinations={"recent_glm_ref": ("recent", "poisson_glm", "reference_3y_pm2_trend")},
     )
     outcome = backtest(history, TERRITORY, params, modelled_panel(history, TERRITORY, params))
-    name = "recent_glm"
+    rows = outcome.result.predictions
+    plain, trend = (
+        rows.loc[rows["model"] == m, "mean"].to_numpy(np.float64)
+        for m in ("reference_3y_pm2", "reference_3y_pm2_trend")
+    )
+    assert not np.allclose(plain, trend)  # a growth other than 1: the member is exercised
+    name = "recent_glm_ref"
     model = "catboost" if outcome.candidate == name else f"catboost:{name}"
     window = 1
     origin = _local(ORIGINS[window])

@@ -103,3 +103,29 @@ def test_catboost_ignores_the_seasonal_position_under_a_year_of_rows() -> None:
     full = CatBoostCount(params).fit(frame, y).feature_importance()
     assert full[list(SEASON_POSITION)].sum() > 0  # a whole year of rows: the season is learnt
     assert full["years_since_2000"] == 0  # a time index, ignored by default
+
+
+def test_the_learning_models_do_not_read_the_baseline_only_columns() -> None:
+    # The trend-adjusted reference is a baseline's column: even where it predicts the target
+    # perfectly, CatBoost and the GLM forecast the same without it (shuffled).
+    from previsecours.core.features import BASELINE_ONLY
+
+    rng = np.random.default_rng(1)
+    n = 400
+    level = rng.uniform(1.0, 9.0, n)
+    spec = make_spec("week", 1)
+    frame = pd.DataFrame(
+        {c: np.zeros(n) for c in spec.columns}
+        | {
+            "week_of_year": rng.integers(1, 53, n),
+            "lag_1": rng.poisson(level),
+            "ref_3y_pm2": rng.poisson(level),
+            "years_since_2000": np.linspace(20.0, 22.0, n),
+        }
+        | dict.fromkeys(BASELINE_ONLY, level)
+    ).astype(np.float32)
+    y = rng.poisson(level).astype(float)
+    shuffled = frame.assign(**{c: rng.permutation(level) for c in BASELINE_ONLY})
+    for name, params in (("catboost", {"iterations": 30, "thread_count": 1}), ("poisson_glm", {})):
+        model = make_forecaster(name, spec, params).fit(frame, y)
+        np.testing.assert_array_equal(model.predict(frame), model.predict(shuffled))

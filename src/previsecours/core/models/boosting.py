@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostRegressor, Pool
 
+from previsecours.core.features import BASELINE_ONLY
+
 DEFAULTS: Final[dict[str, Any]] = {
     "loss_function": "Poisson",
     "iterations": 150,
@@ -100,7 +102,11 @@ class CatBoostCount:
         self.offset_fallback = float(np.log(max(float(np.mean(y)), LEVEL_FLOOR)))
         short = under_a_year(features)
         self.offset_kind = RECENT if self.offset_column == YEAR and short else self.offset_column
-        asked = [*self.params.get("ignored_features", []), *partial_season(features)]
+        asked = [
+            *self.params.get("ignored_features", []),
+            *BASELINE_ONLY,
+            *partial_season(features),
+        ]
         ignored = [c for c in dict.fromkeys(asked) if c in features]  # CatBoost refuses others
         params = {**self.params, "ignored_features": ignored}
         self.model = CatBoostRegressor(**params, verbose=False, allow_writing_files=False)

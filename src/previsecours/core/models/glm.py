@@ -24,6 +24,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from threadpoolctl import threadpool_limits
 
 from previsecours.core.calendar import DAY_FLAGS
+from previsecours.core.features import BASELINE_ONLY
 from previsecours.errors import ModelFitError
 
 ONE_HOT: Final = ("hour", "weekday", "month", "area_id", "category_id")
@@ -48,7 +49,7 @@ class PoissonGLM:
         history = [
             c
             for c in features.columns
-            if c.startswith(("lag_", "roll_", "season_", "ref_", "day_"))
+            if c.startswith(("lag_", "roll_", "season_", "ref_", "day_")) and c not in BASELINE_ONLY
         ]
         covariates = [c for c in features.columns if c.startswith("cov_")]
         log_history = make_pipeline(
