@@ -306,13 +306,14 @@ def _territory_features(
 def _growth(
     sums: np.ndarray, valid: np.ndarray, spec: FeatureSpec, span: tuple[int, int]
 ) -> np.ndarray:
-    """The territory's recent growth: its mean over the last `growth_window` periods known at
-    the horizon over the mean of the same periods 1, 2 and 3 years before (those known),
-    bounded by GROWTH_BOUNDS; 1 where either is unknown.
+    """The territory's recent growth, per category (`sums`, `valid`: its category totals):
+    the mean over the last `growth_window` periods known at the horizon over the mean of the
+    same periods 1, 2 and 3 years before (those known), bounded by GROWTH_BOUNDS; 1 where
+    either is unknown.
 
     Why: the 3-year reference is centred two years back, so on a service growing 5 % a year
-    it forecasts 10 % low (Denver's EMS calls); scaled by this ratio it keeps its seasonal
-    shape at today's level (bench/results/real_data.md)."""
+    it forecast 8 % low (Denver's EMS calls); scaled by this ratio it keeps its seasonal
+    shape at today's level (bench/README.md, real data)."""
     year = YEAR_PERIODS[spec.frequency]
     recent = _rolling_mean(sums, valid, spec.horizon, spec.growth_window, span)
     before = np.stack(
