@@ -35,7 +35,8 @@ so a calibrated hourly 80 % interval covers 90 % or more.
 
 Writes bench/results/real_data.md. Usage:
     .venv/bin/python bench/bench_real.py [--datasets sdis91 montco911 denver berlin]
-        [--origins N] [--horizon 4w] [--peers ...] [--reuse | --reuse-peers] [--name NAME]
+        [--origins N] [--horizon 4w] [--span FIRST LAST] [--peers ...] [--reuse | --reuse-peers]
+        [--name NAME]
 """
 
 from __future__ import annotations
@@ -556,7 +557,7 @@ def cached_or_run(
     return run
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--origins", type=int, help="origins per dataset (default: per dataset)")
@@ -570,7 +571,17 @@ def main() -> None:
     )
     parser.add_argument("--name", default="real_data", help="results file name")
     parser.add_argument("--horizon", help="another horizon than each dataset's (e.g. 4w)")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--span",
+        nargs=2,
+        metavar=("FIRST", "LAST"),
+        help="first and last origin (local ISO dates) in place of each dataset's own span",
+    )
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
 
     from previsecours.core.calendar import horizon_periods
     from previsecours.paths import Project
@@ -585,6 +596,8 @@ def main() -> None:
     for name in args.datasets:
         t0 = time.perf_counter()
         ds = load(name, root)
+        if args.span:  # other origins: earlier years, a regime change
+            ds = replace(ds, span=(args.span[0], args.span[1]))
         if args.horizon:  # a longer horizon: the last origin moves back by the difference
             title = f"{ds.title.rsplit(',', 1)[0]}, {args.horizon} ahead"
             longer = horizon_periods(args.horizon, "day") - horizon_periods(
