@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from previsecours.core.history import History
-from previsecours.core.intervals import fit_dispersion, interval_coverage, pit_coverage
+from previsecours.core.intervals import interval_coverage, pit_coverage
 from previsecours.core.territory import Territory
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: its territories/
@@ -143,29 +143,48 @@ def earlier_alphas(
 ) -> Alphas:
     """NB dispersion of each window's categories from the windows that ended by its origin
     (none: absent) — with `last`, the `last` latest of them, as many as a training's backtest
-    has, its α resting on as many values (fewer: absent) — as the platform fits it
-    (core.backtest.fitted_dispersions):
-    each category's own from CATEGORY_MIN_VALUES values on, else the one of every category's
-    rows. `origins_end`: window → (origin, end) comparable positions."""
-    from previsecours.core.backtest import CATEGORY_MIN_VALUES
+    has, its α resting on as many values (fewer: absent) — fitted by the platform's own rule
+    (core.backtest `dispersions_on`: each category's own from CATEGORY_MIN_VALUES values on,
+    else the one of every category's rows). `origins_end`: window → (origin, end) comparable
+    positions."""
+    from previsecours.core.backtest import dispersions_on
 
-    groups = np.unique(rows.group)
+    groups = [str(g) for g in np.unique(rows.group)]
+    pairs = _as_pairs(rows, groups)
     out: Alphas = {}
     for k, (origin, _) in origins_end.items():
         ended = [j for _, j in sorted((e, j) for j, (_, e) in origins_end.items() if e <= origin)]
         earlier = ended[-last:] if last else ended
         if len(earlier) < (last or 1):  # none, or fewer than a training has
             continue
-        keep = np.isin(rows.window, earlier)
-        pooled = fit_dispersion(rows.y[keep], rows.mean[keep], target)
-        out[k] = {}
-        for g in groups:
-            sel = keep & (rows.group == g)
-            enough = len(groups) == 1 or sel.sum() >= CATEGORY_MIN_VALUES
-            out[k][str(g)] = (
-                fit_dispersion(rows.y[sel], rows.mean[sel], target) if enough else pooled
-            )
+        fitted = dispersions_on(pairs, earlier, target)
+        out[k] = {g: fitted[f"{POOLED}:{g}"] for g in groups}
     return out
+
+
+POOLED = "level:grain:category"  # the core's key of a level × grain's pooled categories
+
+
+def _as_pairs(rows: Rows, groups: list[str]) -> dict[str, dict[int, tuple]]:
+    """`rows` as the core's backtest pairs: "level:grain:kind" → window → (actual, mean, 1),
+    one kind per category and their pool (a single category: its own only)."""
+    windows = np.unique(rows.window)
+    own = {str(g): rows.group == g for g in np.unique(rows.group)}
+    pairs: dict[str, dict[int, tuple]] = {
+        f"{POOLED}:{g}": {
+            int(k): (rows.y[sel], rows.mean[sel], 1.0)
+            for k in windows
+            if (sel := own[g] & (rows.window == k)).any()
+        }
+        for g in groups
+    }
+    if len(groups) > 1:
+        pairs[POOLED] = {
+            int(k): (rows.y[sel], rows.mean[sel], 1.0)
+            for k in windows
+            if (sel := rows.window == k).any()
+        }
+    return pairs
 
 
 def pooled_metrics(

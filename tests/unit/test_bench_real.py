@@ -135,6 +135,37 @@ def test_a_window_s_dispersion_rests_on_as_many_windows_as_a_training_has() -> N
     assert set(earlier_alphas(r, positions, 0.82, 2)) == {2, 3}  # 2 windows before them
 
 
+def test_each_category_s_dispersion_is_the_platform_s() -> None:
+    """The bench fits a window's α by the core's rule, each category its own from
+    CATEGORY_MIN_VALUES values on, else every category's rows pooled."""
+    from previsecours.core.backtest import CATEGORY_MIN_VALUES
+    from previsecours.core.intervals import fit_dispersion
+
+    rng = np.random.default_rng(5)
+    n_wild, n_few = 300, CATEGORY_MIN_VALUES - 1  # per window
+    wild = rng.negative_binomial(3, 3 / (3 + 40), size=(3, n_wild)).astype(float)
+    few = rng.poisson(40.0, (3, n_few)).astype(float)
+    y = np.concatenate([np.concatenate([wild[k], few[k]]) for k in range(3)])
+    group = np.tile(np.array(["WILD"] * n_wild + ["FEW"] * n_few), 3)
+    window = np.repeat([0, 1, 2], n_wild + n_few)
+    size = len(y)
+    r = Rows(
+        window, np.zeros(size, int), y, np.full(size, 40.0), np.ones(size), np.ones(size), group
+    )
+    positions = {k: (10 * k, 10 * k + 10) for k in range(3)}
+    alphas = earlier_alphas(r, positions, 0.82)
+
+    def fitted(sel: np.ndarray) -> float:
+        return fit_dispersion(y[sel], np.full(int(sel.sum()), 40.0), 0.82)
+
+    wild_rows, few_rows = group == "WILD", group == "FEW"
+    assert alphas[2]["WILD"] == fitted(wild_rows & (window < 2))  # its own
+    assert alphas[2]["FEW"] == fitted(few_rows & (window < 2))  # 6 values: its own
+    # Window 1 has 3 FEW values before it: the pool's α, not theirs.
+    assert alphas[1]["FEW"] == fitted(window < 1)
+    assert alphas[1]["FEW"] != fitted(few_rows & (window < 1))
+
+
 def test_a_sum_is_over_complete_local_days() -> None:
     from bench_real import summed
 
