@@ -410,7 +410,8 @@ def fitted_dispersions(
     every = dispersions_on(pairs, list(windows), target)
     earlier: dict[int, dict[str, float]] = {}
     for k in sorted({k for per_window in pairs.values() for k in per_window}):
-        fitted = dispersions_on(pairs, _earlier(windows, windows, k), target)
+        ended = [j for j, w in windows.items() if w.end <= windows[k].origin]
+        fitted = dispersions_on(pairs, ended, target)
         earlier[k] = {key: a for key, a in fitted.items() if k in pairs[key]}
     return every, earlier
 
