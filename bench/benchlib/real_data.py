@@ -169,7 +169,7 @@ def _as_pairs(rows: Rows, groups: list[str]) -> dict[str, dict[int, tuple]]:
     """`rows` as the core's backtest pairs: "level:grain:kind" → window → (actual, mean, 1),
     one kind per category and their pool (a single category: its own only)."""
     windows = np.unique(rows.window)
-    own = {str(g): rows.group == g for g in np.unique(rows.group)}
+    own = {g: rows.group == g for g in groups}
     pairs: dict[str, dict[int, tuple]] = {
         f"{POOLED}:{g}": {
             int(k): (rows.y[sel], rows.mean[sel], 1.0)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -410,8 +410,7 @@ def fitted_dispersions(
     every = dispersions_on(pairs, list(windows), target)
     earlier: dict[int, dict[str, float]] = {}
     for k in sorted({k for per_window in pairs.values() for k in per_window}):
-        ended = [j for j, w in windows.items() if w.end <= windows[k].origin]
-        fitted = dispersions_on(pairs, ended, target)
+        fitted = dispersions_on(pairs, _earlier(windows, windows, k), target)
         earlier[k] = {key: a for key, a in fitted.items() if k in pairs[key]}
     return every, earlier
 
@@ -434,9 +433,10 @@ def dispersions_on(
     return fitted
 
 
-def _earlier(per_window: Mapping[int, Any], windows: Mapping[int, Window], k: int) -> list[int]:
-    """The windows of `per_window` that ended by window `k`'s origin."""
-    return [j for j in per_window if windows[j].end <= windows[k].origin]
+def _earlier(among: Iterable[int], windows: Mapping[int, Window], k: int) -> list[int]:
+    """The windows of `among` (a key's windows, or all of `windows`) that ended by window
+    `k`'s origin."""
+    return [j for j in among if windows[j].end <= windows[k].origin]
 
 
 def _own_or_pooled(
